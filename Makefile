@@ -1,0 +1,66 @@
+# FairLens. `make run` starts everything on embedded defaults; `make test` runs the whole suite.
+# With DATABASE_URL / REDIS_URL set, both use PostgreSQL / Redis instead.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 5050
+export PORT
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run serve-prepare worker beat test lint fmt check schema migrations clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+install: $(VENV)/.runtime-installed ## Create the virtualenv with the runtime dependencies
+
+install-dev: $(VENV)/.dev-installed ## Virtualenv with test and lint tools too
+
+# Development defaults for `make run`: DEBUG on (local secrets are generated once into var/), SQLite and the
+# filesystem broker unless DATABASE_URL / REDIS_URL say otherwise.
+RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
+
+serve-prepare: install
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py seed_demo
+
+run: serve-prepare ## Migrate, seed demo users, start web + worker + beat on $$PORT (default 5050)
+	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start -p $(PORT)
+
+worker: install ## Run only the Celery worker
+	$(RUN_ENV) $(BIN)/celery -A fairlens_site worker --loglevel INFO
+
+beat: install ## Run only Celery beat (django-celery-beat DatabaseScheduler)
+	$(RUN_ENV) $(BIN)/celery -A fairlens_site beat --loglevel INFO
+
+test: install-dev ## Run the whole test suite (pytest)
+	$(BIN)/pytest
+
+lint: install-dev ## Ruff lint and format check, migrations check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+fmt: install-dev ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: install ## Write and validate the OpenAPI schema (var/schema.yaml)
+	DJANGO_DEBUG=true $(PY) manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

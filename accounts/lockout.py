@@ -1,0 +1,28 @@
+"""The JSON answer django-axes gives once a username/address pair is locked out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+from fairlens_site.api.errors import error_body
+
+
+def lockout_response(
+    request: HttpRequest, original_response: Any = None, credentials: dict[str, Any] | None = None
+) -> JsonResponse:
+    """429 with Retry-After: the cool-off ends the lockout by itself; no admin is needed to unlock."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    minutes = max(1, round(seconds / 60))
+    response = JsonResponse(
+        error_body(
+            "locked_out",
+            f"Too many failed login attempts. Try again in {minutes} minutes.",
+            {"retry_after_seconds": seconds},
+        ),
+        status=429,
+    )
+    response["Retry-After"] = str(seconds)
+    return response

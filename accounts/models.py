@@ -1,0 +1,71 @@
+"""Users and model-client API keys."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+class User(AbstractUser):
+    """A person using FairLens. Roles are Django groups (see ``accounts.roles``)."""
+
+    class Meta:
+        ordering = ("username",)
+
+
+class ModelClientKey(AbstractAPIKey):
+    """An API key for a model client, scoped to one registered model.
+
+    Only a hash of the key is stored; the key itself is shown once, at creation. The 8-character prefix stays
+    visible so people can tell keys apart. Revocation is permanent.
+    """
+
+    model = models.ForeignKey("registry.MLModel", on_delete=models.PROTECT, related_name="client_keys")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "model client API key"
+        verbose_name_plural = "model client API keys"
+        ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class ModelClientPrincipal:
+    """``request.user`` for a request authenticated with a model-client API key (it is not a person)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    is_model_client = True
+    pk = None
+    id = None
+
+    def __init__(self, key: ModelClientKey) -> None:
+        self.key = key
+        self.model_id = key.model_id
+        self.throttle_ident = f"key:{key.prefix}"
+
+    def get_username(self) -> str:
+        return f"api-key:{self.key.prefix}"
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return False
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return self.get_username()

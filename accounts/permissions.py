@@ -1,0 +1,64 @@
+"""``HasRole``: the one DRF permission class. Each view declares which roles may do what; anything else is denied.
+
+A view sets ``required_roles``, a map from viewset action (``list``, ``create``, ``revoke``…) or HTTP method
+(``GET``, ``POST``…) to the roles allowed::
+
+    required_roles = {"GET": {Role.MONITOR, Role.AUDITOR, Role.ADMIN}, "POST": {Role.ADMIN}}
+
+``ANYONE`` opens an entry to unauthenticated callers. A view without a map, or a method missing from it, is
+denied: forgetting to declare access fails closed. HEAD and OPTIONS follow GET.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from rest_framework.permissions import BasePermission
+
+from accounts.roles import ANYONE, roles_of
+
+_METHOD_FALLBACKS = {"HEAD": "GET", "OPTIONS": "GET"}
+
+
+def allowed_roles(view: Any, request: Any) -> frozenset[str]:
+    """The roles the view allows for this request; empty when the view does not say (deny by default)."""
+    role_map: dict[str, Iterable[str]] | None = getattr(view, "required_roles", None)
+    if not role_map:
+        return frozenset()
+    action = getattr(view, "action", None)
+    if action and action in role_map:
+        return frozenset(str(role) for role in role_map[action])
+    method = request.method.upper()
+    method = method if method in role_map else _METHOD_FALLBACKS.get(method, method)
+    return frozenset(str(role) for role in role_map.get(method, ()))
+
+
+class HasRole(BasePermission):
+    """Allow the request when the principal holds a role the view lists for this action or method."""
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        allowed = allowed_roles(view, request)
+        if ANYONE in allowed:
+            return True
+        return bool(allowed & roles_of(request.user))
+
+
+class _PublicDocs(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return True
+
+
+class _AnyRole(BasePermission):
+    message = "Sign in to read the API documentation."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(roles_of(request.user))
+
+
+def api_docs_permission() -> type[BasePermission]:
+    """Schema and Swagger UI are public only when FAIRLENS_API_DOCS_PUBLIC is on (default: DEBUG)."""
+    return _PublicDocs if settings.API_DOCS_PUBLIC else _AnyRole

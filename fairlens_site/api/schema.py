@@ -1,0 +1,41 @@
+"""OpenAPI post-processing: document the common error shape on every operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every API error has this shape.",
+    "properties": {
+        "status": {"type": "string", "enum": ["error"]},
+        "code": {"type": "string", "description": "Machine-readable error code."},
+        "message": {"type": "string", "description": "What is wrong, for people."},
+        "details": {"type": "object", "additionalProperties": True, "description": "Per-field messages."},
+        "error_id": {"type": "string", "description": "Present on 500 errors; quote it to operators."},
+    },
+    "required": ["status", "code", "message", "details"],
+}
+
+_ERROR_STATUSES = {
+    "400": "The request is invalid.",
+    "401": "Missing or invalid credentials.",
+    "403": "The credentials do not allow this.",
+    "404": "No such resource.",
+    "405": "Method not allowed.",
+    "413": "Request body too large.",
+    "429": "Too many requests; see Retry-After.",
+    "500": "Unexpected server error (with an error id).",
+}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Add an ``Error`` component and reference it for the error statuses of every operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in _ERROR_STATUSES.items():
+                responses.setdefault(status, {"description": description, "content": reference})
+    return result

@@ -1,0 +1,9 @@
+"""Project-level app configs."""
+
+from django.contrib.admin.apps import AdminConfig
+
+
+class FairLensAdminConfig(AdminConfig):
+    """Django admin whose default site admits only the admin role (see accounts.admin_sites)."""
+
+    default_site = "accounts.admin_sites.FairLensAdminSite"

@@ -1,0 +1,22 @@
+"""The Celery application, configured from Django settings (``CELERY_*``)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlens_site.settings.base")
+
+app = Celery("fairlens")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _make_filesystem_broker_folders(sender: Celery, **_kwargs: object) -> None:
+    """The filesystem transport needs its folders to exist before the first message is sent or read."""
+    from pathlib import Path
+
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,350 @@
+"""FairLens settings. Everything comes from the environment; `.env.example` documents every variable.
+
+There is one settings module for every deployment: production differs only through environment values.
+`test.py` overrides a few things for speed and isolation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from fairlens_site.env import BASE_DIR, VAR_DIR, env, secret
+
+# --- Core ------------------------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = secret("DJANGO_SECRET_KEY", debug=DEBUG)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "fairlens_site.views.csrf_failure"
+
+INSTALLED_APPS = [
+    "fairlens_site.apps.FairLensAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "rest_framework_api_key",
+    "axes",
+    "corsheaders",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "accounts",
+    "registry",
+    "monitoring",
+    "compliance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outermost of our own: it times the whole request and sees the final status code.
+    "fairlens_site.middleware.RequestLogMiddleware",
+    "fairlens_site.middleware.ApiHttpsOnlyMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout flagged during authentication into our JSON answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "fairlens_site.urls"
+WSGI_APPLICATION = "fairlens_site.wsgi.application"
+ASGI_APPLICATION = "fairlens_site.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# --- Database --------------------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'fairlens.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside one writer; IMMEDIATE takes the write lock when a transaction starts, so
+    # web, worker and beat queue on busy_timeout instead of failing with "database is locked" mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- Cache and broker ------------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "fairlens",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    # A file cache is shared by every process on the machine (web workers, Celery), which throttling needs;
+    # an in-process cache would give each gunicorn worker its own counters.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport is a real broker that needs no server: messages are files in one folder
+    # that producers write and consumers claim with a file lock.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # Longer than any task may run (CELERY_TASK_TIME_LIMIT) so Redis never redelivers a task still running.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    # Every day at 03:17 UTC (https://crontab.guru/#17_3_*_*_*): drop expired refresh tokens and their
+    # blacklist rows, which simplejwt otherwise keeps for ever.
+    "flush-expired-tokens": {
+        "task": "accounts.tasks.flush_expired_tokens_task",
+        "schedule": crontab(minute=17, hour=3),
+        "options": {"expires": 3600},
+    },
+}
+
+# --- Auth ------------------------------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+JWT_SECRET = secret("JWT_SECRET", debug=DEBUG)
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="HS256")
+ALLOWED_JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+if JWT_ALGORITHM not in ALLOWED_JWT_ALGORITHMS:
+    raise ImproperlyConfigured(f"JWT_ALGORITHM must be one of {', '.join(ALLOWED_JWT_ALGORITHMS)}.")
+if JWT_SECRET == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SECRET must differ from DJANGO_SECRET_KEY.")
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_EXPIRE", default=300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_EXPIRE", default=86400)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": JWT_SECRET,
+    "AUDIENCE": "fairlens-api",
+    "ISSUER": "fairlens",
+    "LEEWAY": 0,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "CHECK_USER_IS_ACTIVE": True,
+    # A password change invalidates every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "hash_password",
+}
+
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "fairlens_site.client_ip.client_ip"
+AXES_VERBOSE = False
+
+# Proxies in front of FairLens that append to X-Forwarded-For. 0 means the socket peer is the client, so a
+# client cannot pick its own identity for throttling and lockout by sending that header.
+NUM_PROXIES = env.int("FAIRLENS_NUM_PROXIES", default=0)
+
+# --- REST framework --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so a missing or bad token answers 401 with "WWW-Authenticate: Bearer".
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.ModelClientKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRole"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "fairlens_site.api.throttling.AnonymousRateThrottle",
+        "fairlens_site.api.throttling.PrincipalRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON_RATE", default="60/min"),
+        "principal": env.str("THROTTLE_USER_RATE", default="600/min"),
+        "login": env.str("THROTTLE_LOGIN_RATE", default="20/min"),
+    },
+    "NUM_PROXIES": NUM_PROXIES,
+    "EXCEPTION_HANDLER": "fairlens_site.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "fairlens_site.api.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+API_DOCS_PUBLIC = env.bool("FAIRLENS_API_DOCS_PUBLIC", default=DEBUG)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FairLens API",
+    "DESCRIPTION": "Fairness-drift monitoring: models, predictions, checks, alerts and a verifiable audit trail.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fairlens_site.api.schema.add_error_responses",
+    ],
+}
+
+# --- HTTP security ---------------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+# API clients are refused over plain HTTP (ApiHttpsOnlyMiddleware) instead of redirected, so a client
+# configured with http:// fails loudly rather than silently re-sending credentials.
+SECURE_REDIRECT_EXEMPT = [r"^api/"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    # Only behind a proxy that overwrites X-Forwarded-Proto; otherwise clients could claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 8 * 3600
+
+CORS_ALLOWED_ORIGINS = env.list("FAIRLENS_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+# --- Static files ----------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- I18n and time ---------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging ---------------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "fairlens_site.request_context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log replaces Django's own 4xx/5xx lines, which would repeat each failed request.
+        "django.request": {"level": "ERROR", "handlers": ["console"], "propagate": False},
+        "django.server": {"level": "WARNING"},
+    },
+}
+
+# --- FairLens --------------------------------------------------------------------------------------------
+FAIRLENS_VERSION = "0.1.0"
+FAIRLENS_ALERT_THRESHOLD = env.float("ALERT_THRESHOLD", default=0.8)
+if not 0 < FAIRLENS_ALERT_THRESHOLD <= 1:
+    raise ImproperlyConfigured("ALERT_THRESHOLD must be in (0, 1]; the four-fifths rule is 0.8.")
+FAIRLENS_WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
+# Encryption keys for data at rest (alert explanations, webhook secrets): newest first. FERNET_KEY, the
+# seed's single-key name, is accepted when FERNET_KEYS is not set.
+FERNET_KEYS = [
+    key.strip()
+    for key in secret("FERNET_KEYS", debug=DEBUG, default=env.str("FERNET_KEY", default="") or None).split(",")
+    if key.strip()
+]
+FAIRLENS_HEALTH_TIMEOUT_SECONDS = env.float("FAIRLENS_HEALTH_TIMEOUT_SECONDS", default=2.0)
+FAIRLENS_DEMO_PASSWORDS = {
+    "admin": env.str("ADMIN_PASSWORD", default="change-me"),
+    "auditor": env.str("AUDITOR_PASSWORD", default="change-me"),
+    "monitor": env.str("MONITOR_PASSWORD", default="change-me"),
+}
+FAIRLENS_DEMO_DEFAULT_PASSWORD = "change-me"  # noqa: S105 - the documented demo value, refused when DEBUG is off

@@ -1,0 +1,38 @@
+"""URL configuration. Seed endpoints keep their seed paths; resources live under /api/v1/<app>/."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.admin_sites import auditor_site
+from accounts.api import auth_views
+from accounts.permissions import api_docs_permission
+from fairlens_site import views
+
+schema_view = SpectacularAPIView.as_view(permission_classes=[api_docs_permission()])
+docs_view = SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[api_docs_permission()])
+
+urlpatterns = [
+    path("", views.ApiIndexView.as_view(), name="api-index"),
+    # Seed endpoints ({status, data, message} envelope).
+    path("api/health", views.HealthView.as_view(), name="health"),
+    path("api/login", auth_views.LoginView.as_view(), name="login"),
+    path("api/refresh", auth_views.RefreshView.as_view(), name="refresh"),
+    path("api/logout", auth_views.LogoutView.as_view(), name="logout"),
+    # Versioned resources.
+    path("api/v1/accounts/", include("accounts.api.urls")),
+    # Schema and docs (Swagger UI from the sidecar package, no CDN).
+    path("api/schema/", schema_view, name="schema"),
+    path("api/docs/", docs_view, name="swagger-ui"),
+    # People: DRF's browsable API login, the admin site and the read-only auditor site.
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+    path("auditor/", auditor_site.urls),
+    # Anything else under /api/ is a JSON 404, even with DEBUG on.
+    re_path(r"^api/(?P<unmatched>.*)$", views.api_not_found),
+]
+
+handler400 = "fairlens_site.views.bad_request"
+handler403 = "fairlens_site.views.permission_denied"
+handler404 = "fairlens_site.views.page_not_found"
+handler500 = "fairlens_site.views.server_error"

@@ -1,0 +1,118 @@
+"""Project-level views: API index, health, and JSON answers for errors raised outside DRF."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import ANYONE
+from fairlens_site.api.envelope import envelope, envelope_serializer
+from fairlens_site.api.errors import error_body, error_response
+from fairlens_site.health import run_probes
+
+API_INDEX = {
+    "name": "FairLens",
+    "description": "Fairness-drift monitoring for production ML models.",
+    "documentation": {"openapi": "/api/schema/", "swagger_ui": "/api/docs/"},
+    "endpoints": {
+        "GET /api/health": "Database, cache and broker status (503 when one is down).",
+        "POST /api/login": "{username, password} -> {access_token, refresh_token, role}.",
+        "POST /api/refresh": "{refresh_token} -> new access token and rotated refresh token.",
+        "POST /api/logout": "{refresh_token} -> the refresh token is revoked.",
+        "GET /api/v1/accounts/me/": "Who the caller is and which roles it holds.",
+        "/api/v1/accounts/users/": "User management (admin; auditors read).",
+        "/api/v1/accounts/api-keys/": "Model-client API keys (admin; auditors read).",
+        "/admin/": "Django admin (admin role).",
+        "/auditor/": "Read-only auditor admin (auditor role).",
+    },
+}
+
+
+class ApiIndexView(APIView):
+    """A brief machine-readable guide to the API for API clients."""
+
+    required_roles = {"GET": {ANYONE}}
+    authentication_classes: list = []
+
+    @extend_schema(responses=envelope_serializer("ApiIndex", serializers.DictField()), tags=["meta"])
+    def get(self, request: Request) -> Response:
+        return envelope({**API_INDEX, "version": settings.FAIRLENS_VERSION}, "FairLens API")
+
+
+class HealthView(APIView):
+    """Reports database, cache and broker health: 200 when all answer, 503 with the failing parts otherwise."""
+
+    required_roles = {"GET": {ANYONE}}
+    authentication_classes: list = []
+    throttle_classes: list = []  # load balancers poll this
+
+    @extend_schema(
+        responses={
+            200: envelope_serializer(
+                "Health",
+                inline_serializer(
+                    name="HealthChecks",
+                    fields={"version": serializers.CharField(), "checks": serializers.DictField()},
+                ),
+            )
+        },
+        tags=["meta"],
+    )
+    def get(self, request: Request) -> Response:
+        results = run_probes()
+        checks = {result.name: result.as_dict() for result in results}
+        down = [result.name for result in results if not result.ok]
+        if down:
+            return Response(
+                error_body("service_unavailable", f"Unavailable: {', '.join(down)}.", {"checks": checks}),
+                status=503,
+            )
+        return envelope({"version": settings.FAIRLENS_VERSION, "checks": checks}, "healthy")
+
+
+def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
+    """JSON 404 for any unknown /api/ path, whatever DEBUG says (Django's debug 404 page is HTML)."""
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            resolved = resolve(request.path + "/")
+        except Resolver404:
+            resolved = None
+        if resolved is not None and resolved.func is not api_not_found:
+            message += f" Did you mean {request.path}/ ?"
+    return error_response(404, "not_found", message)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(400, "bad_request", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(403, "permission_denied", "You do not have permission to do this.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(404, "not_found", f"Nothing at {request.path}.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    import uuid
+
+    from fairlens_site.request_context import current_request_id
+
+    return error_response(
+        500,
+        "server_error",
+        "An unexpected error occurred. Quote the error id when reporting it.",
+        error_id=current_request_id() if current_request_id() != "-" else uuid.uuid4().hex,
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    return error_response(403, "csrf_failed", "CSRF verification failed; reload the page and try again.")
