@@ -47,8 +47,8 @@ worker: install ## Run only the Celery worker
 beat: install ## Run only Celery beat (django-celery-beat DatabaseScheduler)
 	$(RUN_ENV) $(BIN)/celery -A fairlens_site beat --loglevel INFO
 
-test: install-dev ## Run the whole test suite (pytest)
-	$(BIN)/pytest
+test: install-dev ## Run the whole test suite (pytest); PYTEST_ARGS adds options
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev ## Ruff lint and format check, migrations check
 	$(BIN)/ruff check .

@@ -35,12 +35,22 @@ def allowed_roles(view: Any, request: Any) -> frozenset[str]:
     return frozenset(str(role) for role in role_map.get(method, ()))
 
 
+def _handles_method(view: Any, request: Any) -> bool:
+    method = request.method.lower()
+    action_map = getattr(view, "action_map", None)
+    if action_map is not None:
+        return method in action_map or method == "options"
+    return hasattr(view, method)
+
+
 class HasRole(BasePermission):
     """Allow the request when the principal holds a role the view lists for this action or method."""
 
     message = "Your role does not allow this."
 
     def has_permission(self, request: Any, view: Any) -> bool:
+        if not _handles_method(view, request):
+            return True  # nothing would run; let DRF answer 405 rather than 401/403
         allowed = allowed_roles(view, request)
         if ANYONE in allowed:
             return True

@@ -7,8 +7,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import Group, update_last_login
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -212,7 +213,9 @@ def authenticate_user(*, request: HttpRequest, username: str, password: str) -> 
     if user is None or not user.is_active:
         security_log.warning("login failed username_hash=%s", _fingerprint(username))
         raise InvalidCredentials("Invalid username or password.")
-    update_last_login(None, user)
+    # The same signal a session login sends: django-axes resets the failure count on it, and Django records
+    # last_login.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return user
 
 
@@ -232,7 +235,6 @@ def _decode_refresh(raw_token: str) -> dict[str, object]:
     return payload
 
 
-@transaction.atomic
 def refresh_session(*, raw_refresh: str) -> dict[str, object]:
     """Exchange a refresh token for a new access token and a new refresh token (rotation).
 
@@ -246,31 +248,19 @@ def refresh_session(*, raw_refresh: str) -> dict[str, object]:
         raise InvalidToken("No active account for this token.")
     if payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
         raise InvalidToken("The password changed since this token was issued.")
-
-    outstanding, _ = OutstandingToken.objects.select_for_update().get_or_create(
-        jti=payload[jwt_settings.JTI_CLAIM],
-        defaults={
-            "user": user,
-            "token": raw_refresh,
-            "expires_at": datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
-        },
-    )
-    _, newly_blacklisted = BlacklistedToken.objects.get_or_create(token=outstanding)
-    if not newly_blacklisted:
+    if not _blacklist_once(raw_refresh, payload, user):
+        # Outside the rotation's transaction: the revocation must stand although this request fails.
         revoke_all_refresh_tokens(user=user, reason="refresh_token_reuse")
         raise InvalidToken(
             "This refresh token was already used; all sessions of this account were signed out.", code="token_reused"
         )
-    tokens = issue_tokens(user)
-    return tokens
+    return issue_tokens(user)
 
 
 @transaction.atomic
-def logout_session(*, raw_refresh: str) -> bool:
-    """Revoke a refresh token. Returns False when it was already revoked (logging out twice is harmless)."""
-    payload = _decode_refresh(raw_refresh)
-    user = User.objects.filter(pk=payload.get(jwt_settings.USER_ID_CLAIM)).first()
-    outstanding, _ = OutstandingToken.objects.get_or_create(
+def _blacklist_once(raw_refresh: str, payload: dict[str, object], user: User | None) -> bool:
+    """Blacklist the token; False if it already was. The row lock makes concurrent reuse lose the race."""
+    outstanding, _ = OutstandingToken.objects.select_for_update().get_or_create(
         jti=payload[jwt_settings.JTI_CLAIM],
         defaults={
             "user": user,
@@ -280,3 +270,10 @@ def logout_session(*, raw_refresh: str) -> bool:
     )
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
     return created
+
+
+def logout_session(*, raw_refresh: str) -> bool:
+    """Revoke a refresh token. Returns False when it was already revoked (logging out twice is harmless)."""
+    payload = _decode_refresh(raw_refresh)
+    user = User.objects.filter(pk=payload.get(jwt_settings.USER_ID_CLAIM)).first()
+    return _blacklist_once(raw_refresh, payload, user)

@@ -2,15 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.admin_sites import auditor_site
 from accounts.api import auth_views
-from accounts.permissions import api_docs_permission
 from fairlens_site import views
-
-schema_view = SpectacularAPIView.as_view(permission_classes=[api_docs_permission()])
-docs_view = SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[api_docs_permission()])
+from fairlens_site.api.docs import SchemaView, SwaggerView
 
 urlpatterns = [
     path("", views.ApiIndexView.as_view(), name="api-index"),
@@ -22,8 +18,8 @@ urlpatterns = [
     # Versioned resources.
     path("api/v1/accounts/", include("accounts.api.urls")),
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
-    path("api/schema/", schema_view, name="schema"),
-    path("api/docs/", docs_view, name="swagger-ui"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),
     # People: DRF's browsable API login, the admin site and the read-only auditor site.
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),

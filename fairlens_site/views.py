@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,7 +60,8 @@ class HealthView(APIView):
                     name="HealthChecks",
                     fields={"version": serializers.CharField(), "checks": serializers.DictField()},
                 ),
-            )
+            ),
+            503: OpenApiResponse(description="A dependency is down; `details.checks` says which."),
         },
         tags=["meta"],
     )

@@ -41,6 +41,8 @@ def _user_roles(user: User) -> list[str]:
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
+    # Plain text, not format=email: accounts may have no address (empty string).
+    email = serializers.CharField(read_only=True)
     role = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
 
@@ -88,8 +90,8 @@ class PasswordInputSerializer(serializers.Serializer):
 
 class ApiKeyOutputSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     expires_at = serializers.DateTimeField(source="expiry_date", read_only=True, allow_null=True)
 
     class Meta:

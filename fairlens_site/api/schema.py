@@ -27,6 +27,11 @@ _ERROR_STATUSES = {
     "429": "Too many requests; see Retry-After.",
     "500": "Unexpected server error (with an error id).",
 }
+_WRITE_ERROR_STATUSES = {
+    "409": "Conflicts with existing data (e.g. a name already taken).",
+    "415": "Unsupported request content type.",
+}
+_WRITE_METHODS = {"post", "put", "patch"}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
@@ -34,8 +39,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
-            for status, description in _ERROR_STATUSES.items():
+            statuses = {**_ERROR_STATUSES, **(_WRITE_ERROR_STATUSES if method in _WRITE_METHODS else {})}
+            for status, description in statuses.items():
                 responses.setdefault(status, {"description": description, "content": reference})
     return result

@@ -13,7 +13,7 @@ from typing import Any
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from fairlens_site.client_ip import client_ip
+from fairlens_site.client_ip import client_ident
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -32,7 +32,7 @@ class AnonymousRateThrottle(_SettingsRateThrottle):
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         if request.user and request.user.is_authenticated:
             return None
-        return self._key(client_ip(request))
+        return self._key(client_ident(request))
 
 
 class PrincipalRateThrottle(_SettingsRateThrottle):
@@ -54,4 +54,4 @@ class LoginRateThrottle(_SettingsRateThrottle):
     scope = "login"
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
-        return self._key(client_ip(request))
+        return self._key(client_ident(request))

@@ -7,6 +7,7 @@ There is one settings module for every deployment: production differs only throu
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
@@ -290,7 +291,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 
 # --- Static files ----------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -325,6 +327,8 @@ LOGGING = {
         # Our request log replaces Django's own 4xx/5xx lines, which would repeat each failed request.
         "django.request": {"level": "ERROR", "handlers": ["console"], "propagate": False},
         "django.server": {"level": "WARNING"},
+        # django-axes narrates every attempt at INFO; failures and lockouts still show at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
 

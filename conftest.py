@@ -1,0 +1,108 @@
+"""Shared fixtures: role personas, API clients per principal, and the rule for tests that need real services.
+
+Tests marked ``requires_redis`` / ``requires_postgres`` skip when that service is not configured, unless
+``FAIRLENS_REQUIRE_SERVICES=1`` (set by .ci/run), which turns the skip into a failure so CI cannot pass
+without having exercised them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+TEST_PASSWORD = "correct-Horse-battery-9"  # noqa: S105 - a test fixture's password
+
+SERVICE_MARKERS = {
+    "requires_redis": ("REDIS_URL", lambda value: value.startswith("redis")),
+    "requires_postgres": ("DATABASE_URL", lambda value: value.startswith(("postgres", "postgresql", "pgsql"))),
+}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, (variable, usable) in SERVICE_MARKERS.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        if usable(os.environ.get(variable, "")):
+            continue
+        message = f"{marker}: {variable} is not set to a usable service"
+        if os.environ.get("FAIRLENS_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " and FAIRLENS_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., object]:
+    from accounts.services import user_create
+
+    def make(username: str, role: str | None, password: str = TEST_PASSWORD) -> object:
+        return user_create(username=username, password=password, role=role, validate=False)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., object]) -> object:
+    return make_user("alice-admin", "admin")
+
+
+@pytest.fixture
+def auditor_user(make_user: Callable[..., object]) -> object:
+    return make_user("bob-auditor", "auditor")
+
+
+@pytest.fixture
+def monitor_user(make_user: Callable[..., object]) -> object:
+    return make_user("carol-monitor", "monitor")
+
+
+@pytest.fixture
+def ml_model(db: None) -> object:
+    from registry.services import ml_model_create
+
+    return ml_model_create(name="loan_model", description="demo loan approval model")
+
+
+@pytest.fixture
+def model_key(ml_model: object) -> tuple[object, str]:
+    """A model-client key for ``ml_model``: (row, the key as the client holds it)."""
+    from accounts.services import model_client_key_create
+
+    return model_client_key_create(model=ml_model, name="scoring-service", created_by=None)
+
+
+def bearer(user: object) -> str:
+    from accounts.services import issue_tokens
+
+    return f"Bearer {issue_tokens(user)['access_token']}"
+
+
+@pytest.fixture
+def client_as(
+    admin_user: object, auditor_user: object, monitor_user: object, model_key: tuple[object, str]
+) -> Callable[[str], APIClient]:
+    """An API client authenticated as a principal: anonymous, monitor, auditor, admin or api_key."""
+
+    def make(principal: str) -> APIClient:
+        client = APIClient()
+        credentials = {
+            "anonymous": None,
+            "monitor": lambda: bearer(monitor_user),
+            "auditor": lambda: bearer(auditor_user),
+            "admin": lambda: bearer(admin_user),
+            "api_key": lambda: f"Api-Key {model_key[1]}",
+        }[principal]
+        if credentials is not None:
+            client.credentials(HTTP_AUTHORIZATION=credentials())
+        return client
+
+    return make

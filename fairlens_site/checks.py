@@ -1,0 +1,52 @@
+"""System checks for FairLens settings (`manage.py check`, and `check --deploy` for production ones)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def check_fernet_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Every configured encryption key must be a valid Fernet key; a typo would only surface at first use."""
+    errors: list[Error] = []
+    if not settings.FERNET_KEYS:
+        errors.append(
+            Error("No encryption key configured.", hint="Set FERNET_KEYS (see .env.example).", id="fairlens.E001")
+        )
+    for position, key in enumerate(settings.FERNET_KEYS, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            errors.append(
+                Error(
+                    f"FERNET_KEYS entry {position} is not a valid Fernet key.",
+                    hint='Generate one with: python -c "from cryptography.fernet import Fernet; '
+                    'print(Fernet.generate_key().decode())"',
+                    id="fairlens.E002",
+                )
+            )
+    return errors
+
+
+@register(deploy=True)
+def check_production_exposure(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    warnings: list[Warning] = []
+    if settings.API_DOCS_PUBLIC:
+        warnings.append(
+            Warning(
+                "The OpenAPI schema and Swagger UI are public.",
+                hint="Set FAIRLENS_API_DOCS_PUBLIC=false in production.",
+                id="fairlens.W001",
+            )
+        )
+    if getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False):
+        warnings.append(
+            Warning(
+                "CORS allows every origin.", hint="List origins in FAIRLENS_CORS_ALLOWED_ORIGINS.", id="fairlens.W002"
+            )
+        )
+    return warnings

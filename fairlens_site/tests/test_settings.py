@@ -1,0 +1,108 @@
+"""Start-up refuses production-unsafe defaults; `check --deploy` is clean under production values."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    keep = {name: value for name, value in os.environ.items() if name in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+    env = {
+        **keep,
+        "DJANGO_SETTINGS_MODULE": "fairlens_site.settings.base",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "JWT_SECRET": secrets.token_urlsafe(50),
+        "FERNET_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "DJANGO_ALLOWED_HOSTS": "fairlens.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "FAIRLENS_VAR_DIR": str(tmp_path / "var"),
+    }
+    env.update(overrides)
+    return {name: value for name, value in env.items() if value != "<unset>"}
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_under_production_values(tmp_path: Path) -> None:
+    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SECRET", "FERNET_KEYS"])
+def test_a_missing_secret_stops_start_up_when_debug_is_off(tmp_path: Path, missing: str) -> None:
+    result = manage(production_env(tmp_path, **{missing: "<unset>"}), "check")
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+    assert not (tmp_path / "var" / "dev-secrets.json").exists()
+
+
+def test_a_secret_can_come_from_a_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "jwt_secret"
+    secret_file.write_text(secrets.token_urlsafe(50) + "\n")
+    env = production_env(tmp_path, JWT_SECRET="<unset>", JWT_SECRET_FILE=str(secret_file))
+    assert manage(env, "check").returncode == 0
+
+
+def test_jwt_secret_equal_to_secret_key_is_refused(tmp_path: Path) -> None:
+    shared = secrets.token_urlsafe(50)
+    result = manage(production_env(tmp_path, DJANGO_SECRET_KEY=shared, JWT_SECRET=shared), "check")
+    assert result.returncode != 0
+    assert "JWT_SECRET must differ" in result.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["none", "RS256", "hs256"])
+def test_only_hmac_jwt_algorithms_are_accepted(tmp_path: Path, algorithm: str) -> None:
+    result = manage(production_env(tmp_path, JWT_ALGORITHM=algorithm), "check")
+    assert result.returncode != 0
+    assert "JWT_ALGORITHM must be one of" in result.stderr
+
+
+def test_an_invalid_fernet_key_fails_the_system_check(tmp_path: Path) -> None:
+    result = manage(production_env(tmp_path, FERNET_KEYS="not-a-key"), "check")
+    assert result.returncode != 0
+    assert "fairlens.E002" in result.stderr
+
+
+def test_a_development_run_generates_its_secrets_once(tmp_path: Path) -> None:
+    env = production_env(
+        tmp_path, DJANGO_DEBUG="true", DJANGO_SECRET_KEY="<unset>", JWT_SECRET="<unset>", FERNET_KEYS="<unset>"
+    )
+    assert manage(env, "check").returncode == 0
+    generated = (tmp_path / "var" / "dev-secrets.json").read_text()
+    assert manage(env, "check").returncode == 0
+    assert (tmp_path / "var" / "dev-secrets.json").read_text() == generated
+    assert oct((tmp_path / "var" / "dev-secrets.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_compose_file_runs_the_production_shape_with_health_checks_and_volumes() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    for name in ("postgres", "redis", "web", "worker"):
+        assert "healthcheck" in services[name], name
+    assert "gunicorn" not in str(services["worker"]["command"])
+    assert {"postgres-data", "redis-data"} <= set(compose["volumes"])
+    assert "noeviction" in services["redis"]["command"]
