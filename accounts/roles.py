@@ -28,7 +28,6 @@ MODEL_CLIENT = "model_client"
 ANYONE = "anyone"
 
 USER_ROLES = frozenset(role.value for role in Role)
-ALL_USER_ROLES = frozenset(USER_ROLES)
 # When a user holds several roles, the login answer names the most powerful one.
 _PRECEDENCE = (Role.ADMIN, Role.AUDITOR, Role.MONITOR)
 INCOMPATIBLE_ROLES = frozenset({Role.ADMIN.value, Role.AUDITOR.value})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ class ProbeResult:
         return result
 
 
-def _timed(name: str, backend: str, probe: callable) -> ProbeResult:  # type: ignore[valid-type]
+def _timed(name: str, backend: str, probe: Callable[[], None]) -> ProbeResult:
     started = time.perf_counter()
     try:
         probe()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
@@ -15,6 +17,7 @@ from accounts.roles import ANYONE
 from fairlens_site.api.envelope import envelope, envelope_serializer
 from fairlens_site.api.errors import error_body, error_response
 from fairlens_site.health import run_probes
+from fairlens_site.request_context import current_request_id
 
 API_INDEX = {
     "name": "FairLens",
@@ -103,15 +106,13 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    import uuid
-
-    from fairlens_site.request_context import current_request_id
-
+    """500 outside DRF. The error id is the request id, which Django's own error log line carries too."""
+    request_id = current_request_id()
     return error_response(
         500,
         "server_error",
         "An unexpected error occurred. Quote the error id when reporting it.",
-        error_id=current_request_id() if current_request_id() != "-" else uuid.uuid4().hex,
+        error_id=request_id if request_id != "-" else uuid.uuid4().hex,
     )
 
 

@@ -13,7 +13,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_database_url() -> str:
+def database_url_for_subprocesses() -> str:
     """A DATABASE_URL for the database this test run uses (the test_ database, not the configured one)."""
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -27,7 +27,11 @@ def test_database_url() -> str:
 
 def start_celery(*args: str, log_path: Path) -> subprocess.Popen[bytes]:
     """``celery -A fairlens_site <args>`` with this run's settings and secrets, logging to ``log_path``."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fairlens_site.settings.test", "DATABASE_URL": test_database_url()}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fairlens_site.settings.test",
+        "DATABASE_URL": database_url_for_subprocesses(),
+    }
     log = log_path.open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "fairlens_site", *args],

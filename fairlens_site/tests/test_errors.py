@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -83,3 +84,24 @@ def test_validation_errors_name_each_field(client_as: object) -> None:
     body = assert_error_shape(response, 400, "invalid")
     assert set(body["details"]) == {"username", "password", "role"}
     assert body["message"].split(":")[0] in {"username", "password", "role"}
+
+
+def test_a_crash_outside_drf_is_a_json_500_whose_id_is_the_request_id() -> None:
+    from django.test import RequestFactory
+
+    from fairlens_site.request_context import reset_request_id, set_request_id
+    from fairlens_site.views import server_error
+
+    token = set_request_id("req-0123456789")
+    try:
+        response = server_error(RequestFactory().get("/anything"))
+    finally:
+        reset_request_id(token)
+    assert response.status_code == 500
+    assert json.loads(response.content) == {
+        "status": "error",
+        "code": "server_error",
+        "details": {},
+        "error_id": "req-0123456789",
+        "message": "An unexpected error occurred. Quote the error id when reporting it.",
+    }

@@ -106,3 +106,15 @@ def test_compose_file_runs_the_production_shape_with_health_checks_and_volumes()
     assert "gunicorn" not in str(services["worker"]["command"])
     assert {"postgres-data", "redis-data"} <= set(compose["volumes"])
     assert "noeviction" in services["redis"]["command"]
+
+
+def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path: Path) -> None:
+    code = (
+        "from django.db import connection\n"
+        "cursor = connection.cursor()\n"
+        "cursor.execute('PRAGMA journal_mode')\n"
+        "print(cursor.fetchone()[0], connection.settings_dict['OPTIONS']['transaction_mode'])\n"
+    )
+    result = manage(production_env(tmp_path), "shell", "--no-imports", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["wal", "IMMEDIATE"]
