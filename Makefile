@@ -9,7 +9,7 @@ PORT ?= 5050
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run serve-prepare worker beat test lint fmt check schema migrations clean
+.PHONY: help install install-dev run serve-prepare worker beat test lint fmt schema bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ fmt: install-dev ## Format and auto-fix with ruff
 
 schema: install ## Write and validate the OpenAPI schema (var/schema.yaml)
 	DJANGO_DEBUG=true $(PY) manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
+
+bench: install-dev ## Run the benchmarks; results are appended to bench/results/*.jsonl
+	$(PY) -m bench.metrics --rows 1000000
+	$(PY) -m bench.metrics --rows 10000000 --skip-fairlearn
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
