@@ -33,6 +33,7 @@ _DEV_SECRET_GENERATORS: dict[str, Callable[[], str]] = {
     "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
     "JWT_SECRET": lambda: secrets.token_urlsafe(50),
     "FERNET_KEYS": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    "FAIRLENS_ID_PEPPER": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -1,14 +1,18 @@
-"""Registered models. Versions, artifacts and monitoring policies build on ``MLModel``."""
+"""Registered models, their versions (with hashed artifacts) and their versioned monitoring policies."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 model_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_.-]{0,99}$",
     "Use 1-100 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.",
+)
+version_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$",
+    "Use 1-50 letters, digits, '.', '_' or '-', starting with a letter or digit.",
 )
 
 
@@ -28,3 +32,69 @@ class MLModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ModelVersion(models.Model):
+    """One version of a model. Its artifact's SHA-256 is recorded at upload and checked at every load."""
+
+    class Stage(models.TextChoices):
+        STAGING = "staging", "Staging"
+        PRODUCTION = "production", "Production"
+        RETIRED = "retired", "Retired"
+
+    class Framework(models.TextChoices):
+        SKLEARN = "sklearn", "scikit-learn (joblib)"
+        EXTERNAL = "external", "Served elsewhere (no artifact)"
+
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=50, validators=[version_validator])
+    description = models.TextField(blank=True)
+    framework = models.CharField(max_length=20, choices=Framework.choices, default=Framework.EXTERNAL)
+    artifact = models.FileField(upload_to="artifacts/%Y/%m/", blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    training_metrics = models.JSONField(default=dict, blank=True)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.STAGING)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("model__name", "-created_at")
+        constraints = [models.UniqueConstraint(fields=("model", "version"), name="unique_model_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+
+class MonitoringPolicy(models.Model):
+    """How a model is monitored. Policies are immutable: a change is a new version; the highest is in force.
+
+    ``metric_bands`` maps a metric name to its acceptable band, e.g. ``{"DIR": {"min": 0.8, "max": null}}``.
+    """
+
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="policies")
+    version = models.PositiveIntegerField()
+    protected_attributes = models.JSONField(help_text="Names of the protected attributes, e.g. ['sex', 'race'].")
+    privileged = models.JSONField(help_text="Privileged (reference) value per attribute, e.g. {'sex': 'Male'}.")
+    favorable_label = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(1)])
+    metric_bands = models.JSONField()
+    min_group_size = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    confidence_level = models.FloatField(default=0.95)
+    window_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
+    check_interval_minutes = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
+    channels = models.JSONField(default=list, blank=True, help_text="Notification channels, e.g. ['webhook'].")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("model__name", "-version")
+        verbose_name_plural = "monitoring policies"
+        constraints = [models.UniqueConstraint(fields=("model", "version"), name="unique_policy_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} policy v{self.version}"

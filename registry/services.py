@@ -1,24 +1,228 @@
-"""Writes for the model registry."""
+"""Writes for the model registry: models, versions with hashed artifacts, versioned monitoring policies."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import re
+from typing import Any
+
+import joblib
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.files.base import ContentFile, File
+from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from accounts.models import User
 from fairlens_site.api.errors import ApplicationError
-from registry.models import MLModel
+from registry.constants import BANDED_METRICS, DEFAULT_CONFIDENCE_LEVEL, DEFAULT_MIN_GROUP_SIZE
+from registry.models import MLModel, ModelVersion, MonitoringPolicy
+
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class ArtifactIntegrityError(ApplicationError):
+    status_code = 409
+    code = "artifact_integrity"
+
+
+def _full_clean(instance: Any, exclude: list[str] | None = None) -> None:
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise ApplicationError("Invalid input.", code="invalid", details=exc.message_dict) from exc
 
 
 @transaction.atomic
 def ml_model_create(*, name: str, description: str = "", created_by: User | None = None) -> MLModel:
     """Register a model name. Raises ``ApplicationError`` (409) if the name is taken, (400) if malformed."""
     model = MLModel(name=name, description=description, created_by=created_by)
-    try:
-        model.full_clean(exclude=["created_by"], validate_unique=False)
-    except ValidationError as exc:
-        raise ApplicationError("Invalid model.", code="invalid", details=exc.message_dict) from exc
+    _full_clean(model, exclude=["created_by"])
     if MLModel.objects.filter(name=name).exists():
         raise ApplicationError(f"A model named {name!r} already exists.", code="conflict", status_code=409)
     model.save()
     return model
+
+
+def default_policy_fields() -> dict[str, Any]:
+    """A policy's defaults: the four-fifths rule on DIR (ALERT_THRESHOLD), 95% intervals, groups of 30+."""
+    return {
+        "favorable_label": 1,
+        "metric_bands": {"DIR": {"min": settings.FAIRLENS_ALERT_THRESHOLD, "max": None}},
+        "min_group_size": DEFAULT_MIN_GROUP_SIZE,
+        "confidence_level": DEFAULT_CONFIDENCE_LEVEL,
+        "window_hours": 24,
+        "check_interval_minutes": 60,
+        "channels": [],
+    }
+
+
+def _validate_policy(fields: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    attributes = fields.get("protected_attributes")
+    if not isinstance(attributes, list) or not attributes:
+        errors["protected_attributes"] = ["give at least one attribute name"]
+    elif not all(isinstance(name, str) and _ATTRIBUTE_NAME.match(name) for name in attributes):
+        errors["protected_attributes"] = ["names are letters, digits and '_', starting with a letter or '_'"]
+    elif len(set(attributes)) != len(attributes):
+        errors["protected_attributes"] = ["names must be unique"]
+    privileged = fields.get("privileged")
+    if not isinstance(privileged, dict) or not all(isinstance(v, str) and v for v in privileged.values()):
+        errors["privileged"] = ["map each attribute to its privileged value (a non-empty string)"]
+    elif isinstance(attributes, list) and set(privileged) != set(attributes):
+        errors["privileged"] = [f"give a privileged value for exactly these attributes: {', '.join(attributes)}"]
+    bands = fields.get("metric_bands")
+    if not isinstance(bands, dict) or not bands:
+        errors["metric_bands"] = ["give at least one metric band"]
+    else:
+        for metric, band in bands.items():
+            if metric not in BANDED_METRICS:
+                errors.setdefault("metric_bands", []).append(f"{metric}: unknown; use {', '.join(BANDED_METRICS)}")
+                continue
+            low, high = (band or {}).get("min"), (band or {}).get("max")
+            if not isinstance(band, dict) or (low is None and high is None):
+                errors.setdefault("metric_bands", []).append(f"{metric}: give min and/or max")
+            elif any(v is not None and not isinstance(v, int | float) for v in (low, high)):
+                errors.setdefault("metric_bands", []).append(f"{metric}: min and max are numbers or null")
+            elif low is not None and high is not None and low > high:
+                errors.setdefault("metric_bands", []).append(f"{metric}: min is above max")
+    confidence = fields.get("confidence_level")
+    if not isinstance(confidence, int | float) or not 0.5 <= confidence < 1:
+        errors["confidence_level"] = ["a number in [0.5, 1), e.g. 0.95"]
+    if fields.get("favorable_label") not in (0, 1):
+        errors["favorable_label"] = ["0 or 1"]
+    channels = fields.get("channels")
+    if not isinstance(channels, list) or not all(c in ("webhook", "email", "slack") for c in channels):
+        errors["channels"] = ["a list of: webhook, email, slack"]
+    if errors:
+        raise ApplicationError("Invalid monitoring policy.", code="invalid_policy", details=errors)
+
+
+@transaction.atomic
+def policy_create(*, model: MLModel, created_by: User | None = None, **fields: Any) -> MonitoringPolicy:
+    """Put a new policy version in force for ``model`` (unspecified fields take the defaults)."""
+    values = {**default_policy_fields(), **{k: v for k, v in fields.items() if v is not None}}
+    _validate_policy(values)
+    MLModel.objects.select_for_update().filter(pk=model.pk).first()  # serialises version numbering
+    next_version = (model.policies.aggregate(last=Max("version"))["last"] or 0) + 1
+    policy = MonitoringPolicy(model=model, version=next_version, created_by=created_by, **values)
+    _full_clean(policy, exclude=["model", "created_by"])
+    policy.save()
+    return policy
+
+
+def current_policy(model: MLModel) -> MonitoringPolicy | None:
+    return model.policies.order_by("-version").first()
+
+
+def _hash_file(handle: File) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    handle.seek(0)
+    for chunk in handle.chunks() if hasattr(handle, "chunks") else iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    handle.seek(0)
+    return digest.hexdigest(), size
+
+
+@transaction.atomic
+def register_model(
+    *,
+    name: str,
+    version: str,
+    registered_by: User | None,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+    training_metrics: dict[str, Any] | None = None,
+    policy: dict[str, Any] | None = None,
+    artifact: File | None = None,
+    stage: str = ModelVersion.Stage.STAGING,
+) -> ModelVersion:
+    """Register ``version`` of model ``name`` (creating the model if new), optionally with an artifact
+    (joblib file; its SHA-256 is recorded) and a policy (a new policy version). 409 if the version exists.
+    """
+    model = MLModel.objects.filter(name=name).first() or ml_model_create(
+        name=name, description=description, created_by=registered_by
+    )
+    if model.versions.filter(version=version).exists():
+        raise ApplicationError(f"{name} version {version} is already registered.", code="conflict", status_code=409)
+    model_version = ModelVersion(
+        model=model,
+        version=version,
+        description=description,
+        metadata=metadata or {},
+        training_metrics=training_metrics or {},
+        stage=stage,
+        registered_by=registered_by,
+    )
+    if artifact is not None:
+        if artifact.size is not None and artifact.size > settings.FAIRLENS_ARTIFACT_MAX_BYTES:
+            raise ApplicationError(
+                "The artifact is larger than FAIRLENS_ARTIFACT_MAX_BYTES.", code="artifact_too_large", status_code=413
+            )
+        model_version.artifact_sha256, model_version.artifact_size = _hash_file(artifact)
+        model_version.framework = ModelVersion.Framework.SKLEARN
+    _full_clean(model_version, exclude=["model", "registered_by", "artifact"])
+    if artifact is not None:
+        model_version.artifact.save(f"{name}-{version}.joblib", artifact, save=False)
+    try:
+        with transaction.atomic():
+            model_version.save()
+    except IntegrityError as exc:  # a concurrent registration of the same version won
+        raise ApplicationError(
+            f"{name} version {version} is already registered.", code="conflict", status_code=409
+        ) from exc
+    if policy is not None or current_policy(model) is None:
+        if policy is None:
+            raise ApplicationError(
+                "The first version of a model needs a policy (protected_attributes, privileged).",
+                code="invalid_policy",
+                details={"policy": ["required for a new model"]},
+            )
+        policy_create(model=model, created_by=registered_by, **policy)
+    return model_version
+
+
+def register_artifact_bytes(**kwargs: Any) -> ModelVersion:
+    """``register_model`` with an in-memory artifact (e.g. a freshly trained model)."""
+    payload: bytes = kwargs.pop("artifact_bytes")
+    return register_model(artifact=ContentFile(payload, name="artifact.joblib"), **kwargs)
+
+
+def dump_artifact(model_object: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(model_object, buffer)
+    return buffer.getvalue()
+
+
+def load_model(name: str, version: str) -> Any:
+    """Load a registered artifact, refusing it unless its bytes hash to the SHA-256 recorded at upload.
+
+    Artifacts are pickles, and unpickling runs code: only files an admin uploaded, byte-identical to what was
+    registered, are ever loaded.
+    """
+    model_version = ModelVersion.objects.select_related("model").filter(model__name=name, version=version).first()
+    if model_version is None:
+        raise ApplicationError(f"No model {name!r} version {version!r}.", code="not_found", status_code=404)
+    if not model_version.artifact:
+        raise ApplicationError(
+            f"{name} v{version} has no artifact (it is served elsewhere).", code="no_artifact", status_code=409
+        )
+    with model_version.artifact.open("rb") as handle:
+        payload = handle.read()
+    if hashlib.sha256(payload).hexdigest() != model_version.artifact_sha256:
+        raise ArtifactIntegrityError(
+            f"The artifact of {name} v{version} does not match its recorded SHA-256; refusing to load it."
+        )
+    return joblib.load(io.BytesIO(payload))
+
+
+@transaction.atomic
+def version_set_stage(*, model_version: ModelVersion, stage: str) -> ModelVersion:
+    if stage not in ModelVersion.Stage.values:
+        raise ApplicationError(f"Unknown stage {stage!r}.", details={"stage": list(ModelVersion.Stage.values)})
+    model_version.stage = stage
+    model_version.save(update_fields=["stage"])
+    return model_version

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
 from fairlens_site.api.errors import ApplicationError, error_body
+from monitoring.fairness.errors import FairnessInputError
 
 logger = logging.getLogger("fairlens.api")
 
@@ -28,6 +29,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Map any exception raised in an API view to a JSON error response; never a traceback."""
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, FairnessInputError):
+        details = {exc.column: [exc.message]} if exc.column else {}
+        return Response(error_body(exc.code, exc.message, details), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("request_too_large", "The request body is larger than this server accepts."),

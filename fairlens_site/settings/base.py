@@ -290,6 +290,7 @@ CORS_ALLOW_CREDENTIALS = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # --- Static files ----------------------------------------------------------------------------------------
+MEDIA_ROOT = env.path("FAIRLENS_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
@@ -346,6 +347,15 @@ FERNET_KEYS = [
     if key.strip()
 ]
 FAIRLENS_HEALTH_TIMEOUT_SECONDS = env.float("FAIRLENS_HEALTH_TIMEOUT_SECONDS", default=2.0)
+# Key for pseudonymising prediction ids (HMAC-SHA256). Changing it makes earlier ids unrecognisable, so
+# re-sent predictions would count twice and labels could not find their predictions: keep it stable.
+FAIRLENS_ID_PEPPER = secret("FAIRLENS_ID_PEPPER", debug=DEBUG)
+INGEST_MAX_ROWS = env.int("INGEST_MAX_ROWS", default=50_000)
+INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# How far in the future a prediction timestamp may be (clock skew between client and server).
+INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+FAIRLENS_ARTIFACT_MAX_BYTES = env.int("FAIRLENS_ARTIFACT_MAX_BYTES", default=100 * 1024 * 1024)
 FAIRLENS_DEMO_PASSWORDS = {
     "admin": env.str("ADMIN_PASSWORD", default="change-me"),
     "auditor": env.str("AUDITOR_PASSWORD", default="change-me"),

@@ -15,6 +15,7 @@ os.environ.setdefault("FAIRLENS_VAR_DIR", str(_BASE_DIR / "var" / "test"))
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(50))
 os.environ.setdefault("FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+os.environ.setdefault("FAIRLENS_ID_PEPPER", secrets.token_urlsafe(32))
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
 from fairlens_site.settings.base import *  # noqa: E402,F403

@@ -1,0 +1,1 @@
+"""Prediction ingestion: parsing and validation, pseudonymisation, storage, rollups."""

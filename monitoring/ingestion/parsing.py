@@ -1,0 +1,244 @@
+"""Turn a JSON or CSV prediction batch into a validated DataFrame plus per-row errors.
+
+Validation is column-wise (pandas), not a Python loop over rows doing every check. A row with any error is
+rejected as a whole; the caller stores the valid rows (or none, for an atomic batch).
+
+Output columns: ``row`` (1-based position in the batch), ``id``, ``occurred_at`` (UTC), ``attr:<name>`` per
+protected attribute, ``y_pred`` (0/1), ``y_true`` (0/1, NaN when unlabeled), ``score`` (NaN when absent),
+``features`` (dict or None).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairlens_site.api.errors import ApplicationError
+from monitoring.constants import MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ID_LENGTH, MAX_REPORTED_ERRORS
+
+CORE_CSV_COLUMNS = ("id", "timestamp", "y_pred", "y_true", "score")
+_ZONE_SUFFIX = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+_BOOL_WORDS = {"true": 1, "false": 0, "True": 1, "False": 0}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class ParsedBatch:
+    frame: pd.DataFrame
+    total_rows: int
+    rejected_rows: int
+    errors: list[RowError] = field(default_factory=list)
+    duplicates_in_batch: int = 0
+
+    def reported_errors(self) -> list[dict[str, Any]]:
+        return [error.as_dict() for error in self.errors[:MAX_REPORTED_ERRORS]]
+
+
+def bad_batch(message: str, *, code: str = "invalid_batch", status: int = 400, **details: Any) -> ApplicationError:
+    return ApplicationError(message, code=code, status_code=status, details=details)
+
+
+def _check_size(rows: int, max_rows: int) -> None:
+    if rows == 0:
+        raise bad_batch("The batch has no predictions.", code="empty_batch")
+    if rows > max_rows:
+        raise bad_batch(
+            f"The batch has {rows} predictions; at most {max_rows} are accepted per request.",
+            code="batch_too_large",
+            status=413,
+        )
+
+
+def frame_from_json_records(items: Any, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
+    """The JSON body's ``predictions`` list as a raw (unvalidated) frame."""
+    if not isinstance(items, list):
+        raise bad_batch("`predictions` must be a list of objects.", predictions=["expected a list"])
+    _check_size(len(items), max_rows)
+    objects = [item if isinstance(item, dict) else {} for item in items]
+    frame = pd.DataFrame(
+        {
+            "row": np.arange(1, len(items) + 1),
+            "is_object": [isinstance(item, dict) for item in items],
+            **{name: [item.get(name) for item in objects] for name in CORE_CSV_COLUMNS},
+            "features": [item.get("features") for item in objects],
+            # Whether the client sent a value at all: pandas turns None into NaN, and a NaN the client did
+            # send is an error, not an absent value.
+            **{f"given:{name}": [item.get(name) is not None for item in objects] for name in ("y_true", "score")},
+        }
+    )
+    raw_attributes = [item.get("attributes") for item in objects]
+    frame["attributes_is_object"] = [isinstance(value, dict) for value in raw_attributes]
+    attribute_dicts = [value if isinstance(value, dict) else {} for value in raw_attributes]
+    for name in attributes:
+        frame[f"attr:{name}"] = [value.get(name) for value in attribute_dicts]
+    known = set(attributes)
+    frame["unknown_attributes"] = [sorted(set(value) - known) for value in attribute_dicts]
+    return frame
+
+
+def frame_from_csv(payload: bytes, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
+    """A CSV body (header row first) as a raw frame; extra columns become features."""
+    try:
+        table = pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise bad_batch(f"The CSV could not be parsed: {str(exc).splitlines()[0][:200]}", code="parse_error") from exc
+    table.columns = [str(column).strip() for column in table.columns]
+    required = ["id", "timestamp", "y_pred", *attributes]
+    missing = [column for column in required if column not in table.columns]
+    if missing:
+        raise bad_batch(
+            f"The CSV is missing required column(s): {', '.join(missing)}.", code="missing_column", columns=missing
+        )
+    if len(set(table.columns)) != len(table.columns):
+        raise bad_batch("The CSV has duplicate column names.", code="parse_error")
+    _check_size(len(table), max_rows)
+    frame = pd.DataFrame({"row": np.arange(1, len(table) + 1), "is_object": True, "attributes_is_object": True})
+    for name in CORE_CSV_COLUMNS:
+        frame[name] = table[name].replace("", None).to_numpy() if name in table else None
+    for name in ("y_true", "score"):
+        frame[f"given:{name}"] = (table[name].str.strip() != "").to_numpy() if name in table else False
+    for name in attributes:
+        frame[f"attr:{name}"] = table[name].to_numpy()
+    extra = [column for column in table.columns if column not in CORE_CSV_COLUMNS and column not in attributes]
+    if extra:
+        converted = {column: _csv_feature_values(table[column]) for column in extra}
+        frame["features"] = pd.DataFrame(converted).to_dict(orient="records")
+    else:
+        frame["features"] = None
+    frame["unknown_attributes"] = [[] for _ in range(len(frame))]
+    return frame
+
+
+def _csv_feature_values(column: pd.Series) -> pd.Series:
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().sum() == (column != "").sum():  # every non-empty value is a number
+        return numeric.astype(object).where(numeric.notna(), None)
+    return column.where(column != "", None)
+
+
+def _binary(values: pd.Series) -> pd.Series:
+    """0/1 from ints, bools, '0'/'1' and 'true'/'false'; NaN for anything else (including None)."""
+
+    def normalise(value: Any) -> Any:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, str):
+            return _BOOL_WORDS.get(value.strip(), value.strip())
+        return value
+
+    numeric = pd.to_numeric(values.map(normalise), errors="coerce")
+    return numeric.where(numeric.isin([0, 1]))
+
+
+def validate(
+    raw: pd.DataFrame,
+    attributes: Sequence[str],
+    *,
+    now: datetime,
+    max_future: timedelta,
+) -> ParsedBatch:
+    """Check every row; return the valid rows in canonical columns and the errors of the others."""
+    problems: list[tuple[pd.Series, str, str]] = []  # (mask of bad rows, field, reason)
+
+    def flag(mask: pd.Series, field_name: str, reason: str) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if mask.any():
+            problems.append((mask, field_name, reason))
+
+    flag(~raw["is_object"], "-", "each prediction must be a JSON object")
+
+    ids = raw["id"].map(lambda v: str(v).strip() if isinstance(v, str | int) and not isinstance(v, bool) else None)
+    flag(ids.isna() | (ids == ""), "id", "required: a non-empty string")
+    flag(ids.str.len() > MAX_ID_LENGTH, "id", f"longer than {MAX_ID_LENGTH} characters")
+
+    stamps = raw["timestamp"].map(lambda v: v.strip() if isinstance(v, str) else None)
+    flag(stamps.isna(), "timestamp", "required: an ISO 8601 time with a zone, e.g. 2026-01-31T12:00:00Z")
+    has_zone = stamps.str.contains(_ZONE_SUFFIX, regex=True, na=False)
+    flag(stamps.notna() & ~has_zone, "timestamp", "needs a time zone (Z or +hh:mm)")
+    occurred = pd.to_datetime(stamps.where(has_zone), format="ISO8601", utc=True, errors="coerce")
+    flag(has_zone & occurred.isna(), "timestamp", "not a valid ISO 8601 time")
+    flag(occurred > pd.Timestamp(now + max_future), "timestamp", "is in the future")
+
+    flag(~raw["attributes_is_object"], "attributes", "must be an object of attribute values")
+    attribute_columns = {}
+    for name in attributes:
+        values = raw[f"attr:{name}"].map(
+            lambda v: str(v).strip() if isinstance(v, str | int) and not isinstance(v, bool) else None
+        )
+        flag(values.isna() | (values == ""), f"attributes.{name}", "required: a non-empty value")
+        flag(
+            values.str.len() > MAX_ATTRIBUTE_VALUE_LENGTH,
+            f"attributes.{name}",
+            f"longer than {MAX_ATTRIBUTE_VALUE_LENGTH} characters",
+        )
+        attribute_columns[f"attr:{name}"] = values
+    unknown = raw["unknown_attributes"].map(lambda names: ", ".join(names))
+    flag(unknown != "", "attributes", "not a protected attribute of this model's policy")
+
+    y_pred = _binary(raw["y_pred"])
+    flag(y_pred.isna(), "y_pred", "required: 0 or 1")
+    label_given = raw["given:y_true"]
+    y_true = _binary(raw["y_true"])
+    flag(label_given & y_true.isna(), "y_true", "0, 1 or null")
+
+    score_given = raw["given:score"]
+    score_numeric = raw["score"].map(lambda v: v if not isinstance(v, bool) else None)
+    scores = pd.to_numeric(score_numeric, errors="coerce").astype(float)
+    finite = np.isfinite(scores)
+    flag(score_given & ~finite, "score", "a finite number in [0, 1]")
+    flag(score_given & finite & ((scores < 0) | (scores > 1)), "score", "must be within [0, 1]")
+
+    features_ok = raw["features"].map(lambda v: v is None or isinstance(v, dict))
+    flag(~features_ok, "features", "must be an object of feature values")
+
+    bad = pd.Series(False, index=raw.index)
+    errors: list[RowError] = []
+    for mask, field_name, reason in problems:
+        bad |= mask
+        errors.extend(RowError(int(row), field_name, reason) for row in raw.loc[mask, "row"])
+    errors.sort(key=lambda error: error.row)
+
+    good = ~bad
+    frame = pd.DataFrame(
+        {
+            "row": raw.loc[good, "row"],
+            "id": ids[good],
+            "occurred_at": occurred[good],
+            **{column: values[good] for column, values in attribute_columns.items()},
+            "y_pred": y_pred[good].astype(np.int8),
+            "y_true": y_true[good].astype(float),
+            "score": scores[good],
+            "features": raw.loc[good, "features"],
+        }
+    )
+    duplicated = frame["id"].duplicated(keep="first")
+    return ParsedBatch(
+        frame=frame[~duplicated].reset_index(drop=True),
+        total_rows=len(raw),
+        rejected_rows=int(bad.sum()),
+        errors=errors,
+        duplicates_in_batch=int(duplicated.sum()),
+    )
+
+
+def parse_json_body(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_batch(f"The body is not valid JSON: {exc}", code="parse_error") from exc

@@ -1,0 +1,114 @@
+"""Stored predictions, their per-hour rollups, and records of each ingestion."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from registry.models import ModelVersion
+
+
+class Prediction(models.Model):
+    """One prediction of a model version. The client's id is stored only as a keyed hash (``prediction_key``)."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    prediction_key = models.CharField(max_length=64, help_text="HMAC-SHA256 of the client's prediction id.")
+    occurred_at = models.DateTimeField()
+    attributes = models.JSONField(help_text="Protected attribute values, e.g. {'sex': 'Female'}.")
+    y_pred = models.PositiveSmallIntegerField()
+    y_true = models.PositiveSmallIntegerField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    features = models.JSONField(null=True, blank=True)
+    record = models.ForeignKey(
+        "IngestionRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="predictions"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    labeled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(fields=("model_version", "prediction_key"), name="unique_prediction_per_version"),
+        ]
+        indexes = [models.Index(fields=("model_version", "occurred_at"), name="prediction_version_time")]
+
+    def __str__(self) -> str:
+        return f"prediction {self.prediction_key[:12]}… of {self.model_version_id}"
+
+
+class PredictionRollup(models.Model):
+    """Confusion counts and a score histogram for one (version, hour, attribute, group).
+
+    ``attribute`` is one protected attribute (``sex``) or an intersection (``race&sex``), ``group`` the value
+    (``Female`` or ``Black&Female``). Counts are additive, so a window's counts are sums over its buckets and
+    every fairness metric of the window follows from them. Labels arriving later move a prediction from
+    ``unlabeled_*`` into the confusion counts.
+    """
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="rollups")
+    bucket_start = models.DateTimeField()
+    attribute = models.CharField(max_length=200)
+    group = models.CharField(max_length=400)
+    tp = models.BigIntegerField(default=0)
+    fp = models.BigIntegerField(default=0)
+    tn = models.BigIntegerField(default=0)
+    fn = models.BigIntegerField(default=0)
+    unlabeled_pos = models.BigIntegerField(default=0)
+    unlabeled_neg = models.BigIntegerField(default=0)
+    score_histogram = models.JSONField(default=list, help_text="Counts per score bin (SCORE_BINS over [0, 1]).")
+
+    class Meta:
+        ordering = ("model_version", "bucket_start", "attribute", "group")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("model_version", "bucket_start", "attribute", "group"), name="unique_rollup_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:00} {self.attribute}={self.group}"
+
+
+class IngestionRecord(models.Model):
+    """One ingestion (a batch, a seed submit_predictions call, a demo evaluation); ``record_id`` names it."""
+
+    class Source(models.TextChoices):
+        API = "api", "Predictions API"
+        SUBMIT = "submit", "submit_predictions"
+        EVALUATE = "evaluate", "evaluate_model"
+        LABELS = "labels", "Labels API"
+
+    record_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="ingestion_records")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    principal = models.CharField(max_length=200, help_text="Who sent it: a username or api-key:<prefix>.")
+    accepted = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True, help_text="Metrics or label counts of this ingestion.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.record_id}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a request sent with an ``Idempotency-Key`` header, replayed for repeats."""
+
+    principal = models.CharField(max_length=200)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [models.UniqueConstraint(fields=("principal", "key"), name="unique_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.principal}: {self.key}"

@@ -1,0 +1,244 @@
+"""Writes for monitoring: ingesting predictions and labels (with their rollups), rebuilding rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from fairlens_site.api.errors import ApplicationError
+from monitoring.constants import MAX_REPORTED_ERRORS
+from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
+from monitoring.ingestion.pseudonymize import is_id_like, pseudonymize
+from monitoring.ingestion.rollup_math import merge_deltas, rollup_deltas
+from monitoring.ingestion.storage import apply_rollup_deltas, insert_new_predictions
+from monitoring.models import IngestionRecord, Prediction, PredictionRollup
+from registry.models import ModelVersion
+from registry.services import current_policy
+
+
+@dataclass
+class IngestionResult:
+    record: IngestionRecord
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[dict[str, Any]]
+    accepted_frame: pd.DataFrame = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "record_id": str(self.record.record_id),
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": self.errors,
+        }
+
+
+def protected_attributes_for(model_version: ModelVersion, override: Sequence[str] | None = None) -> list[str]:
+    """The attributes a batch must carry: the request's own list, else the model's policy."""
+    if override:
+        return list(dict.fromkeys(override))
+    policy = current_policy(model_version.model)
+    if policy is None:
+        raise ApplicationError(
+            f"{model_version.model.name} has no monitoring policy naming its protected attributes; add one first.",
+            code="no_policy",
+            status_code=409,
+        )
+    return list(policy.protected_attributes)
+
+
+def _pseudonymize_features(features: pd.Series) -> pd.Series:
+    def clean(value: Any) -> Any:
+        if not value:
+            return value
+        return {
+            name: (pseudonymize([str(item)])[0] if is_id_like(name) and item is not None else item)
+            for name, item in value.items()
+        }
+
+    if not features.map(lambda value: bool(value) and any(is_id_like(name) for name in value)).any():
+        return features
+    return features.map(clean)
+
+
+def ingest_predictions(
+    *,
+    model_version: ModelVersion,
+    raw: pd.DataFrame,
+    attributes: Sequence[str],
+    principal: str,
+    source: str = IngestionRecord.Source.API,
+    atomic: bool = False,
+) -> IngestionResult:
+    """Validate, pseudonymise and store a batch; update the rollups in the same transaction.
+
+    Invalid rows are rejected with reasons and valid ones stored, unless ``atomic``, in which case any invalid
+    row rejects the whole batch (422) and nothing is stored. A prediction id already stored for this version
+    (or repeated within the batch) is a duplicate: it is not stored or counted again.
+    """
+    parsed = validate(
+        raw, attributes, now=timezone.now(), max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    )
+    if atomic and parsed.rejected_rows:
+        raise ApplicationError(
+            f"{parsed.rejected_rows} of {parsed.total_rows} rows are invalid; nothing was stored (atomic batch).",
+            code="batch_rejected",
+            status_code=422,
+            details={"rejected": parsed.rejected_rows, "errors": parsed.reported_errors()},
+        )
+    return _store(model_version=model_version, parsed=parsed, attributes=attributes, principal=principal, source=source)
+
+
+@transaction.atomic
+def _store(
+    *, model_version: ModelVersion, parsed: ParsedBatch, attributes: Sequence[str], principal: str, source: str
+) -> IngestionResult:
+    frame = parsed.frame.copy()
+    frame["prediction_key"] = pseudonymize(frame["id"].tolist())
+    frame["features"] = _pseudonymize_features(frame["features"])
+    record = IngestionRecord.objects.create(model_version=model_version, source=source, principal=principal)
+    inserted = insert_new_predictions(
+        frame=frame, attributes=attributes, model_version_id=model_version.pk, record_id=record.pk
+    )
+    apply_rollup_deltas(model_version_id=model_version.pk, deltas=rollup_deltas(inserted, attributes))
+    duplicates = parsed.duplicates_in_batch + (len(frame) - len(inserted))
+    record.accepted = len(inserted)
+    record.duplicates = duplicates
+    record.rejected = parsed.rejected_rows
+    record.save(update_fields=["accepted", "duplicates", "rejected"])
+    return IngestionResult(
+        record=record,
+        accepted=len(inserted),
+        duplicates=duplicates,
+        rejected=parsed.rejected_rows,
+        errors=parsed.reported_errors(),
+        accepted_frame=inserted.drop(columns=["id"]),
+    )
+
+
+def _labels_frame(labels: Any, max_rows: int) -> tuple[pd.DataFrame, list[RowError]]:
+    if not isinstance(labels, list):
+        raise bad_batch("`labels` must be a list of {id, y_true} objects.", labels=["expected a list"])
+    if not labels:
+        raise bad_batch("The batch has no labels.", code="empty_batch")
+    if len(labels) > max_rows:
+        raise bad_batch(f"At most {max_rows} labels per request.", code="batch_too_large", status=413)
+    rows, errors = [], []
+    for position, item in enumerate(labels, start=1):
+        if not isinstance(item, dict):
+            errors.append(RowError(position, "-", "each label must be a JSON object"))
+            continue
+        identifier = item.get("id")
+        label = item.get("y_true")
+        if isinstance(label, bool):
+            label = int(label)
+        if not isinstance(identifier, str | int) or isinstance(identifier, bool) or not str(identifier).strip():
+            errors.append(RowError(position, "id", "required: a non-empty string"))
+        elif label not in (0, 1):
+            errors.append(RowError(position, "y_true", "required: 0 or 1"))
+        else:
+            rows.append((position, str(identifier).strip(), int(label)))
+    frame = pd.DataFrame(rows, columns=["row", "id", "y_true"])
+    return frame.drop_duplicates("id", keep="last"), errors
+
+
+@transaction.atomic
+def ingest_labels(*, model_version: ModelVersion, labels: Any, principal: str) -> dict[str, Any]:
+    """Attach true outcomes to stored predictions (joined by pseudonymised id) and move their rollup counts.
+
+    A label equal to the stored one changes nothing; a changed label moves the prediction's count once from
+    the old outcome to the new one. Unknown ids are reported, not stored.
+    """
+    frame, errors = _labels_frame(labels, settings.INGEST_MAX_ROWS)
+    frame["prediction_key"] = pseudonymize(frame["id"].tolist())
+    by_key = dict(zip(frame["prediction_key"], frame["y_true"], strict=True))
+    stored = list(
+        Prediction.objects.select_for_update()
+        .filter(model_version=model_version, prediction_key__in=list(by_key))
+        .order_by("id")
+    )
+    known = {prediction.prediction_key for prediction in stored}
+    unknown_rows = frame.loc[~frame["prediction_key"].isin(known), "row"].tolist()
+    changed = [prediction for prediction in stored if prediction.y_true != by_key[prediction.prediction_key]]
+    if changed:
+        removed = _stored_deltas(changed, sign=-1, include_scores=False)
+        labeled_at = timezone.now()
+        for prediction in changed:
+            prediction.y_true = by_key[prediction.prediction_key]
+            prediction.labeled_at = labeled_at
+        added = _stored_deltas(changed, sign=1, include_scores=False)
+        Prediction.objects.bulk_update(changed, ["y_true", "labeled_at"], batch_size=2000)
+        apply_rollup_deltas(model_version_id=model_version.pk, deltas=merge_deltas(removed, added))
+    record = IngestionRecord.objects.create(
+        model_version=model_version,
+        source=IngestionRecord.Source.LABELS,
+        principal=principal,
+        accepted=len(changed),
+        rejected=len(errors) + len(unknown_rows),
+        summary={"updated": len(changed), "unchanged": len(stored) - len(changed), "unknown": len(unknown_rows)},
+    )
+    errors.extend(RowError(row, "id", "no stored prediction with this id for this version") for row in unknown_rows)
+    errors.sort(key=lambda error: error.row)
+    return {
+        "record_id": str(record.record_id),
+        "updated": len(changed),
+        "unchanged": len(stored) - len(changed),
+        "unknown": len(unknown_rows),
+        "rejected": len(errors) - len(unknown_rows),
+        "errors": [error.as_dict() for error in errors[:MAX_REPORTED_ERRORS]],
+    }
+
+
+def _stored_deltas(predictions: Sequence[Prediction], *, sign: int, include_scores: bool = True) -> dict:
+    """Rollup deltas of stored predictions, each counted ``sign`` times (+1 add, -1 remove).
+
+    Rows may carry different attribute sets (the policy can change), so each set is rolled up on its own.
+    """
+    by_attributes: dict[tuple[str, ...], list[Prediction]] = {}
+    for prediction in predictions:
+        by_attributes.setdefault(tuple(sorted(prediction.attributes)), []).append(prediction)
+    parts = []
+    for names, group in by_attributes.items():
+        frame = _prediction_frame(group, names)
+        weights = np.full(len(frame), sign, dtype=np.int64)
+        parts.append(rollup_deltas(frame, names, weights=weights, include_scores=include_scores))
+    return merge_deltas(*parts)
+
+
+def _prediction_frame(predictions: Sequence[Prediction], attributes: Sequence[str]) -> pd.DataFrame:
+    """Stored predictions in the column layout ``rollup_deltas`` reads."""
+    return pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime([p.occurred_at for p in predictions], utc=True),
+            **{f"attr:{name}": [p.attributes.get(name) for p in predictions] for name in attributes},
+            "y_pred": np.array([p.y_pred for p in predictions], dtype=np.int8),
+            "y_true": np.array([np.nan if p.y_true is None else p.y_true for p in predictions], dtype=float),
+            "score": np.array([np.nan if p.score is None else p.score for p in predictions], dtype=float),
+        }
+    )
+
+
+@transaction.atomic
+def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -> int:
+    """Recompute every rollup cell of ``model_version`` from its stored predictions; returns the row count."""
+    PredictionRollup.objects.filter(model_version=model_version).delete()
+    total = 0
+    queryset = Prediction.objects.filter(model_version=model_version).order_by("id")
+    last_id = 0
+    while True:
+        chunk = list(queryset.filter(id__gt=last_id)[:chunk_size])
+        if not chunk:
+            return total
+        last_id = chunk[-1].id
+        total += len(chunk)
+        apply_rollup_deltas(model_version_id=model_version.pk, deltas=_stored_deltas(chunk, sign=1))
