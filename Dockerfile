@@ -16,6 +16,7 @@ COPY . .
 RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     JWT_SECRET="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     FERNET_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    FAIRLENS_ID_PEPPER="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
     FAIRLENS_VAR_DIR=/tmp/build-var \
     python manage.py collectstatic --noinput \
     && rm -rf /tmp/build-var \

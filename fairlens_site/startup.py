@@ -13,11 +13,14 @@ FAIRLENS_APPS = ("accounts", "registry", "monitoring", "compliance")
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+_CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 def _readable(pattern: str) -> str:
     """Router regexes (``^users/(?P<pk>[^/.]+)/$``) as paths (``users/{pk}/``)."""
-    return _NAMED_GROUP.sub(r"{\1}", pattern).replace("^", "").replace("$", "").replace("\\", "")
+    return (
+        _CONVERTER.sub(r"{\1}", _NAMED_GROUP.sub(r"{\1}", pattern)).replace("^", "").replace("$", "").replace("\\", "")
+    )
 
 
 def _walk(patterns: list, prefix: str = "") -> list[str]:

@@ -7,6 +7,8 @@ from accounts.admin_sites import auditor_site
 from accounts.api import auth_views
 from fairlens_site import views
 from fairlens_site.api.docs import SchemaView, SwaggerView
+from monitoring.api import views as monitoring_views
+from registry.api import views as registry_views
 
 urlpatterns = [
     path("", views.ApiIndexView.as_view(), name="api-index"),
@@ -15,8 +17,14 @@ urlpatterns = [
     path("api/login", auth_views.LoginView.as_view(), name="login"),
     path("api/refresh", auth_views.RefreshView.as_view(), name="refresh"),
     path("api/logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/models", registry_views.SeedModelsView.as_view(), name="seed-models"),
+    path("api/models/register", registry_views.SeedRegisterView.as_view(), name="seed-register"),
+    path("api/evaluate_model", monitoring_views.EvaluateModelView.as_view(), name="seed-evaluate"),
+    path("api/submit_predictions", monitoring_views.SubmitPredictionsView.as_view(), name="seed-submit"),
     # Versioned resources.
     path("api/v1/accounts/", include("accounts.api.urls")),
+    path("api/v1/models/", include("registry.api.urls")),
+    path("api/v1/models/", include("monitoring.api.urls")),
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),

@@ -31,7 +31,8 @@ class IngestionResult:
     duplicates: int
     rejected: int
     errors: list[dict[str, Any]]
-    accepted_frame: pd.DataFrame = field(repr=False)
+    # Every valid row of the request (re-sent duplicates included), for metrics "over this request".
+    valid_frame: pd.DataFrame = field(repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,7 +123,7 @@ def _store(
         duplicates=duplicates,
         rejected=parsed.rejected_rows,
         errors=parsed.reported_errors(),
-        accepted_frame=inserted.drop(columns=["id"]),
+        valid_frame=frame.drop(columns=["id"]),
     )
 
 
@@ -242,3 +243,9 @@ def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -
         last_id = chunk[-1].id
         total += len(chunk)
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=_stored_deltas(chunk, sign=1))
+
+
+def record_summary(record: IngestionRecord, summary: dict[str, Any]) -> None:
+    """Keep what an ingestion reported (its metrics and alert) with its record, for later verification."""
+    record.summary = summary
+    record.save(update_fields=["summary"])

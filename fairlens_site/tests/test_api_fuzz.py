@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from fairlens_site.wsgi import application
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -38,6 +38,21 @@ ADMIN_AUDITOR_READ = _statuses(401, 403, 200, 200, 403)
 ADMIN_ONLY = _statuses(401, 403, 403, 200, 403)
 ADMIN_CREATE = _statuses(401, 403, 403, 201, 403)
 ADMIN_NO_CONTENT = _statuses(401, 403, 403, 204, 403)
+READERS = _statuses(401, 200, 200, 200, 403)
+INGEST_CREATE = _statuses(401, 201, 403, 201, 201)
+INGEST_OK = _statuses(401, 200, 403, 200, 200)
+MONITOR_ADMIN = _statuses(401, 200, 403, 200, 403)
+GENDER_POLICY = {"protected_attributes": ["gender"], "privileged": {"gender": "Male"}}
+
+
+def _prediction(who: str, index: int = 0) -> dict[str, Any]:
+    return {
+        "id": f"{who}-{index}",
+        "timestamp": "2026-03-02T09:00:00Z",
+        "attributes": {"gender": "Female"},
+        "y_pred": 1,
+    }
+
 
 MATRIX = [
     Row("GET", "/", OPEN),
@@ -74,6 +89,49 @@ MATRIX = [
     Row("POST", "/api/v1/accounts/api-keys/", ADMIN_CREATE, body=lambda who: {"model": "loan_model", "name": who}),
     Row("GET", "/api/v1/accounts/api-keys/{prefix}/", ADMIN_AUDITOR_READ),
     Row("POST", "/api/v1/accounts/api-keys/{prefix}/revoke/", ADMIN_ONLY),
+    # Registry.
+    Row("GET", "/api/models", READERS),
+    Row(
+        "POST",
+        "/api/models/register",
+        ADMIN_CREATE,
+        body=lambda who: {"name": f"reg-{who}", "version": "1", "policy": GENDER_POLICY},
+    ),
+    Row("GET", "/api/v1/models/", READERS),
+    Row(
+        "POST",
+        "/api/v1/models/",
+        ADMIN_CREATE,
+        body=lambda who: {"name": f"new-{who}", "version": "1", "policy": GENDER_POLICY},
+    ),
+    Row("GET", "/api/v1/models/{name}/", READERS),
+    Row("GET", "/api/v1/models/{name}/versions/", READERS),
+    Row("POST", "/api/v1/models/{name}/versions/", ADMIN_CREATE, body=lambda who: {"version": f"v-{who}"}),
+    Row("GET", "/api/v1/models/{name}/versions/{version}/", READERS),
+    Row("PATCH", "/api/v1/models/{name}/versions/{version}/", ADMIN_ONLY, body=lambda who: {"stage": "production"}),
+    Row("GET", "/api/v1/models/{name}/policies/", READERS),
+    Row("POST", "/api/v1/models/{name}/policies/", ADMIN_CREATE, body=lambda who: GENDER_POLICY),
+    # Ingestion (model clients only for their own model; the matrix key is for loan_model).
+    Row(
+        "POST",
+        "/api/v1/models/{name}/versions/{version}/predictions",
+        INGEST_CREATE,
+        body=lambda who: {"predictions": [_prediction(who)]},
+    ),
+    Row("GET", "/api/v1/models/{name}/versions/{version}/predictions", READERS),
+    Row(
+        "POST",
+        "/api/v1/models/{name}/versions/{version}/labels",
+        INGEST_OK,
+        body=lambda who: {"labels": [{"id": "known-0", "y_true": 1}]},
+    ),
+    Row(
+        "POST",
+        "/api/submit_predictions",
+        INGEST_OK,
+        body=lambda who: {"model_name": "loan_model", "version": "1", "predictions": [_prediction(who, 1)]},
+    ),
+    Row("POST", "/api/evaluate_model", MONITOR_ADMIN, body=lambda who: {"n_samples": 50, "seed": 1}),
 ]
 
 
@@ -81,10 +139,12 @@ MATRIX = [
 def targets(make_user: Callable[..., Any], ml_model: Any) -> dict[str, str]:
     """Objects the parameterised paths point at, distinct from the principals' own user and key."""
     from accounts.services import model_client_key_create
+    from registry.services import register_model
 
     target_user = make_user("dave-target", "monitor")
     other_key, _ = model_client_key_create(model=ml_model, name="other-client", created_by=None)
-    return {"pk": str(target_user.pk), "prefix": other_key.prefix}
+    register_model(name=ml_model.name, version="1", registered_by=None, policy=GENDER_POLICY)
+    return {"pk": str(target_user.pk), "prefix": other_key.prefix, "name": ml_model.name, "version": "1"}
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)

@@ -1,0 +1,109 @@
+"""Monitoring API serializers (ingestion results, stored predictions, seed request bodies)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from monitoring.models import Prediction
+
+
+class RowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1-based position of the row in the batch.")
+    field = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class IngestionResultSerializer(serializers.Serializer):
+    record_id = serializers.UUIDField()
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    errors = RowErrorSerializer(many=True, help_text="The first 100 row errors.")
+
+
+class LabelResultSerializer(serializers.Serializer):
+    record_id = serializers.UUIDField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    errors = RowErrorSerializer(many=True)
+
+
+class PredictionInputSerializer(serializers.Serializer):
+    """One prediction in a JSON batch (documentation; validation is vectorised over the whole batch)."""
+
+    id = serializers.CharField(max_length=200, help_text="Your prediction id; stored only as a keyed hash.")
+    timestamp = serializers.DateTimeField(help_text="ISO 8601 with a zone, e.g. 2026-01-31T12:00:00Z.")
+    attributes = serializers.DictField(child=serializers.CharField(), help_text="Protected attribute values.")
+    y_pred = serializers.ChoiceField(choices=[0, 1])
+    y_true = serializers.ChoiceField(choices=[0, 1], required=False, allow_null=True)
+    score = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    features = serializers.DictField(required=False, allow_null=True)
+
+
+class PredictionBatchSerializer(serializers.Serializer):
+    predictions = PredictionInputSerializer(many=True)
+
+
+class LabelInputSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=200)
+    y_true = serializers.ChoiceField(choices=[0, 1])
+
+
+class LabelBatchSerializer(serializers.Serializer):
+    labels = LabelInputSerializer(many=True)
+
+
+class PredictionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Prediction
+        fields = (
+            "prediction_key",
+            "occurred_at",
+            "attributes",
+            "y_pred",
+            "y_true",
+            "score",
+            "received_at",
+            "labeled_at",
+        )
+        read_only_fields = fields
+
+
+class SubmitInputSerializer(serializers.Serializer):
+    """The seed's /api/submit_predictions body (predictions are validated row by row afterwards)."""
+
+    model_name = serializers.CharField(max_length=100)
+    version = serializers.CharField(max_length=50)
+    protected_attributes = serializers.ListField(
+        child=serializers.CharField(max_length=63), required=False, min_length=1
+    )
+    privileged = serializers.DictField(child=serializers.CharField(max_length=100), required=False)
+    favorable_label = serializers.ChoiceField(choices=[0, 1], required=False)
+    predictions = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+
+
+class SubmitResultSerializer(IngestionResultSerializer):
+    alert = serializers.BooleanField(help_text="True when any comparison's verdict is a violation.")
+    metrics = serializers.DictField(help_text="Per attribute: groups, comparisons with intervals and verdicts.")
+
+
+class EvaluateInputSerializer(serializers.Serializer):
+    model_name = serializers.CharField(max_length=100, default="loan_model")
+    version = serializers.CharField(max_length=50, default="1")
+    n_samples = serializers.IntegerField(min_value=2, max_value=50_000, default=1000)
+    drift_level = serializers.FloatField(min_value=0, max_value=1, default=0.0)
+    mode = serializers.ChoiceField(
+        choices=["demo", "prod"],
+        default="demo",
+        help_text="demo: the simulator's decisions; prod: the registered model's.",
+    )
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**32 - 1)
+
+
+class EvaluateResultSerializer(SubmitResultSerializer):
+    model = serializers.CharField()
+    version = serializers.CharField()
+    mode = serializers.CharField()
+    predictions_summary = serializers.DictField()

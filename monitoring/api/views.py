@@ -1,0 +1,276 @@
+"""Ingestion endpoints: predictions and labels per model version, and the seed's submit_predictions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import MODEL_CLIENT, Role, roles_of
+from fairlens_site.api.envelope import envelope, envelope_serializer
+from fairlens_site.api.errors import ApplicationError
+from monitoring import selectors as monitoring_selectors
+from monitoring import services
+from monitoring.api.parsers import RawBody, RawCSVParser, RawJSONParser
+from monitoring.api.serializers import (
+    EvaluateInputSerializer,
+    EvaluateResultSerializer,
+    IngestionResultSerializer,
+    LabelBatchSerializer,
+    LabelResultSerializer,
+    PredictionBatchSerializer,
+    PredictionOutputSerializer,
+    SubmitInputSerializer,
+    SubmitResultSerializer,
+)
+from monitoring.evaluation import evaluate_model
+from monitoring.idempotency import run_idempotently
+from monitoring.ingestion.parsing import bad_batch, frame_from_csv, frame_from_json_records, parse_json_body
+from monitoring.metrics_service import batch_metrics
+from monitoring.models import IngestionRecord
+from registry.models import MLModel, ModelVersion
+from registry.selectors import version_by_name
+
+INGESTERS = {Role.MONITOR, Role.ADMIN, MODEL_CLIENT}
+READERS = {Role.MONITOR, Role.AUDITOR, Role.ADMIN}
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat a request safely: the first response to a key is replayed for the same request.",
+)
+
+
+def principal_name(request: Request) -> str:
+    return request.user.get_username()
+
+
+def require_model_scope(request: Request, model: MLModel) -> None:
+    """A model client's key acts for one model only."""
+    if MODEL_CLIENT in roles_of(request.user) and request.auth.model_id != model.pk:
+        raise ApplicationError("This API key is for another model.", code="wrong_model", status_code=403)
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in {"true", "false", "1", "0"}:
+        raise ApplicationError(f"`{name}` must be true or false.", details={name: ["true or false"]})
+    return value in {"true", "1"}
+
+
+def _attributes_param(request: Request) -> list[str] | None:
+    value = request.query_params.get("protected_attributes")
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+def _json_field(body: RawBody, name: str) -> Any:
+    payload = parse_json_body(body.content)
+    if not isinstance(payload, dict) or name not in payload:
+        raise bad_batch(f"The body must be a JSON object with a `{name}` list.", **{name: ["required"]})
+    return payload[name]
+
+
+def _body(request: Request) -> RawBody:
+    body = request.data
+    if not isinstance(body, RawBody) or not body.content:
+        raise bad_batch("The request has no body.", code="empty_batch")
+    return body
+
+
+class PredictionsView(APIView):
+    """Ingest a batch of predictions (JSON or CSV) for one model version, or list stored predictions.
+
+    JSON: ``{"predictions": [{id, timestamp, attributes, y_pred, y_true?, score?, features?}]}``. CSV: a header
+    row with ``id, timestamp``, one column per protected attribute, ``y_pred``, optional ``y_true``, ``score``;
+    other columns are features. Ids are stored only as keyed hashes; re-sent ids are duplicates.
+    """
+
+    required_roles = {"POST": INGESTERS, "GET": READERS}
+    parser_classes = [RawJSONParser, RawCSVParser]
+
+    @extend_schema(
+        request={"application/json": PredictionBatchSerializer, "text/csv": OpenApiTypes.STR},
+        responses={200: IngestionResultSerializer, 201: IngestionResultSerializer, 422: None},
+        parameters=[
+            IDEMPOTENCY_HEADER,
+            OpenApiParameter("atomic", OpenApiTypes.BOOL, description="Reject the whole batch on any invalid row."),
+            OpenApiParameter(
+                "protected_attributes",
+                OpenApiTypes.STR,
+                description="Comma-separated attributes, overriding the policy's.",
+            ),
+        ],
+        tags=["ingestion"],
+    )
+    def post(self, request: Request, name: str, version: str) -> Response:
+        model_version = version_by_name(name, version)
+        require_model_scope(request, model_version.model)
+        body = _body(request)
+        atomic = _flag(request, "atomic")
+        attributes = services.protected_attributes_for(model_version, _attributes_param(request))
+
+        def ingest() -> Response:
+            result = _ingest(model_version, body, attributes, principal_name(request), atomic)
+            return Response(result.as_dict(), status=201 if result.accepted else 200)
+
+        return run_idempotently(
+            key=request.headers.get("Idempotency-Key"),
+            principal=principal_name(request),
+            method="POST",
+            path=request.get_full_path(),
+            body=body.content,
+            handler=ingest,
+        )
+
+    @extend_schema(responses=PredictionOutputSerializer(many=True), tags=["ingestion"])
+    def get(self, request: Request, name: str, version: str) -> Response:
+        paginator = _PredictionCursor()
+        page = paginator.paginate_queryset(
+            monitoring_selectors.prediction_list(version_by_name(name, version)), request, view=self
+        )
+        return paginator.get_paginated_response(PredictionOutputSerializer(page, many=True).data)
+
+
+class _PredictionCursor(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "limit"
+
+
+def _ingest(
+    model_version: ModelVersion,
+    body: RawBody,
+    attributes: list[str],
+    principal: str,
+    atomic: bool,
+    source: str = IngestionRecord.Source.API,
+) -> services.IngestionResult:
+    if body.media_type == "text/csv":
+        raw = frame_from_csv(body.content, attributes, settings.INGEST_MAX_ROWS)
+    else:
+        raw = frame_from_json_records(_json_field(body, "predictions"), attributes, settings.INGEST_MAX_ROWS)
+    return services.ingest_predictions(
+        model_version=model_version, raw=raw, attributes=attributes, principal=principal, source=source, atomic=atomic
+    )
+
+
+class LabelsView(APIView):
+    """Attach true outcomes to stored predictions: ``{"labels": [{"id": ..., "y_true": 0|1}]}``."""
+
+    required_roles = {"POST": INGESTERS}
+    parser_classes = [RawJSONParser]
+
+    @extend_schema(
+        request=LabelBatchSerializer,
+        responses=LabelResultSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["ingestion"],
+    )
+    def post(self, request: Request, name: str, version: str) -> Response:
+        model_version = version_by_name(name, version)
+        require_model_scope(request, model_version.model)
+        body = _body(request)
+
+        def label() -> Response:
+            labels = _json_field(body, "labels")
+            return Response(
+                services.ingest_labels(model_version=model_version, labels=labels, principal=principal_name(request))
+            )
+
+        return run_idempotently(
+            key=request.headers.get("Idempotency-Key"),
+            principal=principal_name(request),
+            method="POST",
+            path=request.get_full_path(),
+            body=body.content,
+            handler=label,
+        )
+
+
+class SubmitPredictionsView(APIView):
+    """Seed endpoint: store a batch of predictions and return fairness metrics computed over it."""
+
+    required_roles = {"POST": INGESTERS}
+    parser_classes = [RawJSONParser]
+
+    @extend_schema(
+        request=SubmitInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: envelope_serializer("Submitted", SubmitResultSerializer())},
+        tags=["seed"],
+    )
+    def post(self, request: Request) -> Response:
+        body = _body(request)
+        data = SubmitInputSerializer(data=parse_json_body(body.content))
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        model_version = version_by_name(fields["model_name"], fields["version"])
+        require_model_scope(request, model_version.model)
+        attributes = services.protected_attributes_for(model_version, fields.get("protected_attributes"))
+
+        @transaction.atomic  # metrics that cannot be computed (400) leave nothing stored
+        def submit() -> Response:
+            raw = frame_from_json_records(fields["predictions"], attributes, settings.INGEST_MAX_ROWS)
+            result = services.ingest_predictions(
+                model_version=model_version,
+                raw=raw,
+                attributes=attributes,
+                principal=principal_name(request),
+                source=IngestionRecord.Source.SUBMIT,
+            )
+            metrics, alert = batch_metrics(
+                model_version=model_version,
+                frame=result.valid_frame,
+                attributes=attributes,
+                privileged=fields.get("privileged"),
+                favorable_label=fields.get("favorable_label"),
+            )
+            services.record_summary(result.record, {"metrics": metrics, "alert": alert})
+            return envelope(
+                {**result.as_dict(), "alert": alert, "metrics": metrics},
+                "alert: fairness violation" if alert else "no violation",
+            )
+
+        return run_idempotently(
+            key=request.headers.get("Idempotency-Key"),
+            principal=principal_name(request),
+            method="POST",
+            path=request.get_full_path(),
+            body=body.content,
+            handler=submit,
+        )
+
+
+class EvaluateModelView(APIView):
+    """Seed endpoint: run a registered model on simulated applicants (``mode=prod``) or take the simulator's own
+    decisions (``mode=demo``), store the predictions and return a summary, metrics and a ``record_id``."""
+
+    required_roles = {"POST": {Role.MONITOR, Role.ADMIN}}
+
+    @extend_schema(
+        request=EvaluateInputSerializer,
+        responses={200: envelope_serializer("Evaluation", EvaluateResultSerializer())},
+        tags=["seed"],
+    )
+    def post(self, request: Request) -> Response:
+        data = EvaluateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        result = evaluate_model(
+            model_version=version_by_name(fields["model_name"], fields["version"]),
+            n_samples=fields["n_samples"],
+            drift_level=fields["drift_level"],
+            mode=fields["mode"],
+            seed=fields.get("seed"),
+            principal=principal_name(request),
+        )
+        return envelope(result, "alert: fairness violation" if result["alert"] else "no violation")

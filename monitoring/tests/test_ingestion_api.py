@@ -1,0 +1,209 @@
+"""Ingestion over HTTP: JSON and CSV batches, labels, idempotency, scoping, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from accounts.services import model_client_key_create
+from monitoring.models import Prediction, PredictionRollup
+from monitoring.tests.factories import make_version, prediction
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/models/credit_model/versions/1/predictions"
+LABELS = "/api/v1/models/credit_model/versions/1/labels"
+
+
+@pytest.fixture
+def version() -> Any:
+    return make_version()
+
+
+@pytest.fixture
+def key_client(version: Any) -> APIClient:
+    _, raw = model_client_key_create(model=version.model, name="scorer", created_by=None)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
+
+
+def post_json(client: APIClient, body: Any, url: str = URL, **extra: Any) -> Any:
+    return client.post(url, data=json.dumps(body), content_type="application/json", **extra)
+
+
+def test_a_model_client_ingests_json_and_gets_counts(key_client: APIClient) -> None:
+    response = post_json(key_client, {"predictions": [prediction("a"), prediction("b", sex="Female", y_true=0)]})
+    assert response.status_code == 201
+    assert {k: response.json()[k] for k in ("accepted", "duplicates", "rejected")} == {
+        "accepted": 2,
+        "duplicates": 0,
+        "rejected": 0,
+    }
+    assert Prediction.objects.count() == 2
+
+
+def test_csv_ingestion_with_feature_columns(key_client: APIClient) -> None:
+    csv = (
+        "id,timestamp,race,sex,y_pred,y_true,score,income,customer_id\n"
+        "c-1,2026-03-02T09:00:00Z,Black,Female,1,1,0.8,52000,C-1\n"
+        "c-2,2026-03-02T09:30:00+01:00,White,Male,0,,0.3,61000,C-2\n"
+    )
+    response = key_client.post(URL, data=csv, content_type="text/csv")
+    assert response.status_code == 201, response.content
+    assert response.json()["accepted"] == 2
+    stored = Prediction.objects.order_by("occurred_at")
+    assert [p.y_true for p in stored] == [None, 1]  # 09:30+01:00 is 08:30Z, before 09:00Z
+    assert stored[0].features["income"] == 61000
+    assert stored[0].features["customer_id"] != "C-2"
+
+
+def test_a_monitor_may_ingest_and_an_auditor_may_not(client_as: Callable[[str], APIClient], version: Any) -> None:
+    body = {"predictions": [prediction("m-1")]}
+    assert post_json(client_as("monitor"), body).status_code == 201
+    assert post_json(client_as("auditor"), body).status_code == 403
+
+
+def test_another_models_key_is_refused(client_as: Callable[[str], APIClient], version: Any) -> None:
+    # client_as("api_key") holds a key for loan_model, not credit_model
+    response = post_json(client_as("api_key"), {"predictions": [prediction("x")]})
+    assert response.status_code == 403
+    assert response.json()["code"] == "wrong_model"
+    assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/xml", "<predictions/>", 415, "unsupported_media_type"),
+        ("application/json", "{not json", 400, "parse_error"),
+        ("application/json", '{"rows": []}', 400, "invalid_batch"),
+        ("application/json", '{"predictions": []}', 400, "empty_batch"),
+        ("application/json", '{"predictions": {"id": 1}}', 400, "invalid_batch"),
+        ("text/csv", 'id,timestamp\n"unterminated,2026', 400, "parse_error"),
+        ("text/csv", "id,timestamp,race,y_pred\nx,2026-03-02T09:00:00Z,White,1\n", 400, "missing_column"),
+    ],
+)
+def test_malformed_batches_are_4xx_and_store_nothing(
+    key_client: APIClient, content_type: str, body: str, status: int, code: str
+) -> None:
+    response = key_client.post(URL, data=body, content_type=content_type)
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert not Prediction.objects.exists()
+
+
+def test_missing_csv_column_is_named(key_client: APIClient) -> None:
+    response = key_client.post(URL, data="id,timestamp,race,y_pred\n", content_type="text/csv")
+    assert response.json()["details"]["columns"] == ["sex"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"y_pred": 3}, "y_pred"),
+        ({"y_true": 2}, "y_true"),
+        ({"score": 1e309}, "score"),
+        ({"score": 1.5}, "score"),
+        ({"timestamp": "2026-03-02T09:15:00"}, "timestamp"),
+        ({"timestamp": "2999-01-01T00:00:00Z"}, "timestamp"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"attributes": {"race": "White", "sex": "Male", "age": "40"}}, "attributes"),
+        ({"id": ""}, "id"),
+    ],
+)
+def test_bad_rows_are_rejected_with_a_reason_and_atomic_batches_store_nothing(
+    key_client: APIClient, change: dict, field: str
+) -> None:
+    bad = {**prediction("bad"), **change}
+    partial = post_json(key_client, {"predictions": [prediction("good"), bad]})
+    assert partial.status_code == 201
+    assert partial.json()["rejected"] == 1
+    assert partial.json()["errors"][0]["row"] == 2
+    assert partial.json()["errors"][0]["field"] == field
+    atomic = post_json(key_client, {"predictions": [prediction("good-2"), bad]}, url=URL + "?atomic=true")
+    assert atomic.status_code == 422
+    assert atomic.json()["code"] == "batch_rejected"
+    assert Prediction.objects.count() == 1  # only "good" from the first, partial batch
+
+
+def test_nan_score_in_json_is_rejected(key_client: APIClient) -> None:
+    body = (
+        '{"predictions": [{"id": "n", "timestamp": "2026-03-02T09:00:00Z", '
+        '"attributes": {"race": "White", "sex": "Male"}, "y_pred": 1, "score": NaN}]}'
+    )
+    response = key_client.post(URL, data=body, content_type="application/json")
+    assert response.json()["rejected"] == 1
+    assert response.json()["errors"][0]["field"] == "score"
+
+
+def test_unknown_model_or_version_is_a_404(key_client: APIClient) -> None:
+    assert (
+        post_json(
+            key_client, {"predictions": [prediction("a")]}, url="/api/v1/models/credit_model/versions/9/predictions"
+        ).status_code
+        == 404
+    )
+    assert (
+        post_json(
+            key_client, {"predictions": [prediction("a")]}, url="/api/v1/models/nope/versions/1/predictions"
+        ).status_code
+        == 404
+    )
+
+
+@override_settings(INGEST_MAX_ROWS=3)
+def test_too_many_rows_is_a_413(key_client: APIClient) -> None:
+    response = post_json(key_client, {"predictions": [prediction(str(i)) for i in range(4)]})
+    assert response.status_code == 413
+    assert response.json()["code"] == "batch_too_large"
+
+
+@override_settings(INGEST_MAX_BODY_BYTES=500)
+def test_too_large_a_body_is_a_413(key_client: APIClient) -> None:
+    response = post_json(key_client, {"predictions": [prediction(str(i)) for i in range(10)]})
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_an_idempotency_key_replays_the_first_response(key_client: APIClient) -> None:
+    body = {"predictions": [prediction("i-1"), prediction("i-2")]}
+    first = post_json(key_client, body, HTTP_IDEMPOTENCY_KEY="batch-0001")
+    second = post_json(key_client, body, HTTP_IDEMPOTENCY_KEY="batch-0001")
+    assert first.json() == second.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Prediction.objects.count() == 2
+    other = post_json(key_client, {"predictions": [prediction("i-3")]}, HTTP_IDEMPOTENCY_KEY="batch-0001")
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert Prediction.objects.count() == 2
+
+
+def test_labels_join_by_id_and_report_unknown_ones(key_client: APIClient) -> None:
+    post_json(key_client, {"predictions": [prediction("l-1", sex="Female", y_pred=1)]})
+    response = post_json(
+        key_client,
+        {"labels": [{"id": "l-1", "y_true": 0}, {"id": "zz", "y_true": 1}, {"id": "l-1", "y_true": 7}]},
+        url=LABELS,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["updated"], body["unknown"], body["rejected"]) == (1, 1, 1)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "id"), (3, "y_true")]
+    female = PredictionRollup.objects.get(attribute="sex", group="Female")
+    assert (female.fp, female.unlabeled_pos) == (1, 0)
+
+
+def test_stored_predictions_are_listed_with_cursor_pagination(
+    client_as: Callable[[str], APIClient], key_client: APIClient
+) -> None:
+    post_json(key_client, {"predictions": [prediction(f"p-{i}") for i in range(5)]})
+    page = client_as("auditor").get(URL, {"limit": 2}).json()
+    assert len(page["results"]) == 2
+    assert page["next"]
+    assert "id" not in page["results"][0]
+    assert len(page["results"][0]["prediction_key"]) == 64

@@ -1,0 +1,49 @@
+"""Train the demo loan model and register it as loan_model (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY, train_demo_model
+from registry.models import ModelVersion
+from registry.services import dump_artifact, register_artifact_bytes
+
+
+class Command(BaseCommand):
+    help = "Train a logistic regression on simulated loan data and register it as loan_model (skipped if present)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--samples", type=int, default=5000)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--model-version", default="1", help="Version to register (versions are immutable).")
+
+    def handle(self, *args: Any, samples: int, seed: int, model_version: str, **options: Any) -> None:
+        version = model_version
+        if samples < 100:
+            raise CommandError("--samples must be at least 100 (the test split needs both groups).")
+        if ModelVersion.objects.filter(model__name=DEMO_MODEL_NAME, version=version).exists():
+            self.stdout.write(f"{DEMO_MODEL_NAME} v{version} is already registered; nothing to do.")
+            return
+        trained = train_demo_model(samples=samples, seed=seed)
+        registered = register_artifact_bytes(
+            name=DEMO_MODEL_NAME,
+            version=version,
+            registered_by=None,
+            description="Demo loan approval model (logistic regression on simulated data).",
+            metadata={
+                "features": ["credit_score", "income", "region"],
+                "target": "creditworthy",
+                "trained_on": "generate_loan_data(drift_level=0)",
+            },
+            training_metrics=trained.training_metrics,
+            policy=DEMO_POLICY,
+            stage=ModelVersion.Stage.PRODUCTION,
+            artifact_bytes=dump_artifact(trained.pipeline),
+        )
+        metrics = trained.training_metrics
+        self.stdout.write(
+            f"registered {registered} (sha256 {registered.artifact_sha256[:12]}…): accuracy {metrics['accuracy']:.3f}, "
+            f"AUC {metrics['roc_auc']:.3f}, DIR baseline {metrics['fairness_baseline']['DIR']:.3f}"
+        )
