@@ -37,8 +37,9 @@ RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
 serve-prepare: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py train_demo_model --samples 5000
 
-run: serve-prepare ## Migrate, seed demo users, start web + worker + beat on $$PORT (default 5050)
+run: serve-prepare ## Migrate, seed demo users and model, start web + worker + beat on $$PORT (default 5050)
 	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start -p $(PORT)
 
 worker: install ## Run only the Celery worker

@@ -55,3 +55,32 @@ def test_an_admin_cannot_log_in_to_the_auditor_site(admin_user: User) -> None:
     assert response.status_code == 200  # the form again, with an error
     assert b"auditor account" in response.content
     assert client.get("/auditor/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/registry/modelversion/",
+        "/admin/registry/monitoringpolicy/",
+        "/admin/monitoring/prediction/",
+        "/admin/monitoring/ingestionrecord/",
+        "/admin/monitoring/predictionrollup/",
+    ],
+)
+def test_registry_and_monitoring_pages_open_for_admins_and_auditors(
+    admin_user: User, auditor_user: User, url: str
+) -> None:
+    from monitoring.tests.factories import make_version
+
+    make_version()
+    for user, prefix in ((admin_user, "/admin/"), (auditor_user, "/auditor/")):
+        client = Client()
+        client.force_login(user)
+        assert client.get(url.replace("/admin/", prefix)).status_code == 200
+
+
+def test_nobody_adds_policies_or_predictions_through_the_admin(admin_user: User) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/registry/monitoringpolicy/add/").status_code == 403
+    assert client.get("/admin/monitoring/prediction/add/").status_code == 403
