@@ -6,11 +6,16 @@ rollup rows merge by summation, and a check over millions of predictions reads o
 
 Counting is one ``np.bincount`` over the code ``group * K + outcome``; it runs over fixed-size chunks so the
 temporary code array stays in cache and peak memory stays a small fraction of the input.
+
+Sample weights are relative (sampling or importance) weights, not row repetitions: next to the weighted counts
+each field carries the sum of squared weights, so intervals and the minimum group size use Kish's effective
+sample size ``n_eff = (sum w)^2 / sum w^2``. Multiplying every weight by a constant changes neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +41,37 @@ COUNT_FIELDS = ("tp", "fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg")
 _TP, _FP, _TN, _FN, _UNLABELED_POS, _UNLABELED_NEG = range(6)
 
 
+def effective_size(total: float, squared_weights: float) -> float:
+    """Kish effective sample size ``total^2 / squared_weights``; exactly ``total`` for unweighted counts.
+
+    A zero sum of squares with a positive total (weights so small that their squares underflow) falls back to
+    ``total``.
+    """
+    if total <= 0 or squared_weights <= 0 or squared_weights == total:
+        return total
+    return total * total / squared_weights
+
+
+def _check_count(name: str, value: Any) -> float:
+    # bool is an int subclass but never a count; Decimal, strings and None are not accepted either.
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InvalidParameterError(f"Count {name!r} must be a real number, got {value!r}.", value=repr(value))
+    number = value.item() if isinstance(value, np.generic) else value
+    if not math.isfinite(number) or number < 0:
+        raise InvalidParameterError(f"Count {name!r} must be finite and non-negative, got {value!r}.", value=number)
+    return number
+
+
 @dataclass(frozen=True)
 class ConfusionCounts:
     """Confusion counts of one group; ``float`` when sample weights were used.
 
     ``unlabeled_pos``/``unlabeled_neg`` are predicted positives/negatives of rows whose true label is not
     (yet) known: they count towards the selection rate but not towards TPR, FPR or the Theil index.
+
+    ``squared_weights`` holds the sum of squared sample weights of each field (order of ``COUNT_FIELDS``).
+    ``None`` means unweighted: every row weighs 1, so each sum of squares equals its count and stored integer
+    rollups need no extra column. It is additive like the counts.
     """
 
     tp: float = 0
@@ -50,11 +80,27 @@ class ConfusionCounts:
     fn: float = 0
     unlabeled_pos: float = 0
     unlabeled_neg: float = 0
+    squared_weights: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.squared_weights is None:
+            return
+        if len(self.squared_weights) != len(COUNT_FIELDS):
+            raise InvalidParameterError(
+                f"squared_weights needs {len(COUNT_FIELDS)} values, got {len(self.squared_weights)}."
+            )
+        for name, square in zip(COUNT_FIELDS, self.squared_weights, strict=True):
+            if not square >= 0:
+                raise InvalidParameterError(f"Sum of squared weights of {name!r} must be non-negative, got {square!r}.")
 
     def __add__(self, other: ConfusionCounts) -> ConfusionCounts:
         if not isinstance(other, ConfusionCounts):
             return NotImplemented
-        return ConfusionCounts(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+        counts = (a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True))
+        squares = None
+        if self.squared_weights is not None or other.squared_weights is not None:
+            squares = tuple(a + b for a, b in zip(self.squares(), other.squares(), strict=True))
+        return ConfusionCounts(*counts, squared_weights=squares)
 
     def __radd__(self, other: Any) -> ConfusionCounts:
         # Lets the builtin sum() start from 0.
@@ -66,21 +112,46 @@ class ConfusionCounts:
         """Return ``(tp, fp, tn, fn, unlabeled_pos, unlabeled_neg)``."""
         return (self.tp, self.fp, self.tn, self.fn, self.unlabeled_pos, self.unlabeled_neg)
 
-    def to_dict(self) -> dict[str, float]:
-        """Return the counts keyed by field name (the shape of a stored rollup row)."""
-        return {name: getattr(self, name) for name in COUNT_FIELDS}
+    def squares(self) -> tuple[float, ...]:
+        """Sum of squared weights per field, in ``COUNT_FIELDS`` order (the counts themselves when unweighted)."""
+        return self.squared_weights if self.squared_weights is not None else self.as_tuple()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counts keyed by field name (the shape of a stored rollup row).
+
+        Weighted counts add ``squared_weights`` (a list in ``COUNT_FIELDS`` order).
+        """
+        result: dict[str, Any] = {name: getattr(self, name) for name in COUNT_FIELDS}
+        if self.squared_weights is not None:
+            result["squared_weights"] = list(self.squared_weights)
+        return result
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> ConfusionCounts:
-        """Build counts from a mapping with any subset of the field names; absent fields are 0."""
-        unknown = set(row) - set(COUNT_FIELDS)
+        """Build counts from a mapping with any subset of the field names; absent fields are 0.
+
+        Values must be finite, non-negative real numbers (``int``, ``float`` or numpy numbers); anything else,
+        including ``bool``, ``Decimal`` and numeric strings, raises :class:`InvalidParameterError`. An optional
+        ``squared_weights`` entry holds six such numbers.
+        """
+        unknown = set(row) - {*COUNT_FIELDS, "squared_weights"}
         if unknown:
             raise InvalidParameterError(f"Unknown count fields: {sorted(unknown)}.", value=sorted(unknown))
-        values = {name: row.get(name, 0) for name in COUNT_FIELDS}
-        for name, value in values.items():
-            if value is None or value < 0 or value != value:
-                raise InvalidParameterError(f"Count {name!r} must be a non-negative number, got {value!r}.")
-        return cls(**values)
+        values = {name: _check_count(name, row.get(name, 0)) for name in COUNT_FIELDS}
+        squares = row.get("squared_weights")
+        if squares is not None:
+            if isinstance(squares, str | bytes | Mapping) or not isinstance(squares, Iterable):
+                raise InvalidParameterError(f"squared_weights must be a sequence of numbers, got {squares!r}.")
+            squares = tuple(_check_count("squared_weights", value) for value in squares)
+        return cls(**values, squared_weights=squares)
+
+    def effective(self, *fields: str) -> float:
+        """Kish effective sample size of the rows in ``fields`` (their plain total when unweighted)."""
+        total = sum(getattr(self, name) for name in fields)
+        if self.squared_weights is None:
+            return total
+        squares = sum(self.squared_weights[COUNT_FIELDS.index(name)] for name in fields)
+        return effective_size(total, squares)
 
     @property
     def n(self) -> float:
@@ -108,9 +179,29 @@ class ConfusionCounts:
         return self.fp + self.tn
 
     @property
+    def effective_n(self) -> float:
+        """Effective size of all rows (``n`` when unweighted)."""
+        return self.effective(*COUNT_FIELDS)
+
+    @property
+    def effective_actual_positive(self) -> float:
+        """Effective size of the actual positives, the denominator of TPR."""
+        return self.effective("tp", "fn")
+
+    @property
+    def effective_actual_negative(self) -> float:
+        """Effective size of the actual negatives, the denominator of FPR."""
+        return self.effective("fp", "tn")
+
+    @property
     def is_weighted(self) -> bool:
-        """True when any count is fractional (weighted); bootstrap resampling needs whole counts."""
-        return any(float(value) != int(value) for value in self.as_tuple())
+        """True when rows had unequal-to-one weights (fractional counts, or squares that differ from counts).
+
+        Bootstrap resampling draws whole rows, so it needs counts that are row numbers.
+        """
+        if any(float(value) != int(value) for value in self.as_tuple()):
+            return True
+        return self.squared_weights is not None and self.squares() != self.as_tuple()
 
 
 @dataclass(frozen=True)
@@ -180,12 +271,17 @@ def _bincount_chunked(
     outcome_parts: Sequence[tuple[np.ndarray, int]],
     n_outcomes: int,
     weights: np.ndarray | None,
-) -> np.ndarray:
-    """Count ``group * n_outcomes + sum(part * multiplier)`` over all rows; returns shape (n_groups, n_outcomes)."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Count ``group * n_outcomes + sum(part * multiplier)`` over all rows.
+
+    Returns the (n_groups, n_outcomes) table of counts (weight sums) and, with weights, the table of squared
+    weight sums from the same pass over the codes.
+    """
     n_rows = len(group_codes)
     n_codes = max(n_groups, 1) * n_outcomes
     dtype = _code_dtype(n_codes - 1)
     total = np.zeros(n_codes, dtype=np.float64 if weights is not None else np.int64)
+    total_squares = np.zeros(n_codes, dtype=np.float64) if weights is not None else None
     size = min(CHUNK_ROWS, max(n_rows, 1))
     code_buffer = np.empty(size, dtype=dtype)
     scratch = np.empty(size, dtype=dtype)
@@ -202,15 +298,24 @@ def _bincount_chunked(
                 step = scratch[: stop - start]
                 np.multiply(part[start:stop], multiplier, out=step, dtype=dtype, casting="unsafe")
                 np.add(code, step, out=code)
-        chunk_weights = None if weights is None else weights[start:stop]
-        total += np.bincount(code, weights=chunk_weights, minlength=n_codes)
-    return total.reshape(max(n_groups, 1), n_outcomes)[:n_groups]
+        if weights is None or total_squares is None:
+            total += np.bincount(code, minlength=n_codes)
+        else:
+            chunk_weights = weights[start:stop]
+            total += np.bincount(code, weights=chunk_weights, minlength=n_codes)
+            total_squares += np.bincount(code, weights=chunk_weights * chunk_weights, minlength=n_codes)
+    shape = (max(n_groups, 1), n_outcomes)
+    squares = None if total_squares is None else total_squares.reshape(shape)[:n_groups]
+    return total.reshape(shape)[:n_groups], squares
 
 
 def tally(
     groups: GroupCodes, y_pred: BinaryColumn, y_true: BinaryColumn | None, weights: np.ndarray | None
-) -> np.ndarray:
-    """Return a (groups, 6) table of TP, FP, TN, FN, unlabeled predicted positives and negatives."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return a (groups, 6) table of TP, FP, TN, FN, unlabeled predicted positives and negatives.
+
+    With weights, also the matching table of squared-weight sums (else ``None``).
+    """
     n_groups = len(groups.labels)
     if y_true is None:
         parts = [(y_pred.indicator, 1)]
@@ -225,8 +330,12 @@ def tally(
             slots_by_code += [_UNLABELED_POS if p ^ y_pred.flipped else _UNLABELED_NEG for p in (0, 1)]
     if y_true is None and y_pred.flipped:
         slots_by_code = slots_by_code[::-1]
-    raw = _bincount_chunked(groups.codes, n_groups, parts, len(slots_by_code), weights)
-    table = np.zeros((n_groups, len(COUNT_FIELDS)), dtype=raw.dtype)
+    raw, raw_squares = _bincount_chunked(groups.codes, n_groups, parts, len(slots_by_code), weights)
+    return _to_slots(raw, slots_by_code), None if raw_squares is None else _to_slots(raw_squares, slots_by_code)
+
+
+def _to_slots(raw: np.ndarray, slots_by_code: Sequence[int]) -> np.ndarray:
+    table = np.zeros((raw.shape[0], len(COUNT_FIELDS)), dtype=raw.dtype)
     for code, slot in enumerate(slots_by_code):
         table[:, slot] += raw[:, code]
     return table
@@ -238,13 +347,17 @@ def _slot(true_favorable: int, predicted_favorable: int) -> int:
     return _FP if predicted_favorable else _TN
 
 
-def grouped_from_table(attributes: tuple[str, ...], groups: GroupCodes, table: np.ndarray) -> GroupedCounts:
-    """Wrap a count table as :class:`GroupedCounts`, dropping empty groups unless their labels were declared."""
+def grouped_from_table(
+    attributes: tuple[str, ...], groups: GroupCodes, table: np.ndarray, squares: np.ndarray | None = None
+) -> GroupedCounts:
+    """Wrap a count table (and the squared-weight table of weighted counts) as :class:`GroupedCounts`,
+    dropping empty groups unless their labels were declared."""
     rows = table.tolist()
+    square_rows = [None] * len(rows) if squares is None else [tuple(row) for row in squares.tolist()]
     result: dict[Hashable, ConfusionCounts] = {}
-    for label, row in zip(groups.labels, rows, strict=True):
+    for label, row, square_row in zip(groups.labels, rows, square_rows, strict=True):
         if groups.keep_empty or any(row):
-            result[label] = ConfusionCounts(*row)
+            result[label] = ConfusionCounts(*row, squared_weights=square_row)
     return GroupedCounts(attributes, result)
 
 
@@ -275,8 +388,7 @@ def confusion_counts(
         check_length(label.indicator, n_rows, "y_true")
         check_joint_binary([("y_pred", prediction), ("y_true", label)])
     weights = None if sample_weight is None else encode_weights(sample_weight, n_rows)
-    table = tally(encoded_groups, prediction, label, weights)
-    return grouped_from_table((attribute,), encoded_groups, table)
+    return grouped_from_table((attribute,), encoded_groups, *tally(encoded_groups, prediction, label, weights))
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str | None]) -> None:
@@ -326,7 +438,7 @@ def counts_from_frame(
         encoded = combine_group_codes([encode_groups(frame[name], name) for name in attributes])
     else:
         encoded = GroupCodes(np.zeros(len(frame), dtype=np.int8), ("all",), keep_empty=True)
-    return grouped_from_table(attributes, encoded, tally(encoded, predicted, truth, weights))
+    return grouped_from_table(attributes, encoded, *tally(encoded, predicted, truth, weights))
 
 
 def counts_by_attribute(
@@ -353,5 +465,5 @@ def counts_by_attribute(
     result: dict[tuple[str, ...], GroupedCounts] = {}
     for combo in wanted:
         encoded = combine_group_codes([encoded_single[name] for name in combo])
-        result[combo] = grouped_from_table(combo, encoded, tally(encoded, predicted, truth, weights))
+        result[combo] = grouped_from_table(combo, encoded, *tally(encoded, predicted, truth, weights))
     return result

@@ -13,6 +13,10 @@ approximations, for bin edges ``e_0 < ... < e_B`` and counts per bin:
 PSI: ``sum_i (c_i - r_i) ln(c_i / r_i)`` over bin proportions, where an empty bin's proportion is replaced by
 ``epsilon`` (1e-4 by default) so the logarithm stays finite; the usual reading is < 0.1 stable, 0.1-0.25
 moderate, > 0.25 a major shift, and 0.25 is the default drift threshold.
+
+Input: samples and histogram counts must be finite numbers; NaN/None raises :class:`NaNValueError`, infinite
+or non-numeric values raise :class:`InvalidParameterError` (an infinite value would silently turn a statistic
+into NaN and "no drift"). Only bin edges may be infinite (the open outer edges of ``quantile_bin_edges``).
 """
 
 from __future__ import annotations
@@ -50,11 +54,23 @@ class DriftTestResult:
     reason: str | None = None
 
 
-def _numeric(values: Any, column: str) -> np.ndarray:
-    array = as_array(values).astype(np.float64, copy=False)
+def _numeric(values: Any, column: str, *, allow_infinite: bool = False) -> np.ndarray:
+    array = as_array(values)
+    if array.dtype.kind not in "biuf":
+        # Object arrays may hold None or pd.NA (missing) or text (invalid); tell the two apart before converting.
+        missing = np.asarray(pd.isna(array))
+        if missing.any():
+            raise NaNValueError(column, int(missing.sum()))
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"{column!r} must hold numbers.", column=column) from None
+    array = array.astype(np.float64, copy=False)
     missing = np.isnan(array)
     if missing.any():
         raise NaNValueError(column, int(missing.sum()))
+    if not allow_infinite and not np.isfinite(array).all():
+        raise InvalidParameterError(f"{column!r} must hold finite numbers.", column=column)
     return array
 
 
@@ -175,10 +191,15 @@ def psi_from_histograms(
     return DriftTestResult("psi", statistic, None, threshold, statistic > threshold, n_ref, n_cur)
 
 
+def _is_bin_count(bins: Any) -> bool:
+    return isinstance(bins, int | np.integer) and not isinstance(bins, bool | np.bool_)
+
+
 def quantile_bin_edges(reference: Any, bins: int = 10) -> np.ndarray:
     """Edges at the reference quantiles ``k / bins`` (duplicates removed), with open outer edges ``-inf``/``inf``."""
-    if bins < 1:
-        raise InvalidParameterError(f"bins must be positive, got {bins!r}.")
+    if not _is_bin_count(bins) or bins < 1:
+        raise InvalidParameterError(f"bins must be a positive integer, got {bins!r}.", value=repr(bins))
+    bins = int(bins)
     ref = _numeric(reference, "reference")
     if not len(ref):
         return np.array([-np.inf, np.inf])
@@ -190,7 +211,7 @@ def fixed_bin_counts(values: Any, edges: Any) -> np.ndarray:
     """Counts of ``values`` in the bins ``[e_i, e_{i+1})`` (last bin closed); values outside the edges are
     counted in the outer bins, so rollups with fixed edges never lose rows."""
     array = _numeric(values, "values")
-    edge_array = _numeric(edges, "edges")
+    edge_array = _numeric(edges, "edges", allow_infinite=True)
     if len(edge_array) < 2 or np.any(np.diff(edge_array) <= 0):
         raise InvalidParameterError("edges must hold at least two strictly increasing values.")
     positions = np.searchsorted(edge_array, array, side="right") - 1
@@ -206,8 +227,13 @@ def population_stability_index(
     *,
     epsilon: float = PSI_EPSILON,
 ) -> DriftTestResult:
-    """PSI of raw values binned at the reference deciles (or ``bins`` quantiles, or explicit edges)."""
-    edges = quantile_bin_edges(reference, bins) if isinstance(bins, int) else _numeric(bins, "bins")
+    """PSI of raw values binned at the reference deciles (or ``bins`` quantiles, or explicit edges).
+
+    ``bins`` is a positive integer (Python or numpy) or a 1-D array of edges.
+    """
+    if isinstance(bins, bool | np.bool_):
+        raise InvalidParameterError(f"bins must be a positive integer or an array of edges, got {bins!r}.")
+    edges = quantile_bin_edges(reference, bins) if _is_bin_count(bins) else _numeric(bins, "bins", allow_infinite=True)
     return psi_from_histograms(
         fixed_bin_counts(reference, edges), fixed_bin_counts(current, edges), threshold, epsilon=epsilon
     )
@@ -222,12 +248,15 @@ def chi_square_from_counts(
     and the p-value undefined (both samples hold one and the same category, so nothing drifted).
     """
     categories = list(dict.fromkeys([*reference_counts, *current_counts]))
-    table = np.array(
-        [[reference_counts.get(key, 0) for key in categories], [current_counts.get(key, 0) for key in categories]],
-        dtype=np.float64,
-    ).reshape(2, len(categories))
-    if np.isnan(table).any() or (table < 0).any():
-        raise InvalidParameterError("Category counts must be non-negative numbers.")
+    try:
+        table = np.array(
+            [[reference_counts.get(key, 0) for key in categories], [current_counts.get(key, 0) for key in categories]],
+            dtype=np.float64,
+        ).reshape(2, len(categories))
+    except (TypeError, ValueError):
+        raise InvalidParameterError("Category counts must be non-negative numbers.") from None
+    if not np.isfinite(table).all() or (table < 0).any():
+        raise InvalidParameterError("Category counts must be finite, non-negative numbers.")
     table = table[:, table.sum(axis=0) > 0]
     n_ref, n_cur = float(table[0].sum()), float(table[1].sum())
     if n_ref <= 0 or n_cur <= 0:

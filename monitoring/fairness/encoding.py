@@ -64,12 +64,38 @@ def check_length(array: np.ndarray, expected: int, column: str) -> None:
         raise LengthMismatchError(column, expected, len(array))
 
 
+# Integer group codes up to this value always take the dense fast path, whatever the row count.
+DENSE_CODE_FLOOR = 1024
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | bool | np.number | np.bool_)
+
+
 def _is_zero_or_one(value: Any) -> bool:
-    return (
-        not isinstance(value, str | bytes)
-        and isinstance(value, int | float | bool | np.number | np.bool_)
-        and (value == 0 or value == 1)
-    )
+    return _is_number(value) and (value == 0 or value == 1)
+
+
+def _value_kind(value: Any) -> Any:
+    """Coarse type of a label value: numbers (bool included) compare with numbers, text with text."""
+    if _is_number(value):
+        return "number"
+    if isinstance(value, str | np.str_):
+        return "text"
+    if isinstance(value, bytes | np.bytes_):
+        return "bytes"
+    return type(value)
+
+
+def _check_favorable_type(column: str, favorable_label: Any, distinct: frozenset[Any]) -> None:
+    """Raise :class:`UnknownFavorableLabelError` when ``favorable_label`` cannot equal any value of the column.
+
+    A single-valued column without the favorable label is read as all-unfavorable; that reading is only
+    safe when the favorable label is of the column's kind (``"1"`` against integer 1 is a mistake, not a
+    window without approvals).
+    """
+    if distinct and all(_value_kind(value) != _value_kind(favorable_label) for value in distinct):
+        raise UnknownFavorableLabelError(column, favorable_label, distinct)
 
 
 def encode_binary(values: Any, column: str, favorable_label: Any, *, allow_missing: bool = False) -> BinaryColumn:
@@ -78,7 +104,9 @@ def encode_binary(values: Any, column: str, favorable_label: Any, *, allow_missi
     Rules: missing values raise :class:`NaNValueError` unless ``allow_missing`` (then those rows are
     unlabeled); more than two distinct values raise :class:`NonBinaryLabelError`; two distinct values that
     do not include ``favorable_label`` raise :class:`UnknownFavorableLabelError`. A column holding a single
-    value other than the favorable label is accepted as all-unfavorable (a window may have no approvals).
+    value other than the favorable label is accepted as all-unfavorable (a window may have no approvals),
+    unless the favorable label is of another kind than the column's values (text against numbers), which
+    raises :class:`UnknownFavorableLabelError` too.
     """
     array = as_array(values)
     if array.dtype.kind == "b":
@@ -97,6 +125,7 @@ def _encode_zero_one(array: np.ndarray, column: str, favorable_label: Any, *, di
         return BinaryColumn(array, flipped=favorable_label == 0, labeled=None, distinct=distinct)
     if len(distinct) == 2:
         raise UnknownFavorableLabelError(column, favorable_label, distinct)
+    _check_favorable_type(column, favorable_label, distinct)
     # Single non-favorable value: every row is unfavorable, so the indicator must be all zeros.
     return BinaryColumn(np.zeros(len(array), dtype=np.uint8), flipped=False, labeled=None, distinct=distinct)
 
@@ -115,12 +144,17 @@ def _encode_general(array: np.ndarray, column: str, favorable_label: Any, *, all
     distinct = frozenset(distinct_values)
     if len(distinct) > 2:
         raise NonBinaryLabelError(column, distinct)
-    if favorable_label not in distinct and len(distinct) == 2:
-        raise UnknownFavorableLabelError(column, favorable_label, distinct)
-    indicator = np.asarray(array == favorable_label, dtype=bool).view(np.uint8)
-    if labeled is not None:
-        # NaN rows compare unequal anyway; zeroing them keeps the outcome code of unlabeled rows canonical.
-        indicator = np.where(labeled, indicator, 0).astype(np.uint8)
+    if favorable_label not in distinct:
+        if len(distinct) == 2:
+            raise UnknownFavorableLabelError(column, favorable_label, distinct)
+        _check_favorable_type(column, favorable_label, distinct)
+    if labeled is None:
+        indicator = np.asarray(array == favorable_label, dtype=bool).view(np.uint8)
+    else:
+        # Only present values are compared: pd.NA == x is NA, which numpy cannot turn into a bool. Unlabeled
+        # rows keep indicator 0, the canonical outcome code of an unlabeled row.
+        indicator = np.zeros(len(array), dtype=np.uint8)
+        indicator[labeled] = np.asarray(present == favorable_label, dtype=bool)
     return BinaryColumn(indicator, flipped=False, labeled=labeled, distinct=distinct)
 
 
@@ -141,8 +175,11 @@ def check_joint_binary(columns: Sequence[tuple[str, BinaryColumn]]) -> None:
 def encode_groups(values: Any, column: str, group_labels: Sequence[Hashable] | None = None) -> GroupCodes:
     """Encode a protected attribute as non-negative integer codes.
 
-    Integer arrays are taken as codes directly (``group_labels[code]`` names them when given); pandas
-    Categoricals use their codes; anything else is factorised. Missing values raise :class:`NaNValueError`.
+    Integer arrays are taken as codes directly when ``group_labels`` names them (``group_labels[code]``) or
+    when they are non-negative and their maximum is small (below ``DENSE_CODE_FLOOR`` or the row count), so
+    the count table stays no larger than the input; other integers (negative values, sparse ids such as
+    20,000,000) are factorised and keep their values as labels. pandas Categoricals use their codes; anything
+    else is factorised. Missing values raise :class:`NaNValueError`.
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         values = values.array
@@ -169,10 +206,14 @@ def _integer_codes(array: np.ndarray, column: str, group_labels: Sequence[Hashab
         labels = tuple(group_labels) if group_labels is not None else ()
         return GroupCodes(array, labels, keep_empty=group_labels is not None)
     low, high = int(array.min()), int(array.max())
+    if group_labels is None:
+        if low >= 0 and high < max(DENSE_CODE_FLOOR, len(array)):
+            return GroupCodes(array, tuple(range(high + 1)), keep_empty=False)
+        # Sorted, so labels come out in increasing order exactly as on the dense path.
+        codes, uniques = pd.factorize(array, sort=True)
+        return GroupCodes(codes, tuple(uniques.tolist()), keep_empty=False)
     if low < 0:
         raise InvalidParameterError(f"Group codes in {column!r} must be non-negative; found {low}.", column=column)
-    if group_labels is None:
-        return GroupCodes(array, tuple(range(high + 1)), keep_empty=False)
     if high >= len(group_labels):
         raise InvalidParameterError(
             f"Group code {high} in {column!r} has no entry in group_labels (size {len(group_labels)}).",
@@ -203,8 +244,16 @@ def combine_group_codes(parts: Sequence[GroupCodes]) -> GroupCodes:
 
 
 def encode_weights(values: Any, expected: int, column: str = "sample_weight") -> np.ndarray:
-    """Validate sample weights: finite, non-negative, one per row; returned as float64."""
-    array = as_array(values).astype(np.float64, copy=False)
+    """Validate sample weights: finite, non-negative numbers, one per row; returned as float64."""
+    array = as_array(values)
+    if array.dtype.kind in "OSU":
+        missing = np.asarray(pd.isna(array))
+        if missing.any():
+            raise NaNValueError(column, int(missing.sum()))
+    try:
+        array = array.astype(np.float64, copy=False)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{column!r} must hold numbers.", column=column) from None
     check_length(array, expected, column)
     if np.isnan(array).any():
         raise NaNValueError(column, int(np.isnan(array).sum()))

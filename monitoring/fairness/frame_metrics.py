@@ -14,11 +14,14 @@ from typing import Any
 import pandas as pd
 
 from monitoring.fairness.counts import ConfusionCounts, counts_from_frame
+from monitoring.fairness.limits import is_above, is_below
 from monitoring.fairness.metrics import (
     MetricValue,
     average_odds_difference_from_counts,
     disparate_impact_ratio_from_counts,
     equal_opportunity_difference_from_counts,
+    rate_difference,
+    rate_ratio,
     statistical_parity_difference_from_counts,
 )
 from monitoring.fairness.policy import Band, FairnessPolicy
@@ -146,8 +149,9 @@ def calculate_disparate_impact_ratio(
 
     ``dir`` is ``None`` (reason ``male_rate_zero``) when the privileged rate is 0; ``dir_alert`` is true when
     ``dir`` is ``None`` or ``< 0.8`` (EEOC four-fifths rule); ``gap = |male_rate - female_rate|`` and
-    ``gap_alert = gap > 0.2``. Unlike the strict entry points, a missing group is not an error here: its rate
-    is ``None`` and ``messages`` says which group is missing, and an uncomputable rule counts as an alert.
+    ``gap_alert = gap > 0.2``. Both rules compare with a rounding tolerance, so an exact 0.8 or 0.2 is no
+    alert. Unlike the strict entry points, a missing group is not an error here: its rate is ``None`` and
+    ``messages`` says which group is missing, and an uncomputable rule counts as an alert.
     """
     grouped = counts_from_frame(df, protected_attribute, prediction=outcome, favorable_label=favorable_label)
     female, male = grouped[protected_value], grouped[privileged_value]
@@ -169,17 +173,19 @@ def calculate_disparate_impact_ratio(
     elif female_rate is None:
         reason = "female_group_empty"
     else:
-        dir_value = female_rate / male_rate
-    gap = abs(male_rate - female_rate) if male_rate is not None and female_rate is not None else None
+        dir_value = rate_ratio(female.predicted_positive, female.n, male.predicted_positive, male.n)
+    gap = None
+    if male_rate is not None and female_rate is not None:
+        gap = abs(rate_difference(male.predicted_positive, male.n, female.predicted_positive, female.n))
     return {
         "female_rate": female_rate,
         "male_rate": male_rate,
         "dir": dir_value,
         "dir_reason": reason,
         # Four-fifths rule: a selection rate under 80% of the privileged group's is evidence of adverse impact.
-        "dir_alert": dir_value is None or dir_value < DIR_THRESHOLD,
+        "dir_alert": dir_value is None or is_below(dir_value, DIR_THRESHOLD),
         "gap": gap,
-        "gap_alert": gap is None or gap > GAP_THRESHOLD,
+        "gap_alert": gap is None or is_above(gap, GAP_THRESHOLD),
         "details": {"female_count": to_native(female.n), "male_count": to_native(male.n)},
         "messages": messages,
     }
@@ -241,7 +247,7 @@ def compute_all_metrics(
     result["unprivileged_rate"] = _rate(grouped[unprivileged])
     gap = comparison.selection_rate_gap.value if comparison else None
     result["gap"] = gap
-    result["gap_alert"] = gap is None or gap > policy.gap_threshold
+    result["gap_alert"] = gap is None or is_above(gap, policy.gap_threshold)
     result["alert"] = dir_value is None or not dir_band.contains(dir_value)
     result["verdict"] = comparison.verdict if comparison else None
     result["counts"] = {str(group): grouped[group].to_dict() for group in (privileged, unprivileged)}
@@ -256,6 +262,6 @@ def _message(
     if dir_value is None:
         return f"DIR not computable ({reason})."
     status = f" Verdict: {verdict}." if verdict is not None else ""
-    if dir_value < threshold:
+    if is_below(dir_value, threshold):
         return f"DIR = {dir_value:.2f} (<{threshold:g}): potential adverse impact on group {unprivileged!r}.{status}"
     return f"DIR = {dir_value:.2f} (>={threshold:g}): no adverse impact under the four-fifths rule.{status}"

@@ -9,12 +9,22 @@ Conventions follow AIF360 (favorable outcome = 1 after mapping the configured fa
 
 ``u`` is the group being compared and ``p`` the privileged (reference) group. A value that cannot be
 computed is ``MetricValue(value=None, reason=...)``; nothing here raises on empty groups or zero denominators.
+
+Ratios and differences of two rates are computed with one division, ``DIR = (x_u n_p) / (n_u x_p)`` and
+``SPD = (x_u n_p - x_p n_u) / (n_u n_p)``, so integer counts give the correctly rounded value (8/100 against
+10/100 is exactly 0.8, not 0.7999999999999999).
+
+Intervals of weighted counts use Kish's effective sample size of each denominator (see ``counts``): the rate
+``x / n`` is kept and the interval is computed as for ``p * n_eff`` successes in ``n_eff`` trials, so scaling
+every weight by a constant changes no interval. Every interval contains its point estimate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+import numpy as np
 
 from monitoring.fairness.counts import ConfusionCounts, GroupedCounts
 from monitoring.fairness.intervals import (
@@ -55,46 +65,74 @@ class MetricValue:
 def _with_interval(value: float, interval: Interval | None, missing_reason: str | None = None) -> MetricValue:
     if interval is None:
         return MetricValue(value, reason=missing_reason)
-    return MetricValue(value, interval.lower, interval.upper)
+    # A bound computed by a separate formula can sit a rounding error beside the estimate; never exclude it.
+    return MetricValue(value, min(interval.lower, value), max(interval.upper, value))
 
 
-def _rate(successes: float, trials: float, confidence: float | None, empty_reason: str) -> MetricValue:
+def _interval_counts(successes: float, trials: float, effective_trials: float) -> tuple[float, float]:
+    """Successes and trials that give a weighted rate its interval: the same rate over ``n_eff`` trials."""
+    if effective_trials == trials:
+        return successes, trials
+    return successes / trials * effective_trials, effective_trials
+
+
+def _rate(
+    successes: float, trials: float, effective_trials: float, confidence: float | None, empty_reason: str
+) -> MetricValue:
     if trials <= 0:
         return MetricValue.undefined(empty_reason)
     value = successes / trials
     if confidence is None:
         return MetricValue(value)
-    return _with_interval(value, wilson_interval(successes, trials, confidence))
+    return _with_interval(value, wilson_interval(*_interval_counts(successes, trials, effective_trials), confidence))
 
 
 def selection_rate(counts: ConfusionCounts, confidence: float | None = 0.95) -> MetricValue:
     """Selection rate ``SR = (TP + FP + unlabeled_pos) / n`` with a Wilson interval; undefined when ``n = 0``."""
-    return _rate(counts.predicted_positive, counts.n, confidence, "no_rows")
+    return _rate(*_selection_fraction(counts), confidence, "no_rows")
 
 
 def true_positive_rate(counts: ConfusionCounts, confidence: float | None = 0.95) -> MetricValue:
     """True positive rate ``TPR = TP / (TP + FN)`` with a Wilson interval; undefined without actual positives."""
-    return _rate(counts.tp, counts.actual_positive, confidence, "no_actual_positives")
+    return _rate(*_tpr_fraction(counts), confidence, "no_actual_positives")
 
 
 def false_positive_rate(counts: ConfusionCounts, confidence: float | None = 0.95) -> MetricValue:
     """False positive rate ``FPR = FP / (FP + TN)`` with a Wilson interval; undefined without actual negatives."""
-    return _rate(counts.fp, counts.actual_negative, confidence, "no_actual_negatives")
+    return _rate(*_fpr_fraction(counts), confidence, "no_actual_negatives")
 
 
-_Fraction = Callable[[ConfusionCounts], tuple[float, float]]
+# (successes, trials, effective trials) of one rate of a group.
+_Fraction = Callable[[ConfusionCounts], tuple[float, float, float]]
 
 
-def _selection_fraction(counts: ConfusionCounts) -> tuple[float, float]:
-    return counts.predicted_positive, counts.n
+def _selection_fraction(counts: ConfusionCounts) -> tuple[float, float, float]:
+    return counts.predicted_positive, counts.n, counts.effective_n
 
 
-def _tpr_fraction(counts: ConfusionCounts) -> tuple[float, float]:
-    return counts.tp, counts.actual_positive
+def _tpr_fraction(counts: ConfusionCounts) -> tuple[float, float, float]:
+    return counts.tp, counts.actual_positive, counts.effective_actual_positive
 
 
-def _fpr_fraction(counts: ConfusionCounts) -> tuple[float, float]:
-    return counts.fp, counts.actual_negative
+def _fpr_fraction(counts: ConfusionCounts) -> tuple[float, float, float]:
+    return counts.fp, counts.actual_negative, counts.effective_actual_negative
+
+
+def _native(*values: float) -> tuple[float, ...]:
+    # Python ints multiply exactly; numpy int64 products of large counts would overflow silently.
+    return tuple(value.item() if isinstance(value, np.generic) else value for value in values)
+
+
+def rate_ratio(successes_a: float, trials_a: float, successes_b: float, trials_b: float) -> float:
+    """``(x_a / n_a) / (x_b / n_b)`` with a single rounding: ``(x_a n_b) / (n_a x_b)``."""
+    x_a, n_a, x_b, n_b = _native(successes_a, trials_a, successes_b, trials_b)
+    return (x_a * n_b) / (n_a * x_b)
+
+
+def rate_difference(successes_a: float, trials_a: float, successes_b: float, trials_b: float) -> float:
+    """``x_a / n_a - x_b / n_b`` with a single rounding for integer counts: ``(x_a n_b - x_b n_a) / (n_a n_b)``."""
+    x_a, n_a, x_b, n_b = _native(successes_a, trials_a, successes_b, trials_b)
+    return (x_a * n_b - x_b * n_a) / (n_a * n_b)
 
 
 _EMPTY_REASON = {
@@ -117,12 +155,15 @@ def _difference(
     reason = _empty_reason(unprivileged, privileged, fraction)
     if reason:
         return MetricValue.undefined(reason)
-    x_u, n_u = fraction(unprivileged)
-    x_p, n_p = fraction(privileged)
-    value = x_u / n_u - x_p / n_p
+    x_u, n_u, effective_u = fraction(unprivileged)
+    x_p, n_p, effective_p = fraction(privileged)
+    value = rate_difference(x_u, n_u, x_p, n_p)
     if confidence is None:
         return MetricValue(value)
-    return _with_interval(value, newcombe_difference_interval(x_u, n_u, x_p, n_p, confidence))
+    interval = newcombe_difference_interval(
+        *_interval_counts(x_u, n_u, effective_u), *_interval_counts(x_p, n_p, effective_p), confidence
+    )
+    return _with_interval(value, interval)
 
 
 def disparate_impact_ratio_from_counts(
@@ -135,14 +176,17 @@ def disparate_impact_ratio_from_counts(
     reason = _empty_reason(unprivileged, privileged, _selection_fraction)
     if reason:
         return MetricValue.undefined(reason)
-    x_u, n_u = _selection_fraction(unprivileged)
-    x_p, n_p = _selection_fraction(privileged)
+    x_u, n_u, effective_u = _selection_fraction(unprivileged)
+    x_p, n_p, effective_p = _selection_fraction(privileged)
     if x_p <= 0:
         return MetricValue.undefined("privileged_selection_rate_zero")
-    value = (x_u / n_u) / (x_p / n_p)
+    value = rate_ratio(x_u, n_u, x_p, n_p)
     if confidence is None:
         return MetricValue(value)
-    return _with_interval(value, katz_ratio_interval(x_u, n_u, x_p, n_p, confidence))
+    interval = katz_ratio_interval(
+        *_interval_counts(x_u, n_u, effective_u), *_interval_counts(x_p, n_p, effective_p), confidence
+    )
+    return _with_interval(value, interval)
 
 
 def statistical_parity_difference_from_counts(
@@ -179,22 +223,19 @@ def average_odds_difference_from_counts(
     )
     if reason:
         return MetricValue.undefined(reason)
-    parts = []
-    for sign, counts in ((1.0, unprivileged), (-1.0, privileged)):
-        for fraction in (_fpr_fraction, _tpr_fraction):
-            successes, trials = fraction(counts)
-            parts.append((sign, successes, trials))
-    value = sum(sign * successes / trials for sign, successes, trials in parts) / 2.0
+    fpr_u, fpr_p = _fpr_fraction(unprivileged), _fpr_fraction(privileged)
+    tpr_u, tpr_p = _tpr_fraction(unprivileged), _tpr_fraction(privileged)
+    value = (rate_difference(*fpr_u[:2], *fpr_p[:2]) + rate_difference(*tpr_u[:2], *tpr_p[:2])) / 2.0
     if confidence is None:
         return MetricValue(value)
     terms = []
-    for sign, successes, trials in parts:
-        interval = wilson_interval(successes, trials, confidence)
+    for sign, (successes, trials, effective_trials) in ((1.0, fpr_u), (-1.0, fpr_p), (1.0, tpr_u), (-1.0, tpr_p)):
+        interval = wilson_interval(*_interval_counts(successes, trials, effective_trials), confidence)
         if interval is None:
             return MetricValue(value, reason="interval_undefined")
         terms.append((sign, successes / trials, interval))
     combined = mover_interval(terms)
-    return MetricValue(value, combined.lower / 2.0, combined.upper / 2.0)
+    return _with_interval(value, Interval(combined.lower / 2.0, combined.upper / 2.0))
 
 
 def selection_rate_gap(
@@ -240,11 +281,15 @@ def impact_ratios(grouped: GroupedCounts, confidence: float | None = 0.95) -> di
         elif label == top_label:
             result[label] = MetricValue(1.0, 1.0, 1.0)
         else:
-            value = rates[label] / rates[top_label]
+            value = rate_ratio(counts.predicted_positive, counts.n, top.predicted_positive, top.n)
             interval = (
                 None
                 if confidence is None
-                else katz_ratio_interval(counts.predicted_positive, counts.n, top.predicted_positive, top.n, confidence)
+                else katz_ratio_interval(
+                    *_interval_counts(*_selection_fraction(counts)),
+                    *_interval_counts(*_selection_fraction(top)),
+                    confidence,
+                )
             )
             result[label] = _with_interval(value, interval)
     return result

@@ -7,6 +7,9 @@ with an upper bound such as 1.25). The verdict uses the confidence interval so n
 * ``significant_violation``: the whole interval lies outside the band;
 * ``possible_violation``: only the point estimate lies outside the band;
 * ``pass``: the point estimate lies inside the band.
+
+Bounds are inclusive and compared with a rounding tolerance (``limits``): a DIR that is exactly 0.8 up to
+floating-point error passes a ``DIR >= 0.8`` band. Weighted group sizes are Kish effective sizes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from monitoring.fairness.errors import InvalidParameterError
+from monitoring.fairness.limits import is_above, is_below
 from monitoring.fairness.metrics import MetricValue
 
 
@@ -56,12 +60,16 @@ class Band:
             raise InvalidParameterError(f"Band lower bound {self.lower} exceeds upper bound {self.upper}.")
 
     def contains(self, value: float) -> bool:
-        """True when the value satisfies both bounds."""
-        return (self.lower is None or value >= self.lower) and (self.upper is None or value <= self.upper)
+        """True when the value satisfies both bounds (a value equal to a bound up to rounding does)."""
+        return (self.lower is None or not is_below(value, self.lower)) and (
+            self.upper is None or not is_above(value, self.upper)
+        )
 
     def excludes(self, lower: float, upper: float) -> bool:
-        """True when the whole interval ``[lower, upper]`` lies outside the band."""
-        return (self.lower is not None and upper < self.lower) or (self.upper is not None and lower > self.upper)
+        """True when the whole interval ``[lower, upper]`` lies outside the band, beyond rounding error."""
+        return (self.lower is not None and is_below(upper, self.lower)) or (
+            self.upper is not None and is_above(lower, self.upper)
+        )
 
 
 def _default_bands() -> dict[str, Band]:
@@ -73,6 +81,7 @@ class FairnessPolicy:
     """Bands per metric (metrics without a band get no verdict), minimum group size, confidence, gap rule.
 
     ``gap_threshold`` is the prototype's rule ``|SR_p - SR_u| > 0.2``, reported alongside the band verdicts.
+    ``min_group_size`` applies to Kish effective sizes when sample weights were used.
     """
 
     bands: Mapping[str, Band] = field(default_factory=_default_bands)
@@ -92,7 +101,7 @@ class FairnessPolicy:
 
 def judge(metric: MetricValue, band: Band, group_sizes: Sequence[float], min_group_size: float) -> Verdict:
     """Verdict of one metric: see the module docstring for the four outcomes and their order of checks."""
-    if metric.value is None or min(group_sizes, default=0) < min_group_size:
+    if metric.value is None or is_below(min(group_sizes, default=0), min_group_size):
         return Verdict.INSUFFICIENT_DATA
     if metric.lower is not None and metric.upper is not None and band.excludes(metric.lower, metric.upper):
         return Verdict.SIGNIFICANT_VIOLATION

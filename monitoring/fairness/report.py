@@ -8,6 +8,7 @@ an empty group in stored counts is just an undefined metric).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 
 from monitoring.fairness.counts import ConfusionCounts, GroupedCounts, confusion_counts, counts_from_frame
 from monitoring.fairness.errors import PrivilegedValueMissingError, SingleGroupError
+from monitoring.fairness.limits import is_above
 from monitoring.fairness.metrics import (
     MetricValue,
     average_odds_difference_from_counts,
@@ -72,7 +74,12 @@ class GroupComparison:
 
 @dataclass(frozen=True)
 class WorstCase:
-    """The comparison that is furthest from parity for one metric (``group`` is ``None`` if none is defined)."""
+    """The comparison that is furthest from parity for one metric (``group`` is ``None`` if none is defined).
+
+    Distance from parity is ``|ln DIR|`` for the disparate impact ratio, so a favoured group at 1.58 ranks
+    above a disadvantaged one at 0.79, and the absolute value for differences. The impact ratio (never above 1)
+    takes the lowest value.
+    """
 
     metric: str
     group: Hashable | None
@@ -119,12 +126,13 @@ class FairnessReport:
 
 
 # Which group sizes a metric depends on: its verdict is "insufficient_data" when any of them is too small.
+# Effective sizes, so that weights scaled by a constant neither create nor hide data.
 _SIZES: dict[str, Callable[[ConfusionCounts], Sequence[float]]] = {
-    "disparate_impact_ratio": lambda counts: (counts.n,),
-    "statistical_parity_difference": lambda counts: (counts.n,),
-    "equal_opportunity_difference": lambda counts: (counts.actual_positive,),
-    "false_positive_rate_difference": lambda counts: (counts.actual_negative,),
-    "average_odds_difference": lambda counts: (counts.actual_positive, counts.actual_negative),
+    "disparate_impact_ratio": lambda counts: (counts.effective_n,),
+    "statistical_parity_difference": lambda counts: (counts.effective_n,),
+    "equal_opportunity_difference": lambda counts: (counts.effective_actual_positive,),
+    "false_positive_rate_difference": lambda counts: (counts.effective_actual_negative,),
+    "average_odds_difference": lambda counts: (counts.effective_actual_positive, counts.effective_actual_negative),
 }
 
 _COMPARISON_FUNCTIONS = {
@@ -157,10 +165,15 @@ def compare_groups(
         reference=reference,
         **values,
         selection_rate_gap=gap,
-        gap_alert=None if gap.value is None else gap.value > policy.gap_threshold,
+        gap_alert=None if gap.value is None else is_above(gap.value, policy.gap_threshold),
         verdicts=verdicts,
         verdict=worst_verdict(verdicts.values()) if verdicts else None,
     )
+
+
+def _log_distance_from_parity(ratio: float) -> float:
+    """``|ln ratio|``; a ratio of 0 (nobody selected) is infinitely far from parity."""
+    return math.inf if ratio <= 0 else abs(math.log(ratio))
 
 
 def _worst_cases(comparisons: Sequence[GroupComparison], groups: Sequence[GroupSummary]) -> dict[str, WorstCase]:
@@ -170,9 +183,10 @@ def _worst_cases(comparisons: Sequence[GroupComparison], groups: Sequence[GroupS
         if not defined:
             worst[name] = WorstCase(name, None, MetricValue.undefined("no_defined_comparison"))
             continue
-        # Ratios: the most disadvantaged group (lowest ratio); differences: the largest absolute gap.
+        # Furthest from parity: for the ratio on the log scale (0.8 and 1.25 are equally far from 1), for
+        # differences by absolute value.
         if name == "disparate_impact_ratio":
-            label, value = min(defined, key=lambda item: item[1].value)
+            label, value = max(defined, key=lambda item: _log_distance_from_parity(item[1].value))
         else:
             label, value = max(defined, key=lambda item: abs(item[1].value))
         worst[name] = WorstCase(name, label, value)

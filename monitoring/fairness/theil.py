@@ -26,6 +26,10 @@ from monitoring.fairness.counts import ConfusionCounts, GroupedCounts
 from monitoring.fairness.intervals import Interval, percentile_interval
 from monitoring.fairness.metrics import MetricValue
 
+# A group with fewer labeled rows has so few distinct resamples that the percentile interval collapses
+# (one row: every replicate equals the estimate, a zero-width "interval"); no interval is reported then.
+MIN_BOOTSTRAP_ROWS_PER_GROUP = 10
+
 
 def _x_log_x_over(benefit: float, mean: float) -> float:
     ratio = benefit / mean
@@ -82,7 +86,11 @@ def theil_bootstrap_intervals(
 
     Resampling is parametric on the counts, stratified by group: each replicate draws every group's
     (FN, TP + TN, FP) from a multinomial with that group's size and observed proportions, so no row data is
-    needed. Returns ``(theil, between_group)``; weighted (fractional) counts are not resampled.
+    needed. Returns ``(theil, between_group)``. No interval (only the point value, with a reason) for weighted
+    counts (``bootstrap_needs_unweighted_counts``), for ``n_resamples <= 0`` (``bootstrap_disabled``) and when
+    a group with labeled rows has fewer than ``MIN_BOOTSTRAP_ROWS_PER_GROUP`` of them
+    (``too_few_for_bootstrap``). An interval always contains its estimate: the between-group component of
+    identical groups is 0 while every replicate is positive, so a percentile bound is extended to the estimate.
     """
     members = [counts for counts in grouped.groups.values() if counts.labeled > 0]
     point_total = theil_index_from_counts(grouped.total())
@@ -98,6 +106,11 @@ def theil_bootstrap_intervals(
         return (
             MetricValue(point_total.value, reason="bootstrap_disabled"),
             MetricValue(point_between.value, reason="bootstrap_disabled"),
+        )
+    if min(counts.labeled for counts in members) < MIN_BOOTSTRAP_ROWS_PER_GROUP:
+        return (
+            MetricValue(point_total.value, reason="too_few_for_bootstrap"),
+            MetricValue(point_between.value, reason="too_few_for_bootstrap"),
         )
     rng = np.random.default_rng(seed)
     shape = (n_resamples, len(members))
@@ -125,4 +138,4 @@ def theil_bootstrap_intervals(
 def _attach(value: float, interval: Interval | None) -> MetricValue:
     if interval is None:
         return MetricValue(value, reason="bootstrap_undefined")
-    return MetricValue(value, interval.lower, interval.upper)
+    return MetricValue(value, min(interval.lower, value), max(interval.upper, value))

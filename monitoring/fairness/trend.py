@@ -1,7 +1,8 @@
 """Rolling average, velocity and the pre-alert rule for a fairness metric series (oldest value first).
 
 Undefined points (``None`` or NaN, e.g. a window whose DIR was not computable) are skipped, so the series is
-the sequence of defined values.
+the sequence of defined values. Means are exactly rounded sums (``math.fsum``) and every comparison with the
+threshold allows for rounding error (``limits``), so a series sitting exactly on the threshold is not a breach.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from monitoring.fairness.errors import InvalidParameterError
+from monitoring.fairness.limits import is_above, is_below
 
 
 class RollingAverage(NamedTuple):
@@ -27,7 +29,12 @@ def defined_values(values: Iterable[float | None]) -> list[float]:
     for value in values:
         if value is None:
             continue
-        number = float(value)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"Metric series values must be numbers, got {value!r}.", value=repr(value)
+            ) from None
         if math.isnan(number):
             continue
         if math.isinf(number):
@@ -52,15 +59,20 @@ def rolling_average(values: Iterable[float | None], window: int = 10) -> Rolling
     recent = defined_values(values)[-window:]
     if not recent:
         return RollingAverage(None, None)
-    average = sum(recent) / len(recent)
+    average = mean(recent)
     if len(recent) < 2:
         return RollingAverage(average, None)
     return RollingAverage(average, _half_delta(recent))
 
 
+def mean(values: list[float]) -> float:
+    """Arithmetic mean from an exactly rounded sum: ten values of 0.8 average to 0.8, not 0.7999999999999999."""
+    return math.fsum(values) / len(values)
+
+
 def _half_delta(recent: list[float]) -> float:
     half = len(recent) // 2
-    return sum(recent[-half:]) / half - sum(recent[:half]) / half
+    return mean(recent[-half:]) - mean(recent[:half])
 
 
 def _half_distance(count: int) -> int:
@@ -100,7 +112,7 @@ def pre_alert_check(
     centres are ``ceil(m/2)`` steps apart). ``A`` describes the point ``(m-1)/2`` steps before the latest, so
     the value projected ``horizon`` steps past the latest is ``P = A + v * ((m - 1)/2 + horizon)``.
 
-    * ``breached``: ``A`` is already on the wrong side of ``threshold``;
+    * ``breached``: ``A`` is already on the wrong side of ``threshold`` (``A`` equal to it is not a breach);
     * ``pre_alert``: not breached, the metric is worsening (``v < 0``), and either ``P`` crosses the threshold
       or ``A`` is within ``margin`` of it;
     * ``ok`` otherwise. For metrics where lower is better (``higher_is_better=False``) every comparison flips.
@@ -115,24 +127,25 @@ def pre_alert_check(
         return PreAlert(
             "insufficient_data", False, False, average, None, None, None, None, len(recent), "need_2_values"
         )
-    average = sum(recent) / len(recent)
+    average = mean(recent)
     velocity = _half_delta(recent)
     per_step = velocity / _half_distance(len(recent))
     lag = (len(recent) - 1) / 2.0
     projected = average + per_step * (lag + horizon)
     # Work in "higher is better" orientation so one rule covers both kinds of metric.
     level, slope, projection, limit = sign * average, sign * per_step, sign * projected, sign * threshold
+    worsening = is_below(slope, 0.0)
     steps = None
-    if slope < 0:
+    if worsening:
         steps = max((level - limit) / -slope - lag, 0.0)
-    if level < limit:
+    if is_below(level, limit):
         status, reason = "breached", "moving_average_beyond_threshold"
-    elif slope < 0 and projection < limit:
+    elif worsening and is_below(projection, limit):
         status, reason = "pre_alert", f"projected_to_cross_within_{horizon}_steps"
-    elif slope < 0 and level - limit <= margin:
+    elif worsening and not is_above(level - limit, margin):
         status, reason = "pre_alert", "within_margin_and_worsening"
     else:
-        status, reason = "ok", "stable_or_improving" if slope >= 0 else "worsening_but_far_from_threshold"
+        status, reason = "ok", "worsening_but_far_from_threshold" if worsening else "stable_or_improving"
     return PreAlert(
         status=status,
         pre_alert=status == "pre_alert",

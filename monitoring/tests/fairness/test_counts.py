@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from monitoring.fairness import (
     counts_from_frame,
 )
 from monitoring.fairness import counts as counts_module
+from monitoring.fairness.encoding import DENSE_CODE_FLOOR, encode_groups
 from monitoring.tests.fairness.support import property_settings
 
 # Rows: group, y_true, y_pred. Group "a": TP, FN, FP, TN, TP. Group "b": TN, TN, FP.
@@ -57,6 +60,64 @@ def test_favorable_label_zero_swaps_roles() -> None:
         assert (zero.tp, zero.fp, zero.tn, zero.fn) == (one.tn, one.fn, one.tp, one.fp)
 
 
+# SMALL table with 0 as the favorable outcome, by hand. Group a rows (true, pred): (1,1) TN, (1,0) FP, (0,1) FN,
+# (0,0) TP, (1,1) TN. Group b: (0,0) TP, (0,0) TP, (0,1) FN.
+FAVORABLE_ZERO_A = ConfusionCounts(tp=1, fp=1, tn=2, fn=1)
+FAVORABLE_ZERO_B = ConfusionCounts(tp=2, fn=1)
+
+
+@pytest.mark.parametrize(
+    ("encode", "favorable"),
+    [
+        (lambda values: np.array(values, dtype=np.int64), 0),
+        (lambda values: np.array(values, dtype=np.float64), 0),
+        (lambda values: np.array(values, dtype=np.float64), 0.0),
+        (lambda values: np.array(values, dtype=bool), False),
+        (lambda values: [bool(value) for value in values], False),
+        (lambda values: ["approve" if value else "deny" for value in values], "deny"),
+        (lambda values: pd.Series(values, dtype="Int64"), 0),
+        (lambda values: np.array(values, dtype=object), 0),
+    ],
+)
+def test_favorable_label_zero_in_every_encoding(encode: Any, favorable: Any) -> None:
+    grouped = confusion_counts(SMALL_GROUPS, encode(SMALL_PRED), encode(SMALL_TRUE), favorable_label=favorable)
+    assert grouped["a"] == FAVORABLE_ZERO_A
+    assert grouped["b"] == FAVORABLE_ZERO_B
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([1.0, np.nan, 0.0, np.nan, 1.0, 0.0, np.nan, 0.0]),
+        np.array([1, None, 0, None, 1, 0, None, 0], dtype=object),
+        pd.array([1, None, 0, None, 1, 0, None, 0], dtype="Int64"),
+        pd.array([True, None, False, None, True, False, None, False], dtype="boolean"),
+    ],
+)
+def test_favorable_label_zero_with_unlabeled_rows(labels: Any) -> None:
+    # Favorable 0 on SMALL_PRED = [1, 0, 1, 0, 1, 0, 0, 1]. Group a: TN, unlabeled pred 0 (favorable), FN,
+    # unlabeled pred 0, TN. Group b: TP, unlabeled pred 0, FN.
+    predictions = np.array(SMALL_PRED, dtype=bool) if labels.dtype == "boolean" else SMALL_PRED
+    favorable = False if labels.dtype == "boolean" else 0
+    grouped = confusion_counts(SMALL_GROUPS, predictions, labels, favorable_label=favorable, allow_unlabeled=True)
+    assert grouped["a"] == ConfusionCounts(tn=2, fn=1, unlabeled_pos=2)
+    assert grouped["b"] == ConfusionCounts(tp=1, fn=1, unlabeled_pos=1)
+
+
+def test_nullable_boolean_labels_with_missing_values() -> None:
+    frame = pd.DataFrame(
+        {
+            "g": ["a", "a", "b", "b", "a", "b"],
+            "p": [True, False, True, False, True, True],
+            "y": pd.array([True, None, False, True, True, None], dtype="boolean"),
+        }
+    )
+    grouped = counts_from_frame(frame, "g", prediction="p", label="y", allow_unlabeled=True)
+    # a: (T,T) TP, (F,NA) unlabeled negative, (T,T) TP. b: (T,F) FP, (F,T) FN, (T,NA) unlabeled positive.
+    assert grouped["a"] == ConfusionCounts(tp=2, unlabeled_neg=1)
+    assert grouped["b"] == ConfusionCounts(fp=1, fn=1, unlabeled_pos=1)
+
+
 def test_string_labels_match_integer_labels() -> None:
     text_pred = ["approve" if value else "deny" for value in SMALL_PRED]
     text_true = ["approve" if value else "deny" for value in SMALL_TRUE]
@@ -87,6 +148,34 @@ def test_inferred_integer_codes_drop_unused_codes() -> None:
     assert set(grouped.groups) == {0, 3}
 
 
+def test_negative_integer_groups_are_values_not_codes() -> None:
+    grouped = confusion_counts(np.array([-1, 1, 1, -1]), [1, 0, 1, 0])
+    assert list(grouped.groups) == [-1, 1]
+    assert grouped[-1] == ConfusionCounts(unlabeled_pos=1, unlabeled_neg=1)
+    frame = pd.DataFrame({"g": [-1, 1, 1, -1], "p": [1, 0, 1, 1]})
+    assert counts_from_frame(frame, "g", prediction="p")[-1] == ConfusionCounts(unlabeled_pos=2)
+
+
+def test_sparse_integer_ids_are_factorised_not_allocated_densely() -> None:
+    encoded = encode_groups(np.array([0, 20_000_000]), "g")
+    assert encoded.labels == (0, 20_000_000)
+    grouped = confusion_counts(np.array([20_000_000, 5, 20_000_000]), [1, 0, 0], [1, 0, 1])
+    assert list(grouped.groups) == [5, 20_000_000]
+    assert grouped[20_000_000] == ConfusionCounts(tp=1, fn=1)
+    assert grouped[5] == ConfusionCounts(tn=1)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.int64])
+def test_small_non_negative_codes_keep_the_dense_fast_path(dtype: type) -> None:
+    codes = np.array([0, 1, 1, 0, 1], dtype=dtype)
+    # The fast path uses the array itself as the codes: no copy, no hashing.
+    assert encode_groups(codes, "g").codes is codes
+    assert encode_groups(codes, "g", group_labels=["x", "y"]).codes is codes
+    wide = np.array([0, DENSE_CODE_FLOOR - 1], dtype=np.int64)
+    assert encode_groups(wide, "g").codes is wide
+    assert encode_groups(np.array([0, DENSE_CODE_FLOOR]), "g").labels == (0, DENSE_CODE_FLOOR)
+
+
 def test_categorical_groups_keep_declared_categories() -> None:
     groups = pd.Categorical(["x", "x", "y"], categories=["x", "y", "z"])
     grouped = confusion_counts(groups, [1, 0, 1], [1, 1, 0])
@@ -113,11 +202,13 @@ def test_partially_labeled_rows() -> None:
     assert grouped["b"] == ConfusionCounts(tn=1, fp=1, unlabeled_neg=1)
 
 
-def test_weights_multiply_counts() -> None:
+def test_weights_multiply_counts_and_carry_squared_weights() -> None:
     weights = [2.0, 0.5, 1.0, 1.0, 1.5, 3.0, 1.0, 0.25]
     grouped = confusion_counts(SMALL_GROUPS, SMALL_PRED, SMALL_TRUE, sample_weight=weights)
-    assert grouped["a"] == ConfusionCounts(tp=3.5, fp=1.0, tn=1.0, fn=0.5)
-    assert grouped["b"] == ConfusionCounts(tn=4.0, fp=0.25)
+    # Group a: TP rows weigh 2 and 1.5 (squares 4 + 2.25), FN 0.5, FP 1, TN 1.
+    assert grouped["a"] == ConfusionCounts(tp=3.5, fp=1.0, tn=1.0, fn=0.5, squared_weights=(6.25, 1.0, 1.0, 0.25, 0, 0))
+    # Group b: TN rows weigh 3 and 1 (squares 9 + 1), FP 0.25.
+    assert grouped["b"] == ConfusionCounts(tn=4.0, fp=0.25, squared_weights=(0, 0.0625, 10.0, 0, 0, 0))
     assert grouped["b"].is_weighted
 
 

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from monitoring.fairness import (
     FairnessPolicy,
@@ -111,12 +112,19 @@ def test_compute_all_metrics_values_and_native_types(loans: pd.DataFrame) -> Non
     assert result["eod"] == pytest.approx(-1 / 3)
     assert result["aod"] == pytest.approx(-5 / 12)
     assert result["fpr_diff"] == pytest.approx(-0.5)
-    assert result["theil"] == pytest.approx(theil_index(loans))
+    # Benefits: Male 1, 1, 2, 0, 1 (mean 1.0); Female 1, 0, 1, 1, 0 (mean 0.6); overall mean 0.8.
+    assert result["theil"] == pytest.approx((6 * 1.25 * math.log(1.25) + 2.5 * math.log(2.5)) / 10, rel=1e-12)
+    between = (5 * 1.25 * math.log(1.25) + 5 * 0.75 * math.log(0.75)) / 10
+    assert result["between_group_theil"] == pytest.approx(between, rel=1e-12)
     assert result["female_rate"] == pytest.approx(0.2)
     assert result["male_rate"] == pytest.approx(0.6)
     assert result["alert"] is True
     assert result["gap_alert"] is True
-    assert result["verdict"] in {"possible_violation", "significant_violation"}
+    # Katz interval of DIR = (1/5) / (3/5): exp(ln(1/3) +- z sqrt(1/1 - 1/5 + 1/3 - 1/5)), no zero cells.
+    spread = norm.ppf(0.975) * math.sqrt(1 - 1 / 5 + 1 / 3 - 1 / 5)
+    assert result["intervals"]["dir"] == pytest.approx([math.exp(-spread) / 3, math.exp(spread) / 3], rel=1e-9)
+    # The estimate 1/3 is below 0.8 but the upper limit (about 2.2) is above it: possible, not significant.
+    assert result["verdict"] == "possible_violation"
     assert result["message"].startswith("DIR = 0.33 (<0.8)")
     assert result["counts"]["Male"] == {"tp": 2, "fp": 1, "tn": 1, "fn": 1, "unlabeled_pos": 0, "unlabeled_neg": 0}
     assert type(result["dir"]) is float

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.stats import norm
 
 from monitoring.fairness import (
+    ConfusionCounts,
     InvalidParameterError,
+    average_odds_difference_from_counts,
     katz_ratio_interval,
     newcombe_difference_interval,
     wilson_interval,
@@ -89,6 +92,92 @@ def test_katz_interval_contains_estimate_when_both_rates_are_one() -> None:
     interval = katz_ratio_interval(10, 10, 20, 20)
     assert interval.contains(1.0)
     assert interval.lower < 1.0 < interval.upper
+
+
+# ---- independent references at other confidence levels ----
+#
+# Each reference is the textbook formula written out here with scipy's normal quantile, in a different
+# algebraic form from the engine's (Wilson as (p + z^2/2n +- ...) / (1 + z^2/n), not (x + z^2/2) / (n + z^2)).
+
+LEVELS = (0.90, 0.99, 0.999)
+
+
+def normal_quantile(confidence: float) -> float:
+    return float(norm.ppf(1 - (1 - confidence) / 2))
+
+
+def reference_wilson(x: float, n: float, confidence: float) -> tuple[float, float]:
+    z = normal_quantile(confidence)
+    p = x / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
+def reference_newcombe(x_a: int, n_a: int, x_b: int, n_b: int, confidence: float) -> tuple[float, float]:
+    """Newcombe (1998) method 10: ``D -+ sqrt((p_a - l_a)^2 + (u_b - p_b)^2)`` and the mirrored upper term."""
+    (l_a, u_a), (l_b, u_b) = reference_wilson(x_a, n_a, confidence), reference_wilson(x_b, n_b, confidence)
+    p_a, p_b = x_a / n_a, x_b / n_b
+    return (
+        p_a - p_b - math.sqrt((p_a - l_a) ** 2 + (u_b - p_b) ** 2),
+        p_a - p_b + math.sqrt((u_a - p_a) ** 2 + (p_b - l_b) ** 2),
+    )
+
+
+def reference_katz(x_a: int, n_a: int, x_b: int, n_b: int, confidence: float) -> tuple[float, float]:
+    """Katz et al. (1978): ``R exp(-+ z sqrt(1/x_a - 1/n_a + 1/x_b - 1/n_b))`` (no zero cells here)."""
+    ratio = (x_a / n_a) / (x_b / n_b)
+    spread = normal_quantile(confidence) * math.sqrt(1 / x_a - 1 / n_a + 1 / x_b - 1 / n_b)
+    return ratio * math.exp(-spread), ratio * math.exp(spread)
+
+
+REFERENCE_TABLES = [(17, 40, 25, 45), (81, 263, 40, 200), (9, 10, 3, 10), (250, 1000, 310, 1000)]
+
+
+@pytest.mark.parametrize("confidence", LEVELS)
+@pytest.mark.parametrize("table", REFERENCE_TABLES)
+def test_wilson_newcombe_and_katz_match_textbook_formulas(table: tuple[int, int, int, int], confidence: float) -> None:
+    x_a, n_a, x_b, n_b = table
+    wilson = wilson_interval(x_a, n_a, confidence)
+    assert (wilson.lower, wilson.upper) == pytest.approx(reference_wilson(x_a, n_a, confidence), rel=1e-9)
+    newcombe = newcombe_difference_interval(*table, confidence)
+    assert (newcombe.lower, newcombe.upper) == pytest.approx(reference_newcombe(*table, confidence), rel=1e-9)
+    katz = katz_ratio_interval(*table, confidence)
+    assert (katz.lower, katz.upper) == pytest.approx(reference_katz(*table, confidence), rel=1e-9)
+
+
+def test_newcombe_and_katz_at_90_percent_by_number() -> None:
+    # 17/40 against 25/45 at z = 1.6448536, from an independent evaluation of the same textbook formulas.
+    newcombe = newcombe_difference_interval(17, 40, 25, 45, 0.90)
+    assert (newcombe.lower, newcombe.upper) == pytest.approx((-0.2967514, 0.0468692), abs=5e-7)
+    katz = katz_ratio_interval(17, 40, 25, 45, 0.90)
+    assert (katz.lower, katz.upper) == pytest.approx((0.5264899, 1.1115597), abs=5e-7)
+
+
+@pytest.mark.parametrize("confidence", LEVELS)
+def test_average_odds_difference_interval_is_mover_over_four_wilson_intervals(confidence: float) -> None:
+    # Unprivileged FPR 6/60, TPR 12/40; privileged FPR 10/50, TPR 30/50 (Zou and Donner's MOVER, halved).
+    unprivileged = ConfusionCounts(tp=12, fp=6, tn=54, fn=28)
+    privileged = ConfusionCounts(tp=30, fp=10, tn=40, fn=20)
+    terms = [(1, 6, 60), (1, 12, 40), (-1, 10, 50), (-1, 30, 50)]
+    estimate = below = above = 0.0
+    for sign, x, n in terms:
+        p = x / n
+        low, high = reference_wilson(x, n, confidence)
+        estimate += sign * p
+        if sign > 0:
+            below, above = below + (p - low) ** 2, above + (high - p) ** 2
+        else:
+            below, above = below + (high - p) ** 2, above + (p - low) ** 2
+    result = average_odds_difference_from_counts(unprivileged, privileged, confidence)
+    assert result.value == pytest.approx(estimate / 2, rel=1e-12)
+    assert result.lower == pytest.approx((estimate - math.sqrt(below)) / 2, rel=1e-9)
+    assert result.upper == pytest.approx((estimate + math.sqrt(above)) / 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("confidence", LEVELS)
+def test_z_value_matches_scipy(confidence: float) -> None:
+    assert z_value(confidence) == pytest.approx(normal_quantile(confidence), rel=1e-12)
 
 
 counts_pair = st.integers(min_value=1, max_value=400).flatmap(

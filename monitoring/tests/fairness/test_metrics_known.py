@@ -210,6 +210,73 @@ def test_theil_bootstrap_interval_brackets_estimate_and_is_reproducible() -> Non
     assert theil_bootstrap_intervals(grouped, n_resamples=500, seed=7) == (theil, between)
 
 
+IDENTICAL = ConfusionCounts(tp=300, fp=100, tn=400, fn=200)
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        # Identical groups: the between-group component is exactly 0, but every replicate's is positive.
+        {"a": IDENTICAL, "b": IDENTICAL},
+        # Perfect predictions: every benefit is 1, so the estimate and every replicate are 0.
+        {"a": ConfusionCounts(tp=40, tn=60), "b": ConfusionCounts(tp=25, tn=25)},
+        # One false positive among 1000 rows: most replicates have none and sit at 0.
+        {"a": ConfusionCounts(tp=500, tn=499, fp=1), "b": ConfusionCounts(tp=300, tn=300)},
+        # A group that is all false negatives next to a perfect one.
+        {"a": ConfusionCounts(fn=12), "b": ConfusionCounts(tp=30, tn=30)},
+    ],
+)
+def test_theil_bootstrap_intervals_bracket_degenerate_estimates(groups: dict[str, ConfusionCounts]) -> None:
+    for confidence in (0.9, 0.95, 0.999):
+        for metric in theil_bootstrap_intervals(GroupedCounts(("g",), groups), confidence, 1000, seed=3):
+            assert metric.lower <= metric.value <= metric.upper
+
+
+def test_between_group_theil_of_identical_groups_starts_at_zero() -> None:
+    grouped = GroupedCounts(("g",), {"a": IDENTICAL, "b": IDENTICAL})
+    _, between = theil_bootstrap_intervals(grouped, 0.95, 2000, seed=0)
+    assert between.value == 0.0
+    assert between.lower == 0.0
+    assert between.upper > 0.0
+
+
+def test_weighted_counts_get_no_theil_interval_rather_than_a_wrong_one() -> None:
+    # Weighted counts cannot be resampled as rows; the estimate is still reported, with the reason.
+    weighted = GroupedCounts(
+        ("g",),
+        {
+            "a": ConfusionCounts(tp=30.0, fn=10.0, tn=60.0, squared_weights=(90.0, 0, 120.0, 40.0, 0, 0)),
+            "b": ConfusionCounts(tp=20.0, fp=20.0, tn=60.0, squared_weights=(40.0, 40.0, 120.0, 0, 0, 0)),
+        },
+    )
+    theil, between = theil_bootstrap_intervals(weighted)
+    assert theil.value == pytest.approx(theil_index_from_counts(weighted.total()).value)
+    assert theil.interval is None
+    assert between.interval is None
+    assert theil.reason == between.reason == "bootstrap_needs_unweighted_counts"
+
+
+def test_one_row_groups_give_no_bootstrap_interval() -> None:
+    # Benefits 2 (a false positive) and 1 (a true positive): mu = 1.5, Theil = [2/1.5 ln(2/1.5) + 1/1.5 ln(1/1.5)]/2.
+    grouped = GroupedCounts(("g",), {"a": ConfusionCounts(fp=1), "b": ConfusionCounts(tp=1)})
+    theil, between = theil_bootstrap_intervals(grouped, 0.999, 200)
+    expected = (4 / 3 * math.log(4 / 3) + 2 / 3 * math.log(2 / 3)) / 2
+    assert theil.value == pytest.approx(expected, rel=1e-12)
+    assert between.value == pytest.approx(expected, rel=1e-12)
+    for metric in (theil, between):
+        assert metric.interval is None
+        assert metric.reason == "too_few_for_bootstrap"
+
+
+@pytest.mark.parametrize(("rows", "has_interval"), [(9, False), (10, True)])
+def test_theil_bootstrap_needs_ten_labeled_rows_in_every_group(rows: int, has_interval: bool) -> None:
+    small = ConfusionCounts(tp=rows - 4, fp=2, fn=1, tn=1, unlabeled_pos=50)
+    theil, between = theil_bootstrap_intervals(GroupedCounts(("g",), {"p": PRIVILEGED, "u": small}), n_resamples=200)
+    assert (theil.interval is not None) is has_interval
+    assert (between.interval is not None) is has_interval
+    assert theil.reason == (None if has_interval else "too_few_for_bootstrap")
+
+
 def test_theil_bootstrap_disabled_and_weighted() -> None:
     grouped = GroupedCounts(("g",), {"p": PRIVILEGED, "u": UNPRIVILEGED})
     theil, _ = theil_bootstrap_intervals(grouped, n_resamples=0)

@@ -145,6 +145,31 @@ def test_worst_cases_and_impact_ratio(four_groups: GroupedCounts) -> None:
     assert report.verdict is Verdict.SIGNIFICANT_VIOLATION
 
 
+def test_worst_dir_is_the_furthest_from_parity_on_the_log_scale() -> None:
+    # SR: p 0.5, a 0.79 (DIR 1.58, |ln| = 0.457), b 0.395 (DIR 0.79, |ln| = 0.236).
+    grouped = GroupedCounts(("g",), {"p": selected(500, 1000), "a": selected(790, 1000), "b": selected(395, 1000)})
+    policy = FairnessPolicy(bands={"disparate_impact_ratio": Band(0.8, 1.25)})
+    report = fairness_report(grouped, "p", policy=policy, n_bootstrap=0)
+    assert report.comparison("a").verdict is Verdict.SIGNIFICANT_VIOLATION
+    assert report.comparison("b").verdict is Verdict.POSSIBLE_VIOLATION
+    assert report.worst["disparate_impact_ratio"].group == "a"
+    assert report.worst["disparate_impact_ratio"].value.value == pytest.approx(1.58)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "worst"),
+    [
+        ({"low": 400, "high": 600}, "low"),  # 0.8 (|ln| 0.223) against 1.2 (|ln| 0.182)
+        ({"low": 450, "high": 650}, "high"),  # 0.9 (|ln| 0.105) against 1.3 (|ln| 0.262)
+        ({"low": 0, "high": 1000}, "low"),  # nobody selected: DIR 0 is infinitely far from parity
+    ],
+)
+def test_worst_dir_compares_ratios_below_and_above_parity(chosen: dict[str, int], worst: str) -> None:
+    groups = {"p": selected(500, 1000)} | {label: selected(count, 1000) for label, count in chosen.items()}
+    report = fairness_report(GroupedCounts(("g",), groups), "p", n_bootstrap=0)
+    assert report.worst["disparate_impact_ratio"].group == worst
+
+
 def test_theil_components_in_report(four_groups: GroupedCounts) -> None:
     report = fairness_report(four_groups, "White", n_bootstrap=300, seed=1)
     assert 0.0 < report.between_group_theil_index.value < report.theil_index.value

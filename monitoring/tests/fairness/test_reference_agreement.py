@@ -52,14 +52,14 @@ def labelled_rows(draw: st.DrawFn, n_groups: int = 2, weighted: bool = False) ->
     return rows
 
 
-def aif360_metric(rows: dict[str, np.ndarray]) -> object:
+def aif360_metric(rows: dict[str, np.ndarray], favorable: int = 1) -> object:
     frame = pd.DataFrame({"g": rows["groups"].astype(float), "y": rows["y_true"].astype(float)})
     truth = aif360_datasets.BinaryLabelDataset(
         df=frame,
         label_names=["y"],
         protected_attribute_names=["g"],
-        favorable_label=1.0,
-        unfavorable_label=0.0,
+        favorable_label=float(favorable),
+        unfavorable_label=float(1 - favorable),
         instance_weights_name=None,
     )
     if "weights" in rows:
@@ -109,6 +109,36 @@ def test_group_metrics_agree_with_aif360(rows: dict[str, np.ndarray]) -> None:
 @given(rows=labelled_rows(weighted=True))
 def test_weighted_group_metrics_agree_with_aif360(rows: dict[str, np.ndarray]) -> None:
     compare_with_aif360(rows)
+
+
+@property_settings(150)
+@given(rows=labelled_rows(n_groups=3), as_float=st.booleans())
+def test_favorable_label_zero_agrees_with_aif360(rows: dict[str, np.ndarray], as_float: bool) -> None:
+    # AIF360 told that 0.0 is the favorable label; the engine gets integer or float columns with favorable 0.
+    dtype = np.float64 if as_float else np.int64
+    grouped = confusion_counts(
+        rows["groups"], rows["y_pred"].astype(dtype), rows["y_true"].astype(dtype), favorable_label=0
+    )
+    unprivileged, privileged = grouped[1], grouped[0]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        metric = aif360_metric(rows, favorable=0)
+        reference = {
+            "dir": metric.disparate_impact(),
+            "spd": metric.statistical_parity_difference(),
+            "eod": metric.equal_opportunity_difference(),
+            "aod": metric.average_odds_difference(),
+            "fpr": metric.false_positive_rate_difference(),
+            "theil": metric.theil_index(),
+            "between": metric.between_all_groups_theil_index(),
+        }
+    assert_agrees(disparate_impact_ratio_from_counts(unprivileged, privileged).value, reference["dir"])
+    assert_agrees(statistical_parity_difference_from_counts(unprivileged, privileged).value, reference["spd"])
+    assert_agrees(equal_opportunity_difference_from_counts(unprivileged, privileged).value, reference["eod"])
+    assert_agrees(average_odds_difference_from_counts(unprivileged, privileged).value, reference["aod"])
+    assert_agrees(false_positive_rate_difference_from_counts(unprivileged, privileged).value, reference["fpr"])
+    assert_agrees(theil_index_from_counts(grouped.total()).value, reference["theil"])
+    assert_agrees(between_group_theil_index_from_counts(grouped.groups.values()).value, reference["between"])
 
 
 @property_settings(200)

@@ -143,6 +143,56 @@ def test_predict_drift_with_too_few_values_and_bad_parameters() -> None:
         predict_drift([0.9, 0.8, 0.7], warn_probability=0.6, retrain_probability=0.5)
 
 
+def test_three_points_give_a_point_forecast_and_at_most_a_warning() -> None:
+    # A line through 0.9, 0.85, 0.8 predicts 0.75; three points cannot support a breach probability.
+    forecast = predict_drift([0.9, 0.85, 0.8], threshold=0.8)
+    assert forecast.predicted_next == pytest.approx(0.75)
+    assert forecast.slope == pytest.approx(-0.05)
+    assert forecast.prediction_interval is None
+    assert forecast.breach_probability is None
+    assert forecast.reason == "too_few_for_bootstrap"
+    assert forecast.action == "warn"
+
+
+@pytest.mark.parametrize(
+    ("values", "higher_is_better", "threshold", "action"),
+    [
+        ([0.9, 0.89, 0.88, 0.87], True, 0.8, "none"),  # predicts 0.86
+        ([0.84, 0.83, 0.82, 0.81], True, 0.8, "none"),  # predicts exactly 0.80: on the threshold
+        ([0.83, 0.82, 0.81, 0.80], True, 0.8, "warn"),  # predicts 0.79
+        ([0.02, 0.05, 0.08], False, 0.1, "warn"),  # predicts 0.11 where lower is better
+        ([0.08, 0.05, 0.02], False, 0.1, "none"),
+    ],
+)
+def test_short_series_action_follows_the_point_forecast(
+    values: list[float], higher_is_better: bool, threshold: float, action: str
+) -> None:
+    forecast = predict_drift(values, threshold=threshold, higher_is_better=higher_is_better)
+    assert forecast.reason == "too_few_for_bootstrap"
+    assert forecast.prediction_interval is None
+    assert forecast.action == action
+
+
+def test_five_points_are_enough_for_the_bootstrap() -> None:
+    forecast = predict_drift([0.9, 0.86, 0.85, 0.8, 0.79], threshold=0.8)
+    assert forecast.prediction_interval is not None
+    assert forecast.prediction_interval.upper > forecast.prediction_interval.lower
+    assert forecast.breach_probability is not None
+
+
+def test_short_series_still_validates_parameters() -> None:
+    with pytest.raises(InvalidParameterError):
+        predict_drift([0.9, 0.85, 0.8], confidence=1.0)
+    with pytest.raises(InvalidParameterError):
+        predict_drift([0.9, "high", 0.8])
+
+
+def test_bootstrap_confidence_interval_needs_five_values() -> None:
+    assert bootstrap_confidence_interval([0.9, 0.8, 0.85, 0.7]) is None
+    interval = bootstrap_confidence_interval([0.9, 0.8, 0.85, 0.7, 0.75], seed=2)
+    assert interval.lower < 0.8 < interval.upper
+
+
 def test_bootstrap_confidence_interval_of_the_mean() -> None:
     rng = np.random.default_rng(0)
     values = rng.normal(0.85, 0.02, 200)

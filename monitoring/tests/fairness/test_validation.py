@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from monitoring.fairness import (
+    ConfusionCounts,
     FairnessInputError,
     InvalidParameterError,
     LengthMismatchError,
@@ -139,9 +141,10 @@ def test_nan_weight() -> None:
         confusion_counts([0, 1, 1], [1, 0, 1], sample_weight=[1.0, np.nan, 1.0])
 
 
-def test_negative_group_code() -> None:
+def test_negative_group_code_named_by_group_labels() -> None:
+    # Without group_labels negative integers are ordinary group values; as indices into labels they are invalid.
     with pytest.raises(InvalidParameterError):
-        confusion_counts(np.array([0, -1]), [1, 0])
+        confusion_counts(np.array([0, -1]), [1, 0], group_labels=["a", "b"])
 
 
 def test_group_code_without_label() -> None:
@@ -162,3 +165,48 @@ def test_single_value_column_without_favorable_label_is_all_unfavorable() -> Non
     grouped = confusion_counts(["a", "b"], ["deny", "deny"], favorable_label="approve")
     assert grouped["a"].unlabeled_neg == 1
     assert grouped["b"].unlabeled_neg == 1
+    assert confusion_counts(["a", "b"], [0, 0], favorable_label=1)["a"] == ConfusionCounts(unlabeled_neg=1)
+    assert confusion_counts(["a", "b"], [1.0, 1.0], favorable_label=2)["b"] == ConfusionCounts(unlabeled_neg=1)
+
+
+@pytest.mark.parametrize(
+    ("values", "favorable"),
+    [
+        (np.ones(4, dtype=np.int64), "1"),
+        ([1, 1, 1, 1], "approved"),
+        (np.ones(4), "1.0"),
+        (np.ones(4, dtype=bool), "True"),
+        (["1", "1", "1", "1"], 1),
+        (["yes", "yes", "yes", "yes"], True),
+    ],
+)
+def test_favorable_label_of_another_type_than_a_single_valued_column(values: object, favorable: object) -> None:
+    # A column that is all 1 with favorable label "1" is a type mistake, not a window without approvals.
+    with pytest.raises(UnknownFavorableLabelError) as caught:
+        confusion_counts(["a", "a", "b", "b"], values, favorable_label=favorable)
+    assert caught.value.column == "y_pred"
+    with pytest.raises(UnknownFavorableLabelError):
+        confusion_counts(["a", "a", "b", "b"], [1, 0, 1, 0], values, favorable_label=favorable)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("inf"), float("nan"), -1, "3", Decimal("3"), None, True, np.bool_(True), [1], complex(1, 0)],
+)
+def test_from_mapping_accepts_only_finite_real_numbers(value: object) -> None:
+    with pytest.raises(InvalidParameterError):
+        ConfusionCounts.from_mapping({"tp": value})
+
+
+def test_from_mapping_accepts_numpy_numbers_as_python_numbers() -> None:
+    counts = ConfusionCounts.from_mapping({"tp": np.int64(3), "fn": np.float32(1.5), "tn": 2})
+    assert counts == ConfusionCounts(tp=3, fn=1.5, tn=2)
+    assert type(counts.tp) is int
+    assert type(counts.fn) is float
+
+
+def test_weights_that_are_not_numbers() -> None:
+    with pytest.raises(InvalidParameterError):
+        confusion_counts([0, 1], [1, 0], sample_weight=["a", "b"])
+    with pytest.raises(NaNValueError):
+        confusion_counts([0, 1], [1, 0], sample_weight=[None, 1.0])
