@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -106,3 +107,34 @@ def client_as(
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """On PostgreSQL, let test teardown empty the append-only audit tables.
+
+    The append-only triggers pass sessions with ``fairlens.audit_maintenance = on``; only the *test* database
+    sets it by default (the application never does). Tests that check the triggers turn it off in their session.
+    """
+    from django.db import connection
+
+    from accounts.role_permissions import sync_role_permissions
+    from compliance.models import AuditHead
+
+    with django_db_blocker.unblock():
+        # A reused test database may have been emptied by the last run's final transactional test.
+        sync_role_permissions()
+        AuditHead.objects.get_or_create(pk=1, defaults={"seq": 0, "entry_hash": "0" * 64})
+        if connection.vendor == "postgresql":
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {name} SET fairlens.audit_maintenance = 'on'")
+                cursor.execute("SET fairlens.audit_maintenance = 'on'")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings: Any, tmp_path: Any) -> None:
+    """Key ring, audit mirror and anchor file per test, so files never outlive the database they describe."""
+    settings.FERNET_KEYRING_PATH = tmp_path / "keys" / "fernet-keyring.json"
+    settings.AUDIT_MIRROR_PATH = tmp_path / "compliance_audit_log.jsonl"
+    settings.ANCHOR_FILE_PATH = tmp_path / "blockchain_anchors.jsonl"

@@ -23,8 +23,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import ModelClientKey, User
-from accounts.roles import INCOMPATIBLE_ROLES, Role, primary_role, roles_of
+from accounts.roles import INCOMPATIBLE_ROLES, Role, assigned_role, primary_role, roles_of
+from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
+from fairlens_site.client_ip import client_ip
 from registry.models import MLModel
 
 security_log = logging.getLogger("fairlens.security")
@@ -67,6 +69,7 @@ def user_create(
     role: str | None,
     email: str = "",
     validate: bool = True,
+    created_by: User | None = None,
 ) -> User:
     """Create a user holding at most one role. ``validate=False`` skips password rules (demo seeding only)."""
     if User.objects.filter(username__iexact=username).exists():
@@ -79,6 +82,13 @@ def user_create(
     user.save()
     if role:
         user.groups.set([Group.objects.get(name=role)])
+    audit_append(
+        action="user.create",
+        actor=created_by,
+        object_type="user",
+        object_id=str(user.pk),
+        payload={"username": user.username, "role": role},
+    )
     return user
 
 
@@ -89,10 +99,18 @@ def user_set_role(*, user: User, role: str | None, changed_by: User | None) -> U
         raise ApplicationError("You cannot change your own role.", code="own_role", status_code=403)
     new_roles = {role} if role else set()
     check_separation_of_duties(roles=new_roles, is_superuser=user.is_superuser)
+    previous = assigned_role(user)
     user.groups.set(list(Group.objects.filter(name__in=new_roles)))
     user.is_staff = role == Role.ADMIN.value or user.is_superuser
     user.save(update_fields=["is_staff"])
     user._fairlens_roles = None
+    audit_append(
+        action="user.role_change",
+        actor=changed_by,
+        object_type="user",
+        object_id=str(user.pk),
+        payload={"username": user.username, "role": role, "previous_role": previous},
+    )
     security_log.info(
         "role changed user=%s role=%s by=%s", user.username, role or "-", changed_by.username if changed_by else "-"
     )
@@ -111,16 +129,30 @@ def user_update(*, user: User, changed_by: User | None, **fields: object) -> Use
     for name, value in fields.items():
         setattr(user, name, value)
     user.save(update_fields=list(fields) or None)
+    audit_append(
+        action="user.update",
+        actor=changed_by,
+        object_type="user",
+        object_id=str(user.pk),
+        payload={"username": user.username, "fields": sorted(fields), "is_active": user.is_active},
+    )
     if fields.get("is_active") is False:
         revoke_all_refresh_tokens(user=user, reason="deactivated")
     return user
 
 
 @transaction.atomic
-def user_set_password(*, user: User, password: str) -> User:
+def user_set_password(*, user: User, password: str, changed_by: User | None = None) -> User:
     """Set a new password; every token issued before stops working (CHECK_REVOKE_TOKEN)."""
     user.set_password(_validated_password(password, user))
     user.save(update_fields=["password"])
+    audit_append(
+        action="user.password_change",
+        actor=changed_by,
+        object_type="user",
+        object_id=str(user.pk),
+        payload={"username": user.username},
+    )
     revoke_all_refresh_tokens(user=user, reason="password_changed")
     return user
 
@@ -148,6 +180,12 @@ def revoke_all_refresh_tokens(*, user: User, reason: str) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     security_log.warning("refresh tokens revoked user=%s count=%s reason=%s", user.username, len(created), reason)
+    audit_append(
+        action="auth.tokens_revoked",
+        object_type="user",
+        object_id=str(user.pk),
+        payload={"username": user.username, "count": len(created), "reason": reason},
+    )
     return len(created)
 
 
@@ -161,6 +199,13 @@ def model_client_key_create(
     key, raw_key = ModelClientKey.objects.create_key(
         model=model, name=name, created_by=created_by, expiry_date=expires_at
     )
+    audit_append(
+        action="api_key.create",
+        actor=created_by,
+        object_type="api_key",
+        object_id=key.prefix,
+        payload={"model": model.name, "name": name, "expires_at": expires_at.isoformat() if expires_at else None},
+    )
     return key, raw_key
 
 
@@ -172,6 +217,13 @@ def model_client_key_revoke(*, key: ModelClientKey, revoked_by: User | None) -> 
         key.revoked_at = timezone.now()
         key.revoked_by = revoked_by
         key.save(update_fields=["revoked", "revoked_at", "revoked_by"])
+        audit_append(
+            action="api_key.revoke",
+            actor=revoked_by,
+            object_type="api_key",
+            object_id=key.prefix,
+            payload={"model": key.model.name},
+        )
     return key
 
 
@@ -208,20 +260,30 @@ def authenticate_user(*, request: HttpRequest, username: str, password: str) -> 
     password), ``InvalidCredentials`` otherwise. The message never says whether the username exists.
     """
     user = authenticate(request, username=username, password=password)
+    client = {"username_sha256": _fingerprint(username), "address": client_ip(request)}
     if getattr(request, "axes_locked_out", False):
+        audit_append(action="auth.locked_out", object_type="login", payload=client)
         raise LockedOut("Too many failed login attempts.")
     if user is None or not user.is_active:
-        security_log.warning("login failed username_hash=%s", _fingerprint(username))
+        security_log.warning("login failed username_hash=%s", client["username_sha256"])
+        audit_append(action="auth.login_failed", object_type="login", payload=client)
         raise InvalidCredentials("Invalid username or password.")
     # The same signal a session login sends: django-axes resets the failure count on it, and Django records
     # last_login.
     user_logged_in.send(sender=user.__class__, request=request, user=user)
+    audit_append(
+        action="auth.login",
+        actor=user,
+        object_type="user",
+        object_id=str(user.pk),
+        payload={"address": client["address"]},
+    )
     return user
 
 
 def _fingerprint(value: str) -> str:
     # Failed usernames are often passwords typed in the wrong box: log a short hash, never the text.
-    return hashlib.sha256(value.encode()).hexdigest()[:12]
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _decode_refresh(raw_token: str) -> dict[str, object]:

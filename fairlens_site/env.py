@@ -34,7 +34,19 @@ _DEV_SECRET_GENERATORS: dict[str, Callable[[], str]] = {
     "JWT_SECRET": lambda: secrets.token_urlsafe(50),
     "FERNET_KEYS": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     "FAIRLENS_ID_PEPPER": lambda: secrets.token_urlsafe(32),
+    "AUDIT_SIGNING_KEY": lambda: _new_ed25519_pem(),
 }
+
+
+def _new_ed25519_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
 
 
 def _dev_secret(name: str) -> str | None:

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 
 from accounts.admin_sites import auditor_site
 from accounts.api import auth_views
+from compliance.api import views as compliance_views
 from fairlens_site import views
 from fairlens_site.api.docs import SchemaView, SwaggerView
 from monitoring.api import views as monitoring_views
@@ -21,10 +22,15 @@ urlpatterns = [
     path("api/models/register", registry_views.SeedRegisterView.as_view(), name="seed-register"),
     path("api/evaluate_model", monitoring_views.EvaluateModelView.as_view(), name="seed-evaluate"),
     path("api/submit_predictions", monitoring_views.SubmitPredictionsView.as_view(), name="seed-submit"),
+    path("api/audit_history", compliance_views.AuditHistoryView.as_view(), name="seed-audit-history"),
+    path("api/verify_alert/<str:record_id>", compliance_views.VerifyRecordView.as_view(), name="seed-verify-alert"),
+    path("api/admin/reset_key", compliance_views.ResetKeyView.as_view(), name="seed-reset-key"),
+    path("api/get_anchor/<str:digest>", compliance_views.AnchorView.as_view(), name="seed-get-anchor"),
     # Versioned resources.
     path("api/v1/accounts/", include("accounts.api.urls")),
     path("api/v1/models/", include("registry.api.urls")),
     path("api/v1/models/", include("monitoring.api.urls")),
+    path("api/v1/compliance/", include("compliance.api.urls")),
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),

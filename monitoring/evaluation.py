@@ -16,7 +16,8 @@ from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
-from monitoring.services import ingest_predictions, protected_attributes_for, record_summary
+from monitoring.records import explain_alert, finish_record
+from monitoring.services import ingest_predictions, protected_attributes_for
 from registry.demo import predict_frame
 from registry.models import ModelVersion
 from registry.services import load_model
@@ -91,7 +92,12 @@ def evaluate_model(
         "drift_level": drift_level,
         "seed": seed,
     }
-    record_summary(result.record, {"mode": mode, "predictions_summary": summary, "metrics": metrics, "alert": alert})
+    explanation = explain_alert(metrics, data) if alert else None
+    finish_record(
+        result.record,
+        summary={"mode": mode, "predictions_summary": summary, "metrics": metrics, "alert": alert},
+        explanation=explanation,
+    )
     return {
         **result.as_dict(),
         "model": model_version.model.name,
@@ -100,4 +106,6 @@ def evaluate_model(
         "predictions_summary": summary,
         "metrics": metrics,
         "alert": alert,
+        "explanation": explanation,
+        "encrypted_alert": result.record.encrypted_alert or None,
     }

@@ -87,6 +87,8 @@ class IngestionRecord(models.Model):
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="Metrics or label counts of this ingestion.")
+    encrypted_alert = models.TextField(blank=True, help_text="The alert explanation, encrypted and bound to this row.")
+    alert_key_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

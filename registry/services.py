@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from accounts.models import User
+from compliance.services import audit_append, digest_of
 from fairlens_site.api.errors import ApplicationError
 from registry.constants import BANDED_METRICS, DEFAULT_CONFIDENCE_LEVEL, DEFAULT_MIN_GROUP_SIZE
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
@@ -42,6 +43,7 @@ def ml_model_create(*, name: str, description: str = "", created_by: User | None
     if MLModel.objects.filter(name=name).exists():
         raise ApplicationError(f"A model named {name!r} already exists.", code="conflict", status_code=409)
     model.save()
+    audit_append(action="model.create", actor=created_by, object_type="model", object_id=name, payload={})
     return model
 
 
@@ -109,6 +111,13 @@ def policy_create(*, model: MLModel, created_by: User | None = None, **fields: A
     policy = MonitoringPolicy(model=model, version=next_version, created_by=created_by, **values)
     _full_clean(policy, exclude=["model", "created_by"])
     policy.save()
+    audit_append(
+        action="policy.create",
+        actor=created_by,
+        object_type="policy",
+        object_id=f"{model.name}:{next_version}",
+        payload={"model": model.name, "version": next_version, "policy_sha256": digest_of(values)},
+    )
     return policy
 
 
@@ -182,6 +191,19 @@ def register_model(
                 details={"policy": ["required for a new model"]},
             )
         policy_create(model=model, created_by=registered_by, **policy)
+    audit_append(
+        action="model.register",
+        actor=registered_by,
+        object_type="model_version",
+        object_id=f"{name}:{version}",
+        payload={
+            "model": name,
+            "version": version,
+            "stage": stage,
+            "artifact_sha256": model_version.artifact_sha256 or None,
+            "metadata_sha256": digest_of(model_version.metadata),
+        },
+    )
     return model_version
 
 
@@ -220,9 +242,17 @@ def load_model(name: str, version: str) -> Any:
 
 
 @transaction.atomic
-def version_set_stage(*, model_version: ModelVersion, stage: str) -> ModelVersion:
+def version_set_stage(*, model_version: ModelVersion, stage: str, changed_by: User | None = None) -> ModelVersion:
     if stage not in ModelVersion.Stage.values:
         raise ApplicationError(f"Unknown stage {stage!r}.", details={"stage": list(ModelVersion.Stage.values)})
+    previous = model_version.stage
     model_version.stage = stage
     model_version.save(update_fields=["stage"])
+    audit_append(
+        action="model.stage_change",
+        actor=changed_by,
+        object_type="model_version",
+        object_id=f"{model_version.model.name}:{model_version.version}",
+        payload={"stage": stage, "previous_stage": previous},
+    )
     return model_version

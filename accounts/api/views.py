@@ -77,7 +77,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def create(self, request: Request) -> Response:
         data = UserCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_create(**data.validated_data)
+        user = services.user_create(**data.validated_data, created_by=request.user)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=UserUpdateInputSerializer, responses=UserOutputSerializer)
@@ -98,7 +98,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         user = self.get_object()
         data = PasswordInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_set_password(user=user, password=data.validated_data["password"])
+        services.user_set_password(user=user, password=data.validated_data["password"], changed_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

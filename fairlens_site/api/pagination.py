@@ -16,3 +16,18 @@ class LimitOffsetPagination(DRFLimitOffsetPagination):
         if hasattr(queryset, "ordered") and not queryset.ordered:
             raise ValueError(f"{type(view).__name__} paginates an unordered queryset; add an order_by().")
         return super().paginate_queryset(queryset, request, view)
+
+
+def cursor_page_schema(name: str, item_serializer: Any) -> Any:
+    """OpenAPI description of a cursor-paginated page: ``{"next", "previous", "results": [...]}``."""
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    return inline_serializer(
+        name=name,
+        fields={
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )

@@ -152,6 +152,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17, hour=3),
         "options": {"expires": 3600},
     },
+    # Every minute (https://crontab.guru/#*_*_*_*_*): sign a checkpoint if one is due, anchor pending ones.
+    "audit-checkpoint": {
+        "task": "compliance.tasks.checkpoint_task",
+        "schedule": crontab(),
+        "options": {"expires": 55},
+    },
+    # Every hour at :07 (https://crontab.guru/#7_*_*_*_*): verify the log against the anchored checkpoint.
+    "audit-verify": {
+        "task": "compliance.tasks.verify_audit_log_task",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 3000},
+    },
 }
 
 # --- Auth ------------------------------------------------------------------------------------------------
@@ -336,6 +348,19 @@ LOGGING = {
 
 # --- FairLens --------------------------------------------------------------------------------------------
 FAIRLENS_VERSION = "0.1.0"
+# E-mail (auditor notifications now, alert channels later). Development prints mail to the console.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = secret("EMAIL_HOST_PASSWORD", debug=DEBUG, default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fairlens@localhost")
 FAIRLENS_ALERT_THRESHOLD = env.float("ALERT_THRESHOLD", default=0.8)
 if not 0 < FAIRLENS_ALERT_THRESHOLD <= 1:
     raise ImproperlyConfigured("ALERT_THRESHOLD must be in (0, 1]; the four-fifths rule is 0.8.")
@@ -357,6 +382,24 @@ INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024 * 102
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 FAIRLENS_ARTIFACT_MAX_BYTES = env.int("FAIRLENS_ARTIFACT_MAX_BYTES", default=100 * 1024 * 1024)
+
+# --- Audit trail and keys --------------------------------------------------------------------------------
+# Ed25519 private key (PKCS#8 PEM) that signs audit entries and checkpoints; separate from encryption keys.
+AUDIT_SIGNING_KEY = secret("AUDIT_SIGNING_KEY", debug=DEBUG)
+# Name of the log and of its signing key in checkpoints (C2SP tlog-checkpoint origin / signed-note key name).
+AUDIT_LOG_ORIGIN = env.str("AUDIT_LOG_ORIGIN", default="fairlens.local/audit")
+AUDIT_KEY_NAME = env.str("AUDIT_KEY_NAME", default="fairlens")
+# A checkpoint is made when this many entries or minutes have passed since the last one (if anything new).
+CHECKPOINT_INTERVAL_ENTRIES = env.int("CHECKPOINT_INTERVAL_ENTRIES", default=1000)
+CHECKPOINT_INTERVAL_MINUTES = env.int("CHECKPOINT_INTERVAL_MINUTES", default=5)
+# Where checkpoints are anchored outside the database: "simulated_chain" appends to blockchain_anchors.jsonl.
+ANCHOR_SINKS = env.list("ANCHOR_SINKS", default=["simulated_chain"])
+AUDIT_MIRROR_PATH = env.path("AUDIT_MIRROR_PATH", default=str(VAR_DIR / "compliance_audit_log.jsonl"))
+ANCHOR_FILE_PATH = env.path("ANCHOR_FILE_PATH", default=str(VAR_DIR / "blockchain_anchors.jsonl"))
+# Where encryption keys come from: "local:" (FERNET_KEYS plus a keyring file under var/), "hcvault://mount/key"
+# or "aws-kms://<key arn>" (see compliance/keyproviders.py).
+KEY_PROVIDER_URI = env.str("KEY_PROVIDER_URI", default="local:")
+FERNET_KEYRING_PATH = env.path("FERNET_KEYRING_PATH", default=str(VAR_DIR / "keys" / "fernet-keyring.json"))
 FAIRLENS_DEMO_PASSWORDS = {
     "admin": env.str("ADMIN_PASSWORD", default="change-me"),
     "auditor": env.str("AUDITOR_PASSWORD", default="change-me"),

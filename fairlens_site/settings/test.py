@@ -16,6 +16,10 @@ os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(50))
 os.environ.setdefault("FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 os.environ.setdefault("FAIRLENS_ID_PEPPER", secrets.token_urlsafe(32))
+if "AUDIT_SIGNING_KEY" not in os.environ:
+    from fairlens_site.env import _new_ed25519_pem
+
+    os.environ["AUDIT_SIGNING_KEY"] = _new_ed25519_pem()
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
 from fairlens_site.settings.base import *  # noqa: E402,F403

@@ -23,9 +23,10 @@ PRINCIPALS = ("anonymous", "monitor", "auditor", "admin", "api_key")
 @dataclass(frozen=True)
 class Row:
     method: str
-    path: str  # {pk}, {prefix} are filled in by the fixture `targets`
+    path: str  # {pk}, {prefix}, {name}, {version}, {record_id}, {digest} come from the fixture `targets`
     expected: dict[str, int]
     body: Callable[[str], dict[str, Any]] | None = None
+    query: str = ""
 
 
 def _statuses(anonymous: int, monitor: int, auditor: int, admin: int, api_key: int) -> dict[str, int]:
@@ -42,6 +43,7 @@ READERS = _statuses(401, 200, 200, 200, 403)
 INGEST_CREATE = _statuses(401, 201, 403, 201, 201)
 INGEST_OK = _statuses(401, 200, 403, 200, 200)
 MONITOR_ADMIN = _statuses(401, 200, 403, 200, 403)
+AUDITOR_ONLY = _statuses(401, 403, 200, 403, 403)
 GENDER_POLICY = {"protected_attributes": ["gender"], "privileged": {"gender": "Male"}}
 
 
@@ -132,6 +134,24 @@ MATRIX = [
         body=lambda who: {"model_name": "loan_model", "version": "1", "predictions": [_prediction(who, 1)]},
     ),
     Row("POST", "/api/evaluate_model", MONITOR_ADMIN, body=lambda who: {"n_samples": 50, "seed": 1}),
+    # Compliance: only auditors read, verify and decrypt; public keys, checkpoints and anchors are public.
+    Row("GET", "/api/audit_history", AUDITOR_ONLY),
+    Row("GET", "/api/verify_alert/{record_id}", AUDITOR_ONLY),
+    Row("GET", "/api/get_anchor/{digest}", OPEN),
+    Row("POST", "/api/admin/reset_key", ADMIN_ONLY),
+    Row("GET", "/api/v1/compliance/entries/", AUDITOR_ONLY),
+    Row("GET", "/api/v1/compliance/verify", AUDITOR_ONLY),
+    Row("GET", "/api/v1/compliance/export", AUDITOR_ONLY),
+    Row("GET", "/api/v1/compliance/checkpoint", OPEN),
+    Row("GET", "/api/v1/compliance/public-key", OPEN),
+    Row("GET", "/api/v1/compliance/proofs/inclusion", AUDITOR_ONLY, query="seq=1"),
+    Row("GET", "/api/v1/compliance/proofs/consistency", AUDITOR_ONLY, query="old_size=1"),
+    Row(
+        "POST",
+        "/api/v1/compliance/records/{record_id}/decrypt",
+        AUDITOR_ONLY,
+        body=lambda who: {"reason": f"matrix check by {who}"},
+    ),
 ]
 
 
@@ -139,12 +159,32 @@ MATRIX = [
 def targets(make_user: Callable[..., Any], ml_model: Any) -> dict[str, str]:
     """Objects the parameterised paths point at, distinct from the principals' own user and key."""
     from accounts.services import model_client_key_create
+    from compliance.checkpoints import anchor_checkpoint, create_checkpoint
     from registry.services import register_model
 
     target_user = make_user("dave-target", "monitor")
     other_key, _ = model_client_key_create(model=ml_model, name="other-client", created_by=None)
-    register_model(name=ml_model.name, version="1", registered_by=None, policy=GENDER_POLICY)
-    return {"pk": str(target_user.pk), "prefix": other_key.prefix, "name": ml_model.name, "version": "1"}
+    version = register_model(name=ml_model.name, version="1", registered_by=None, policy=GENDER_POLICY)
+    record = _audited_record(version)
+    checkpoint = create_checkpoint()
+    anchor_checkpoint(checkpoint.pk)
+    return {
+        "pk": str(target_user.pk),
+        "prefix": other_key.prefix,
+        "name": ml_model.name,
+        "version": "1",
+        "record_id": str(record.record_id),
+        "digest": checkpoint.root_hash,
+    }
+
+
+def _audited_record(version: Any) -> Any:
+    from monitoring.models import IngestionRecord
+    from monitoring.records import finish_record
+
+    record = IngestionRecord.objects.create(model_version=version, source="submit", principal="matrix")
+    finish_record(record, summary={"alert": True}, explanation="DIR = 0.50 (<0.8). Potential bias.")
+    return record
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
@@ -154,7 +194,7 @@ def test_access_matches_the_policy(
 ) -> None:
     # given
     client = client_as(principal)
-    path = row.path.format(**targets)
+    path = row.path.format(**targets) + (f"?{row.query}" if row.query else "")
     # when
     body = row.body(principal) if row.body else None
     response = client.generic(row.method, path, data=_json(body), content_type="application/json")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fairlens_site.env import _new_ed25519_pem
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,6 +26,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "JWT_SECRET": secrets.token_urlsafe(50),
         "FERNET_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "FAIRLENS_ID_PEPPER": secrets.token_urlsafe(32),
+        "AUDIT_SIGNING_KEY": _new_ed25519_pem(),
         "DJANGO_ALLOWED_HOSTS": "fairlens.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "FAIRLENS_VAR_DIR": str(tmp_path / "var"),
@@ -50,7 +53,9 @@ def test_check_deploy_is_clean_under_production_values(tmp_path: Path) -> None:
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SECRET", "FERNET_KEYS", "FAIRLENS_ID_PEPPER"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "JWT_SECRET", "FERNET_KEYS", "FAIRLENS_ID_PEPPER", "AUDIT_SIGNING_KEY"]
+)
 def test_a_missing_secret_stops_start_up_when_debug_is_off(tmp_path: Path, missing: str) -> None:
     result = manage(production_env(tmp_path, **{missing: "<unset>"}), "check")
     assert result.returncode != 0
@@ -93,6 +98,7 @@ def test_a_development_run_generates_its_secrets_once(tmp_path: Path) -> None:
         JWT_SECRET="<unset>",
         FERNET_KEYS="<unset>",
         FAIRLENS_ID_PEPPER="<unset>",
+        AUDIT_SIGNING_KEY="<unset>",
     )
     assert manage(env, "check").returncode == 0
     generated = (tmp_path / "var" / "dev-secrets.json").read_text()

@@ -107,3 +107,5 @@ class EvaluateResultSerializer(SubmitResultSerializer):
     version = serializers.CharField()
     mode = serializers.CharField()
     predictions_summary = serializers.DictField()
+    explanation = serializers.CharField(allow_null=True, help_text="Why the alert was raised (null without one).")
+    encrypted_alert = serializers.CharField(allow_null=True, help_text="The explanation as stored, encrypted.")

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.roles import MODEL_CLIENT, Role, roles_of
 from fairlens_site.api.envelope import envelope, envelope_serializer
 from fairlens_site.api.errors import ApplicationError
+from fairlens_site.api.pagination import cursor_page_schema
 from monitoring import selectors as monitoring_selectors
 from monitoring import services
 from monitoring.api.parsers import RawBody, RawCSVParser, RawJSONParser
@@ -35,6 +36,7 @@ from monitoring.idempotency import run_idempotently
 from monitoring.ingestion.parsing import bad_batch, frame_from_csv, frame_from_json_records, parse_json_body
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
+from monitoring.records import explain_alert, finish_record
 from registry.models import MLModel, ModelVersion
 from registry.selectors import version_by_name
 
@@ -130,7 +132,7 @@ class PredictionsView(APIView):
             handler=ingest,
         )
 
-    @extend_schema(responses=PredictionOutputSerializer(many=True), tags=["ingestion"])
+    @extend_schema(responses=cursor_page_schema("PredictionPage", PredictionOutputSerializer), tags=["ingestion"])
     def get(self, request: Request, name: str, version: str) -> Response:
         paginator = _PredictionCursor()
         page = paginator.paginate_queryset(
@@ -234,7 +236,11 @@ class SubmitPredictionsView(APIView):
                 privileged=fields.get("privileged"),
                 favorable_label=fields.get("favorable_label"),
             )
-            services.record_summary(result.record, {"metrics": metrics, "alert": alert})
+            finish_record(
+                result.record,
+                summary={"metrics": metrics, "alert": alert},
+                explanation=explain_alert(metrics) if alert else None,
+            )
             return envelope(
                 {**result.as_dict(), "alert": alert, "metrics": metrics},
                 "alert: fairness violation" if alert else "no violation",

@@ -90,7 +90,9 @@ class VersionDetailView(APIView):
         data = StageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         updated = services.version_set_stage(
-            model_version=selectors.version_by_name(name, version), stage=data.validated_data["stage"]
+            model_version=selectors.version_by_name(name, version),
+            stage=data.validated_data["stage"],
+            changed_by=request.user,
         )
         return Response(VersionOutputSerializer(updated).data)
 

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from compliance.api import views
+
+urlpatterns = [
+    path("entries/", views.EntryListView.as_view(), name="audit-entries"),
+    path("verify", views.VerifyLogView.as_view(), name="audit-verify"),
+    path("export", views.ExportView.as_view(), name="audit-export"),
+    path("checkpoint", views.CheckpointView.as_view(), name="audit-checkpoint"),
+    path("public-key", views.PublicKeyView.as_view(), name="audit-public-key"),
+    path("proofs/inclusion", views.InclusionProofView.as_view(), name="audit-inclusion-proof"),
+    path("records/<str:record_id>/decrypt", views.DecryptRecordAlertView.as_view(), name="record-decrypt"),
+    path("proofs/consistency", views.ConsistencyProofView.as_view(), name="audit-consistency-proof"),
+]

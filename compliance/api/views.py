@@ -1,0 +1,331 @@
+"""Compliance endpoints: the audit log, verification, export, public keys, proofs, anchors; the seed's
+/api/audit_history, /api/verify_alert/<record_id> and /api/get_anchor/<hash>."""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import ANYONE, Role
+from compliance import selectors
+from compliance.api.serializers import (
+    AuditEntrySerializer,
+    CheckpointSerializer,
+    ProofSerializer,
+    VerificationRunSerializer,
+)
+from compliance.checkpoints import proof_of_consistency, proof_of_inclusion
+from compliance.encryption import decrypt_for, rotate_encryption_key
+from compliance.models import AuditEntry, Checkpoint, SigningKeyRecord
+from compliance.verification import export_lines, latest_checkpoint, verify_entry, verify_log
+from fairlens_site.api.envelope import envelope, envelope_serializer
+from fairlens_site.api.errors import ApplicationError
+from fairlens_site.api.pagination import cursor_page_schema
+from monitoring.models import IngestionRecord
+
+AUDITOR = {Role.AUDITOR}
+
+
+class _EntryCursor(CursorPagination):
+    ordering = "-seq"
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+
+class EntryListView(APIView):
+    """Audit entries, newest first (cursor-paginated); filter by action, actor, object_type, object_id."""
+
+    required_roles = {"GET": AUDITOR}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.STR) for name in ("action", "actor", "object_type", "object_id")
+        ],
+        responses=cursor_page_schema("AuditEntryPage", AuditEntrySerializer),
+        tags=["compliance"],
+    )
+    def get(self, request: Request) -> Response:
+        entries = selectors.entry_list()
+        for name in ("action", "actor", "object_type", "object_id"):
+            if request.query_params.get(name):
+                entries = entries.filter(**{name: request.query_params[name]})
+        paginator = _EntryCursor()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+
+class VerifyLogView(APIView):
+    """Verify the whole chain, every signature and every checkpoint now; says where the first problem is."""
+
+    required_roles = {"GET": AUDITOR}
+
+    @extend_schema(responses=VerificationRunSerializer, tags=["compliance"])
+    def get(self, request: Request) -> Response:
+        return Response(VerificationRunSerializer(verify_log()).data)
+
+
+class ExportView(APIView):
+    """The log as JSONL (one entry per line), for ``python -m compliance.verify``."""
+
+    required_roles = {"GET": AUDITOR}
+
+    @extend_schema(responses={(200, "application/x-ndjson"): OpenApiTypes.STR}, tags=["compliance"])
+    def get(self, request: Request) -> StreamingHttpResponse:
+        response = StreamingHttpResponse((line + "\n" for line in export_lines()), content_type="application/x-ndjson")
+        response["Content-Disposition"] = 'attachment; filename="audit-export.jsonl"'
+        return response
+
+
+class CheckpointView(APIView):
+    """The latest (anchored) checkpoint; ``?format=note`` gives the signed note as text for the verifier."""
+
+    required_roles = {"GET": {ANYONE}}
+
+    @extend_schema(
+        responses=CheckpointSerializer,
+        tags=["compliance"],
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "note"])],
+    )
+    def get(self, request: Request) -> Response:
+        checkpoint = latest_checkpoint()
+        if checkpoint is None:
+            raise ApplicationError("No checkpoint yet.", code="not_found", status_code=404)
+        return Response(CheckpointSerializer(checkpoint).data)
+
+
+class PublicKeyView(APIView):
+    """The public keys that sign the log (PEM), current first. Public by design: anyone may verify."""
+
+    required_roles = {"GET": {ANYONE}}
+
+    @extend_schema(
+        responses=inline_serializer("PublicKeys", {"keys": serializers.ListField(child=serializers.DictField())}),
+        tags=["compliance"],
+    )
+    def get(self, request: Request) -> Response:
+        records = SigningKeyRecord.objects.order_by("-created_at")
+        return Response(
+            {
+                "keys": [
+                    {"key_id": r.key_id, "name": r.name, "public_pem": r.public_pem, "retired_at": r.retired_at}
+                    for r in records
+                ]
+            }
+        )
+
+
+def _int_param(request: Request, name: str) -> int:
+    try:
+        value = int(request.query_params[name])
+    except (KeyError, ValueError):
+        raise ApplicationError(f"`{name}` is required and must be an integer.", details={name: ["integer"]}) from None
+    if value < 0:
+        raise ApplicationError(f"`{name}` must not be negative.", details={name: [">= 0"]})
+    return value
+
+
+class InclusionProofView(APIView):
+    """RFC 6962 inclusion proof of entry ``seq`` in the tree of size ``tree_size`` (default: latest checkpoint)."""
+
+    required_roles = {"GET": {Role.AUDITOR}}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("seq", OpenApiTypes.INT, required=True),
+            OpenApiParameter("tree_size", OpenApiTypes.INT),
+        ],
+        responses=ProofSerializer,
+        tags=["compliance"],
+    )
+    def get(self, request: Request) -> Response:
+        seq = _int_param(request, "seq")
+        checkpoint = _checkpoint_for(request)
+        if not 1 <= seq <= checkpoint.tree_size:
+            raise ApplicationError(f"seq must be between 1 and {checkpoint.tree_size}.", details={"seq": ["range"]})
+        return Response(
+            {
+                "tree_size": checkpoint.tree_size,
+                "root_hash": checkpoint.root_hash,
+                "proof": proof_of_inclusion(seq, checkpoint.tree_size),
+            }
+        )
+
+
+class ConsistencyProofView(APIView):
+    """RFC 6962 consistency proof that the tree of ``old_size`` is a prefix of the checkpoint's tree."""
+
+    required_roles = {"GET": {Role.AUDITOR}}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("old_size", OpenApiTypes.INT, required=True),
+            OpenApiParameter("tree_size", OpenApiTypes.INT),
+        ],
+        responses=ProofSerializer,
+        tags=["compliance"],
+    )
+    def get(self, request: Request) -> Response:
+        old_size = _int_param(request, "old_size")
+        checkpoint = _checkpoint_for(request)
+        if not 1 <= old_size <= checkpoint.tree_size:
+            raise ApplicationError(
+                f"old_size must be between 1 and {checkpoint.tree_size}.", details={"old_size": ["range"]}
+            )
+        return Response(
+            {
+                "tree_size": checkpoint.tree_size,
+                "root_hash": checkpoint.root_hash,
+                "proof": proof_of_consistency(old_size, checkpoint.tree_size),
+            }
+        )
+
+
+def _checkpoint_for(request: Request) -> Checkpoint:
+    if "tree_size" in request.query_params:
+        checkpoint = Checkpoint.objects.filter(tree_size=_int_param(request, "tree_size")).first()
+    else:
+        checkpoint = latest_checkpoint()
+    if checkpoint is None:
+        raise ApplicationError("No checkpoint of that size.", code="not_found", status_code=404)
+    return checkpoint
+
+
+class AuditHistoryView(APIView):
+    """Seed endpoint: the latest audit entries (auditor)."""
+
+    required_roles = {"GET": AUDITOR}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="1-500, default 20")],
+        responses=envelope_serializer("AuditHistory", AuditEntrySerializer(many=True)),
+        tags=["seed"],
+    )
+    def get(self, request: Request) -> Response:
+        limit = _int_param(request, "limit") if "limit" in request.query_params else 20
+        if not 1 <= limit <= 500:
+            raise ApplicationError("`limit` must be between 1 and 500.", details={"limit": ["1-500"]})
+        entries = AuditEntrySerializer(selectors.entry_list()[:limit], many=True).data
+        return envelope(entries, f"{len(entries)} latest audit entries")
+
+
+class VerifyRecordView(APIView):
+    """Seed endpoint: verify the audit entries of a record (an evaluation or submitted batch) by ``record_id``:
+    each entry's hash, signature, chain links and inclusion in the latest checkpoint, and that the record's
+    stored summary still hashes to what was signed."""
+
+    required_roles = {"GET": AUDITOR}
+
+    @extend_schema(responses=envelope_serializer("RecordVerification", serializers.DictField()), tags=["seed"])
+    def get(self, request: Request, record_id: str) -> Response:
+        entries = list(selectors.entries_for_object("ingestion_record", _uuid(record_id) or record_id))
+        if not entries:
+            raise ApplicationError(f"No audited record {record_id!r}.", code="not_found", status_code=404)
+        results = [{"seq": entry.seq, "action": entry.action, **verify_entry(entry)} for entry in entries]
+        record_check = _record_summary_check(record_id, entries)
+        failed = [name for result in results for name, value in result.items() if value is False]
+        if record_check is False:
+            failed.append("record_summary_matches_signed_digest")
+        verified = not failed
+        return envelope(
+            {
+                "record_id": record_id,
+                "verified": verified,
+                "failed_checks": failed,
+                "record_summary_matches_signed_digest": record_check,
+                "entries": results,
+            },
+            "verified" if verified else "verification failed: " + ", ".join(sorted(set(failed))),
+        )
+
+
+def _record_summary_check(record_id: str, entries: list[AuditEntry]) -> bool | None:
+    from compliance.services import digest_of
+
+    signed = [entry.payload.get("summary_sha256") for entry in entries if entry.payload.get("summary_sha256")]
+    if not signed:
+        return None
+    record = IngestionRecord.objects.filter(record_id=_uuid(record_id)).first()
+    return record is not None and digest_of(record.summary) == signed[-1]
+
+
+class AnchorView(APIView):
+    """Seed endpoint: where a checkpoint root, or the checkpoint covering an entry hash, was anchored."""
+
+    required_roles = {"GET": {ANYONE}}
+
+    @extend_schema(responses=envelope_serializer("AnchorDetails", serializers.DictField()), tags=["seed"])
+    def get(self, request: Request, digest: str) -> Response:
+        found = selectors.anchor_for_hash(digest)
+        anchor, checkpoint, entry = found["anchor"], found["checkpoint"], found["entry"]
+        data = {
+            "kind": found["kind"],
+            "hash": digest.lower(),
+            "tx_id": anchor.tx_id,
+            "sink": anchor.sink,
+            "anchored_at": anchor.anchored_at,
+            "checkpoint": {
+                "tree_size": checkpoint.tree_size,
+                "root_hash": checkpoint.root_hash,
+                "signed_note": checkpoint.signed_note,
+            },
+        }
+        if entry is not None:
+            data["entry_seq"] = entry.seq
+            data["inclusion_proof"] = proof_of_inclusion(entry.seq, checkpoint.tree_size)
+        return envelope(data, f"anchored as {anchor.tx_id}")
+
+
+class DecryptInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the plaintext is needed; it is logged.")
+
+
+class DecryptRecordAlertView(APIView):
+    """Decrypt the alert explanation of a record (auditors only; the reason and the access are audit entries)."""
+
+    required_roles = {"POST": AUDITOR}
+
+    @extend_schema(
+        request=DecryptInputSerializer,
+        responses=inline_serializer(
+            "DecryptedAlert", {"record_id": serializers.CharField(), "explanation": serializers.CharField()}
+        ),
+        tags=["compliance"],
+    )
+    def post(self, request: Request, record_id: str) -> Response:
+        data = DecryptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = IngestionRecord.objects.filter(record_id=_uuid(record_id)).first()
+        if record is None:
+            raise ApplicationError(f"No record {record_id!r}.", code="not_found", status_code=404)
+        plaintext = decrypt_for(
+            user=request.user, obj=record, field="encrypted_alert", reason=data.validated_data["reason"]
+        )
+        return Response({"record_id": str(record.record_id), "explanation": plaintext})
+
+
+class ResetKeyView(APIView):
+    """Seed endpoint: rotate the encryption key (admin). Stored ciphertexts are re-encrypted in the background;
+    the old key is retired when nothing uses it."""
+
+    required_roles = {"POST": {Role.ADMIN}}
+
+    @extend_schema(request=None, responses=envelope_serializer("KeyRotation", serializers.DictField()), tags=["seed"])
+    def post(self, request: Request) -> Response:
+        result = rotate_encryption_key(rotated_by=request.user)
+        return envelope(result, f"new primary key {result['new_key_id']}; re-encryption started")
+
+
+def _uuid(value: str) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

@@ -1,0 +1,197 @@
+"""Sensitive fields encrypted at rest, bound to their row, with audited decryption and resumable key rotation.
+
+The only way back to plaintext is ``decrypt_for``: it requires the auditor role and a reason and writes an audit
+entry in the same transaction before decrypting. If that entry cannot be written, nothing is decrypted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+
+from accounts.roles import Role, roles_of
+from compliance import keyring
+from compliance.crypto import DecryptionError, KeyProvider, LocalFernetProvider, provider_from_uri
+from compliance.services import audit_append
+from fairlens_site.api.errors import ApplicationError
+
+logger = logging.getLogger("fairlens.keys")
+
+
+@dataclass(frozen=True)
+class EncryptedField:
+    """A model field holding a ciphertext token, and the field holding the id of the key that made it."""
+
+    model_label: str
+    field: str
+    key_id_field: str
+
+    @property
+    def model(self) -> type[models.Model]:
+        return apps.get_model(self.model_label)
+
+
+# Every encrypted field in FairLens: rotation re-encrypts exactly these.
+ENCRYPTED_FIELDS: list[EncryptedField] = [
+    EncryptedField("monitoring.IngestionRecord", "encrypted_alert", "alert_key_id"),
+]
+
+
+def key_provider() -> KeyProvider:
+    """The configured key provider: local keys (FERNET_KEYS plus the rotation keyring), Vault or AWS KMS."""
+    uri = settings.KEY_PROVIDER_URI
+    if uri.startswith("local"):
+        return LocalFernetProvider(keyring.active_keys())
+    return provider_from_uri(uri)
+
+
+def context_for(obj: models.Model, field: str) -> str:
+    """What a ciphertext is bound to: model, primary key and field (a copy in another row will not decrypt)."""
+    if obj.pk is None:
+        raise ValueError("save the object before encrypting one of its fields: its primary key is part of the context")
+    return f"{obj._meta.label_lower}:{obj.pk}:{field}"
+
+
+def _spec(obj: models.Model, field: str) -> EncryptedField:
+    for spec in ENCRYPTED_FIELDS:
+        if spec.model_label.lower() == obj._meta.label_lower and spec.field == field:
+            return spec
+    raise ValueError(f"{obj._meta.label}.{field} is not a registered encrypted field")
+
+
+def encrypt_for(obj: models.Model, field: str, plaintext: str) -> None:
+    """Encrypt ``plaintext`` into ``obj.<field>`` (and its key id); the caller saves ``obj``."""
+    spec = _spec(obj, field)
+    value = key_provider().encrypt(plaintext.encode(), context=context_for(obj, field))
+    setattr(obj, spec.field, value.token)
+    setattr(obj, spec.key_id_field, value.key_id)
+
+
+def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str) -> str:
+    """Decrypt ``obj.<field>`` for an auditor who gives a reason; the access is an audit entry (fail closed)."""
+    spec = _spec(obj, field)
+    if Role.AUDITOR.value not in roles_of(user):
+        raise ApplicationError("Only auditors may decrypt.", code="permission_denied", status_code=403)
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise ApplicationError(
+            "Say why you need the plaintext (at least 5 characters).",
+            code="reason_required",
+            details={"reason": ["required"]},
+        )
+    token = getattr(obj, spec.field)
+    if not token:
+        raise ApplicationError("Nothing is encrypted here.", code="not_found", status_code=404)
+    with transaction.atomic():
+        audit_append(
+            action="data.decrypt",
+            actor=user,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            payload={"field": field, "reason": reason, "key_id": getattr(obj, spec.key_id_field)},
+        )
+        try:
+            return key_provider().decrypt(token, context=context_for(obj, field)).decode()
+        except DecryptionError as exc:
+            raise ApplicationError(
+                "This value cannot be decrypted: its key is gone or it does not belong to this record.",
+                code="decryption_failed",
+                status_code=409,
+            ) from exc
+
+
+def rows_not_under(spec: EncryptedField, key_id: str) -> models.QuerySet:
+    return spec.model.objects.exclude(**{spec.field: ""}).filter(~Q(**{spec.key_id_field: key_id}))
+
+
+def rewrap_batch(spec: EncryptedField, provider: KeyProvider, batch_size: int = 500) -> int:
+    """Re-encrypt up to ``batch_size`` rows of ``spec`` under the primary key, in one transaction.
+
+    Rows locked by another rotation worker are skipped, so several workers (or a rerun after a crash) share the
+    work without doing any row twice; each batch commits on its own, so an interrupted rotation resumes where it
+    stopped. Returns how many rows were re-encrypted.
+    """
+    with transaction.atomic():
+        rows = list(
+            rows_not_under(spec, provider.primary_key_id)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")[:batch_size]
+        )
+        for row in rows:
+            value = provider.rewrap(getattr(row, spec.field), context=context_for(row, spec.field))
+            setattr(row, spec.field, value.token)
+            setattr(row, spec.key_id_field, value.key_id)
+        spec.model.objects.bulk_update(rows, [spec.field, spec.key_id_field])
+        return len(rows)
+
+
+def rewrap_all(*, batch_size: int = 500, max_batches: int | None = None) -> int:
+    """Re-encrypt every registered field under the primary key; ``max_batches`` bounds one call's work."""
+    provider = key_provider()
+    done = batches = 0
+    for spec in ENCRYPTED_FIELDS:
+        while max_batches is None or batches < max_batches:
+            count = rewrap_batch(spec, provider, batch_size)
+            batches += 1
+            done += count
+            if count < batch_size:
+                break
+    return done
+
+
+def keys_still_in_use() -> set[str]:
+    return {
+        key_id
+        for spec in ENCRYPTED_FIELDS
+        for key_id in spec.model.objects.exclude(**{spec.field: ""})
+        .values_list(spec.key_id_field, flat=True)
+        .distinct()
+    }
+
+
+def retire_unused_keys() -> list[str]:
+    """Retire every key except the primary that no stored ciphertext uses any more."""
+    provider = key_provider()
+    unused = set(provider.key_ids) - {provider.primary_key_id} - keys_still_in_use()
+    retired = keyring.retire_keys(unused)
+    if retired:
+        audit_append(
+            action="keys.retire",
+            object_type="encryption_key",
+            object_id=",".join(retired),
+            payload={"key_ids": retired},
+        )
+    return retired
+
+
+def rotate_encryption_key(*, rotated_by: Any) -> dict[str, Any]:
+    """Make a new primary key; stored ciphertexts are re-encrypted in the background (``rewrap_keys_task``),
+    and old keys are retired once nothing uses them."""
+    if not settings.KEY_PROVIDER_URI.startswith("local"):
+        raise ApplicationError(
+            "Rotate keys in the key service (Vault or KMS); FairLens then re-encrypts with "
+            "POST /api/admin/reset_key?rewrap_only=true.",
+            code="external_key_service",
+            status_code=409,
+        )
+    previous = key_provider().key_ids
+    with transaction.atomic():
+        new_key_id = keyring.add_primary_key()
+        pending = sum(rows_not_under(spec, new_key_id).count() for spec in ENCRYPTED_FIELDS)
+        audit_append(
+            action="keys.rotate",
+            actor=rotated_by,
+            object_type="encryption_key",
+            object_id=new_key_id,
+            payload={"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending},
+        )
+        from compliance.tasks import rewrap_keys_task
+
+        transaction.on_commit(rewrap_keys_task.delay)
+    return {"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending}
