@@ -9,7 +9,6 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.roles import Role
-
 from compliance.checkpoints import leaf_hashes
 from compliance.crypto import (
     audit_entry_fields,
