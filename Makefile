@@ -63,9 +63,11 @@ fmt: install-dev ## Format and auto-fix with ruff
 schema: install ## Write and validate the OpenAPI schema (var/schema.yaml)
 	DJANGO_DEBUG=true $(PY) manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
 
-bench: install-dev ## Run the benchmarks; results are appended to bench/results/*.jsonl
+bench: install-dev ## Run the benchmarks (ingest/window need PostgreSQL); results go to bench/results/*.jsonl
 	$(PY) -m bench.metrics --rows 1000000
 	$(PY) -m bench.metrics --rows 10000000 --skip-fairlearn
+	$(PY) -m bench.ingest --rows 1000000
+	$(PY) -m bench.window --rows 1000000
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var

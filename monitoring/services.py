@@ -13,12 +13,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
 from monitoring.constants import MAX_REPORTED_ERRORS
 from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import is_id_like, pseudonymize
-from monitoring.ingestion.rollup_math import merge_deltas, rollup_deltas
-from monitoring.ingestion.storage import apply_rollup_deltas, insert_new_predictions
+from monitoring.ingestion.rollup_math import merge_deltas, rollup_cells, rollup_deltas
+from monitoring.ingestion.storage import apply_rollup_cells, apply_rollup_deltas, insert_new_predictions
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 from registry.models import ModelVersion
 from registry.services import current_policy
@@ -111,12 +112,26 @@ def _store(
     inserted = insert_new_predictions(
         frame=frame, attributes=attributes, model_version_id=model_version.pk, record_id=record.pk
     )
-    apply_rollup_deltas(model_version_id=model_version.pk, deltas=rollup_deltas(inserted, attributes))
+    apply_rollup_cells(model_version_id=model_version.pk, cells=rollup_cells(inserted, attributes))
     duplicates = parsed.duplicates_in_batch + (len(frame) - len(inserted))
     record.accepted = len(inserted)
     record.duplicates = duplicates
     record.rejected = parsed.rejected_rows
     record.save(update_fields=["accepted", "duplicates", "rejected"])
+    audit_append(
+        action="predictions.ingest",
+        actor=principal,
+        object_type="ingestion_record",
+        object_id=str(record.record_id),
+        payload={
+            "model": model_version.model.name,
+            "version": model_version.version,
+            "source": source,
+            "accepted": record.accepted,
+            "duplicates": duplicates,
+            "rejected": parsed.rejected_rows,
+        },
+    )
     return IngestionResult(
         record=record,
         accepted=len(inserted),
@@ -188,6 +203,13 @@ def ingest_labels(*, model_version: ModelVersion, labels: Any, principal: str) -
         rejected=len(errors) + len(unknown_rows),
         summary={"updated": len(changed), "unchanged": len(stored) - len(changed), "unknown": len(unknown_rows)},
     )
+    audit_append(
+        action="labels.ingest",
+        actor=principal,
+        object_type="ingestion_record",
+        object_id=str(record.record_id),
+        payload={"model": model_version.model.name, "version": model_version.version, **record.summary},
+    )
     errors.extend(RowError(row, "id", "no stored prediction with this id for this version") for row in unknown_rows)
     errors.sort(key=lambda error: error.row)
     return {
@@ -243,9 +265,3 @@ def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -
         last_id = chunk[-1].id
         total += len(chunk)
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=_stored_deltas(chunk, sign=1))
-
-
-def record_summary(record: IngestionRecord, summary: dict[str, Any]) -> None:
-    """Keep what an ingestion reported (its metrics and alert) with its record, for later verification."""
-    record.summary = summary
-    record.save(update_fields=["summary"])

@@ -212,3 +212,18 @@ def test_export_lines_match_the_stored_entries() -> None:
     entry = AuditEntry.objects.get(seq=1)
     assert line["entry_hash"] == entry.entry_hash
     assert line["payload"] == {"x": [1, 2.5, "é"]}
+
+
+def test_ingestion_and_labels_are_audited_with_the_record_id(client_as: Any) -> None:
+    from monitoring.tests.factories import make_version, prediction
+
+    make_version()
+    url = "/api/v1/models/credit_model/versions/1/"
+    monitor = client_as("monitor")
+    ingested = monitor.post(url + "predictions", {"predictions": [prediction("a")]}, format="json").json()
+    labeled = monitor.post(url + "labels", {"labels": [{"id": "a", "y_true": 1}]}, format="json").json()
+    ingest_entry = AuditEntry.objects.get(action="predictions.ingest")
+    assert ingest_entry.object_id == ingested["record_id"]
+    assert ingest_entry.actor == "carol-monitor"
+    assert ingest_entry.payload["accepted"] == 1
+    assert AuditEntry.objects.get(action="labels.ingest").object_id == labeled["record_id"]

@@ -69,6 +69,143 @@ def bucket_starts(occurred_at: pd.Series) -> pd.Series:
     return occurred_at.dt.floor(f"{BUCKET_SECONDS}s")
 
 
+@dataclass(frozen=True)
+class RollupCells:
+    """Non-zero rollup cells as columns: entry ``i`` is the cell (``buckets[i]``, ``attributes[i]``, ``groups[i]``)
+    with confusion counts ``counts[i]`` (ordered as COUNT_FIELDS) and score histogram ``histograms[i]``.
+
+    The order of cells carries no meaning; storage sorts them itself.
+    """
+
+    buckets: pd.DatetimeIndex
+    attributes: np.ndarray
+    groups: np.ndarray
+    counts: np.ndarray
+    histograms: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @classmethod
+    def empty(cls) -> RollupCells:
+        return cls(
+            buckets=pd.DatetimeIndex([], tz="UTC"),
+            attributes=np.array([], dtype=object),
+            groups=np.array([], dtype=object),
+            counts=np.zeros((0, len(COUNT_FIELDS)), dtype=np.int64),
+            histograms=np.zeros((0, SCORE_BINS), dtype=np.int64),
+        )
+
+    @classmethod
+    def from_deltas(cls, deltas: dict[CellKey, CellDelta]) -> RollupCells:
+        if not deltas:
+            return cls.empty()
+        keys = list(deltas)
+        return cls(
+            buckets=pd.DatetimeIndex([key[0] for key in keys]).tz_convert("UTC"),
+            attributes=np.array([key[1] for key in keys], dtype=object),
+            groups=np.array([key[2] for key in keys], dtype=object),
+            counts=np.array([deltas[key].counts for key in keys], dtype=np.int64),
+            histograms=np.array([deltas[key].histogram for key in keys], dtype=np.int64),
+        )
+
+    def as_deltas(self) -> dict[CellKey, CellDelta]:
+        return {
+            (bucket, attribute, group): CellDelta(counts=counts, histogram=histogram)
+            for bucket, attribute, group, counts, histogram in zip(
+                self.buckets, self.attributes, self.groups, self.counts.tolist(), self.histograms.tolist(), strict=True
+            )
+        }
+
+
+def _group_codes(frame: pd.DataFrame, key: str, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Each row's group under ``key`` as a code into the returned labels; -1 where the row has no group.
+
+    Labels are built once per distinct value (or combination), not once per row.
+    """
+    if INTERSECTION_SEPARATOR not in key:
+        codes, uniques = pd.factorize(frame[f"attr:{key}"].astype(str))
+        return codes, list(uniques)
+    # Missing values stay in an intersection's label (json gives NaN), as they always have.
+    combined = np.zeros(len(frame), dtype=np.int64)
+    per_attribute = []
+    for name in names:
+        codes, uniques = pd.factorize(frame[f"attr:{name}"].astype(str), use_na_sentinel=False)
+        combined = combined * len(uniques) + codes
+        per_attribute.append((codes, list(uniques)))
+    combination_codes, first_rows = np.unique(combined, return_index=True)
+    labels = [
+        intersection_group([uniques[codes[row]] for codes, uniques in per_attribute]) for row in first_rows.tolist()
+    ]
+    return np.searchsorted(combination_codes, combined), labels
+
+
+def _weighted_counts(index: np.ndarray, weight: np.ndarray | None, size: int) -> np.ndarray:
+    if weight is None:
+        return np.bincount(index, minlength=size).astype(np.int64)
+    # Weights are small integers, so the float64 sums of bincount are exact.
+    return np.rint(np.bincount(index, weights=weight, minlength=size)).astype(np.int64)
+
+
+def rollup_cells(
+    frame: pd.DataFrame,
+    attributes: Sequence[str],
+    *,
+    weights: np.ndarray | None = None,
+    include_scores: bool = True,
+) -> RollupCells:
+    """Sum rows into rollup cells, with array operations only (no per-row or per-cell Python).
+
+    ``frame`` has ``occurred_at`` (UTC timestamps), one column per attribute named ``attr:<name>``, ``y_pred``,
+    ``y_true`` (NaN when unlabeled) and ``score`` (NaN when absent). ``weights`` (+1/-1 per row) lets label
+    updates remove a row's old outcome and add its new one. Cells whose counts and histogram are all zero are
+    left out.
+    """
+    if frame.empty:
+        return RollupCells.empty()
+    weight = None if weights is None else np.asarray(weights, dtype=np.float64)
+    bucket_codes, bucket_values = pd.factorize(bucket_starts(frame["occurred_at"]))
+    outcome = outcome_codes(frame["y_pred"].to_numpy(), frame["y_true"].to_numpy()).astype(np.int64)
+    score_bin = score_bins(frame["score"].to_numpy()) if include_scores else np.full(len(frame), -1)
+    scored = score_bin >= 0
+    names = sorted(attributes)
+    parts = []
+    for key in attribute_keys(names):
+        group_codes, labels = _group_codes(frame, key, names)
+        present = (group_codes >= 0) & (bucket_codes >= 0)  # rows without a group or a time count nowhere
+        cell_of_row = bucket_codes.astype(np.int64) * len(labels) + group_codes
+        cell_ids, row_cell = np.unique(cell_of_row[present], return_inverse=True)
+        size = len(cell_ids)
+        row_weight = None if weight is None else weight[present]
+        counts = _weighted_counts(row_cell * len(COUNT_FIELDS) + outcome[present], row_weight, size * len(COUNT_FIELDS))
+        has_score = scored[present]
+        histograms = _weighted_counts(
+            row_cell[has_score] * SCORE_BINS + score_bin[present][has_score],
+            None if row_weight is None else row_weight[has_score],
+            size * SCORE_BINS,
+        )
+        counts = counts.reshape(size, len(COUNT_FIELDS))
+        histograms = histograms.reshape(size, SCORE_BINS)
+        keep = counts.any(axis=1) | histograms.any(axis=1)
+        cell_ids = cell_ids[keep]
+        parts.append(
+            (
+                bucket_values[cell_ids // len(labels)],
+                np.full(len(cell_ids), key, dtype=object),
+                np.asarray(labels, dtype=object)[cell_ids % len(labels)],
+                counts[keep],
+                histograms[keep],
+            )
+        )
+    return RollupCells(
+        buckets=parts[0][0].append([part[0] for part in parts[1:]]),
+        attributes=np.concatenate([part[1] for part in parts]),
+        groups=np.concatenate([part[2] for part in parts]),
+        counts=np.concatenate([part[3] for part in parts]),
+        histograms=np.concatenate([part[4] for part in parts]),
+    )
+
+
 def rollup_deltas(
     frame: pd.DataFrame,
     attributes: Sequence[str],
@@ -76,43 +213,8 @@ def rollup_deltas(
     weights: np.ndarray | None = None,
     include_scores: bool = True,
 ) -> dict[CellKey, CellDelta]:
-    """Sum rows into rollup cells.
-
-    ``frame`` has ``occurred_at`` (UTC timestamps), one column per attribute named ``attr:<name>``, ``y_pred``,
-    ``y_true`` (NaN when unlabeled) and ``score`` (NaN when absent). ``weights`` (+1/-1 per row) lets label
-    updates remove a row's old outcome and add its new one.
-    """
-    deltas: dict[CellKey, CellDelta] = {}
-    if frame.empty:
-        return deltas
-    weight = np.ones(len(frame), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
-    base = pd.DataFrame(
-        {
-            "bucket": bucket_starts(frame["occurred_at"]).to_numpy(),
-            "outcome": outcome_codes(frame["y_pred"].to_numpy(), frame["y_true"].to_numpy()),
-            "bin": score_bins(frame["score"].to_numpy()) if include_scores else np.full(len(frame), -1),
-            "weight": weight,
-        }
-    )
-    names = sorted(attributes)
-    for key in attribute_keys(names):
-        if INTERSECTION_SEPARATOR in key:
-            columns = [frame[f"attr:{name}"].astype(str) for name in names]
-            groups = pd.Series([intersection_group(values) for values in zip(*columns, strict=True)], index=frame.index)
-        else:
-            groups = frame[f"attr:{key}"].astype(str)
-        base["group"] = groups.to_numpy()
-        counts = base.groupby(["bucket", "group", "outcome"], sort=False)["weight"].sum()
-        for (bucket, group, outcome), value in counts.items():
-            cell = deltas.setdefault((pd.Timestamp(bucket), key, group), CellDelta())
-            cell.counts[int(outcome)] += int(value)
-        scored = base[base["bin"] >= 0]
-        if not scored.empty:
-            histogram = scored.groupby(["bucket", "group", "bin"], sort=False)["weight"].sum()
-            for (bucket, group, score_bin), value in histogram.items():
-                cell = deltas.setdefault((pd.Timestamp(bucket), key, group), CellDelta())
-                cell.histogram[int(score_bin)] += int(value)
-    return {key: delta for key, delta in deltas.items() if not delta.is_zero()}
+    """Sum rows into rollup cells, keyed by (bucket start, attribute, group); see :func:`rollup_cells`."""
+    return rollup_cells(frame, attributes, weights=weights, include_scores=include_scores).as_deltas()
 
 
 def merge_deltas(*parts: dict[CellKey, CellDelta]) -> dict[CellKey, CellDelta]:

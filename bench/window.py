@@ -1,0 +1,220 @@
+"""Benchmark: every fairness metric of a window covering all stored predictions, computed from the rollups.
+
+``python -m bench.window --rows N [--load rollups|service] [--repeat R]`` prints one JSON line (and appends it to
+``bench/results/window.jsonl``)::
+
+    {"rows": N, "window_ms": ..., "rollup_rows": ..., ...}
+
+* Set-up: a fresh PostgreSQL database (``--database``, dropped and recreated, dropped again at the end),
+  migrated by ``manage.py migrate`` under a production environment; a model with a race/sex policy banding
+  every metric. N synthetic predictions spread over 30 days (hourly buckets) and 5 x 2 groups, loaded with
+  ``--load``:
+
+  - ``rollups`` (default, fastest): chunks of a million rows in the layout validation produces go through the
+    real rollup code (``rollup_cells``) and the real rollup writer (``apply_rollup_cells``), exactly what an
+    ingestion does after storing its rows; the predictions themselves are not stored (the window never reads
+    them).
+  - ``service``: the whole ingestion path in-process, ``frame_from_csv`` and ``ingest_predictions`` on CSV
+    batches of 50,000 rows, predictions stored too.
+
+  The rollups must then count N rows per attribute. ``VACUUM ANALYZE`` of the rollup table follows, the state
+  autovacuum keeps a live table in.
+* ``window_ms``: ``window_counts`` over the whole window (one aggregate query over the rollups) plus
+  ``reports_from_counts`` with the policy (counts, rates, every metric with intervals, Theil, verdicts for each
+  attribute and the intersection; no bootstrap), as a fairness check computes them. Best of ``--repeat`` runs
+  after a warm-up; ``median_ms``, ``counts_ms`` (the query) and ``reports_ms`` (the arithmetic) are reported too.
+* ``rollup_rows``: the rollup cells of the model version. It depends on hours x groups, not on N, and so
+  should the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench._setup import (
+    ATTRIBUTES,
+    FIRST_TIMESTAMP,
+    SPAN_SECONDS,
+    BenchDatabase,
+    csv_batches,
+    manage,
+    production_env,
+    provision_model,
+    setup_django,
+    synthetic_frame,
+    synthetic_predictions,
+)
+from bench.results import record
+
+MODEL_NAME = "bench_window"
+VERSION = "1"
+ROLLUP_CHUNK_ROWS = 1_000_000
+SERVICE_BATCH_ROWS = 50_000
+
+
+def load_through_rollups(version_id: int, rows: int, seed: int) -> None:
+    """Rollups of ``rows`` predictions, by the code an ingestion uses, one chunk of rows at a time."""
+    from django.db import transaction
+
+    from monitoring.ingestion.rollup_math import rollup_cells
+    from monitoring.ingestion.storage import apply_rollup_cells
+
+    for number, start in enumerate(range(0, rows, ROLLUP_CHUNK_ROWS)):
+        frame = synthetic_frame(min(ROLLUP_CHUNK_ROWS, rows - start), seed + number)
+        with transaction.atomic():
+            apply_rollup_cells(model_version_id=version_id, cells=rollup_cells(frame, ATTRIBUTES))
+
+
+def load_through_service(version_id: int, rows: int, seed: int) -> None:
+    """``rows`` predictions through the whole ingestion path (parsing, validation, storage, rollups)."""
+    from django.conf import settings
+
+    from monitoring.ingestion.parsing import frame_from_csv
+    from monitoring.services import ingest_predictions
+    from registry.models import ModelVersion
+
+    model_version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    for number, start in enumerate(range(0, rows, ROLLUP_CHUNK_ROWS)):
+        chunk = synthetic_predictions(min(ROLLUP_CHUNK_ROWS, rows - start), seed + number, id_prefix=f"c{number}")
+        for body in csv_batches(chunk, SERVICE_BATCH_ROWS):
+            raw = frame_from_csv(body, ATTRIBUTES, settings.INGEST_MAX_ROWS)
+            result = ingest_predictions(model_version=model_version, raw=raw, attributes=ATTRIBUTES, principal="bench")
+            if result.rejected or result.duplicates:
+                raise RuntimeError(f"ingestion rejected or skipped rows: {result.as_dict()}")
+
+
+def rollup_totals(version_id: int) -> tuple[int, dict[str, int]]:
+    """The number of rollup cells of the version and the rows they count per attribute."""
+    from django.db.models import Count, F, Sum
+
+    from monitoring.models import PredictionRollup
+
+    rows = (
+        PredictionRollup.objects.filter(model_version_id=version_id)
+        .values("attribute")
+        .annotate(
+            cells=Count("id"),
+            predictions=Sum(F("tp") + F("fp") + F("tn") + F("fn") + F("unlabeled_pos") + F("unlabeled_neg")),
+        )
+    )
+    totals = {row["attribute"]: int(row["predictions"]) for row in rows}
+    return sum(row["cells"] for row in rows), totals
+
+
+def vacuum_rollups() -> None:
+    from django.db import connection
+
+    from monitoring.models import PredictionRollup
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {PredictionRollup._meta.db_table}")
+
+
+def window_report(version_id: int) -> tuple[dict[str, Any], float, float]:
+    """All metrics of the whole 30 days, as a fairness check computes them; returns (reports, counts s, reports s).
+
+    The model version and its policy are read once outside the timing, as a check has them already.
+    """
+    from monitoring.reporting import engine_policy, reports_from_counts
+    from monitoring.selectors import window_counts
+    from registry.models import ModelVersion
+    from registry.services import current_policy
+
+    model_version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    policy = current_policy(model_version.model)
+    start = pd.Timestamp(FIRST_TIMESTAMP, tz="UTC").to_pydatetime()
+    end = start + timedelta(seconds=SPAN_SECONDS)
+
+    def run() -> tuple[dict[str, Any], float, float]:
+        began = time.perf_counter()
+        counts = window_counts(
+            model_version=model_version, start=start, end=end, favorable_label=policy.favorable_label
+        )
+        counted = time.perf_counter()
+        rules = engine_policy(
+            metric_bands=policy.metric_bands,
+            min_group_size=policy.min_group_size,
+            confidence_level=policy.confidence_level,
+        )
+        reports = reports_from_counts(counts, policy.privileged, rules, n_bootstrap=0)
+        return reports, counted - began, time.perf_counter() - counted
+
+    return run()
+
+
+def run(rows: int, *, load: str, repeat: int, seed: int, database_name: str) -> dict[str, Any]:
+    database = BenchDatabase(database_name)
+    with tempfile.TemporaryDirectory(prefix="fairlens-bench-") as scratch:
+        database.recreate()
+        try:
+            environment = production_env(database.url, Path(scratch) / "var", pepper="window-benchmark")
+            manage(environment, "migrate", "--noinput")
+            version_id = provision_model(environment, model=MODEL_NAME, versions=[VERSION])["version_ids"][VERSION]
+            setup_django(environment)
+
+            began = time.perf_counter()
+            if load == "service":
+                load_through_service(version_id, rows, seed)
+            else:
+                load_through_rollups(version_id, rows, seed)
+            load_seconds = time.perf_counter() - began
+            cells, totals = rollup_totals(version_id)
+            expected_attributes = {*ATTRIBUTES, "&".join(sorted(ATTRIBUTES))}
+            if set(totals) != expected_attributes or any(total != rows for total in totals.values()):
+                raise RuntimeError(f"rollups count {totals}, expected {rows} for each of {expected_attributes}")
+            vacuum_rollups()
+
+            reports, _, _ = window_report(version_id)  # warm-up: first-call costs are not per-check costs
+            timings = [window_report(version_id)[1:] for _ in range(repeat)]
+            from django.db import connection
+
+            connection.close()
+        finally:
+            database.drop()
+
+    totals_ms = [(counts + compute) * 1000 for counts, compute in timings]
+    best = int(np.argmin(totals_ms))
+    reported_n = {attribute: report["n"] for attribute, report in reports.items()}
+    if any(n != rows for n in reported_n.values()):
+        raise RuntimeError(f"reports cover {reported_n} predictions, expected {rows}")
+    return {
+        "rows": rows,
+        "window_ms": round(totals_ms[best], 2),
+        "rollup_rows": cells,
+        "median_ms": round(statistics.median(totals_ms), 2),
+        "counts_ms": round(timings[best][0] * 1000, 2),
+        "reports_ms": round(timings[best][1] * 1000, 2),
+        "repeat": repeat,
+        "attributes": sorted(reports),
+        "groups": {attribute: len(report["groups"]) for attribute, report in reports.items()},
+        "hours": SPAN_SECONDS // 3600,
+        "load": load,
+        "load_s": round(load_seconds, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--load", choices=("rollups", "service"), default="rollups")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--database", default="fairlens_bench_window", help="dropped and recreated on every run")
+    parser.add_argument("--output", type=Path, default=None, help="results file (default bench/results/window.jsonl)")
+    args = parser.parse_args(argv)
+    result = run(args.rows, load=args.load, repeat=args.repeat, seed=args.seed, database_name=args.database)
+    record("window", result, args.output)
+
+
+if __name__ == "__main__":
+    main()
