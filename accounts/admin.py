@@ -22,6 +22,18 @@ from fairlens_site.api.errors import ApplicationError
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
+KEY_FIELDS = (
+    "prefix",
+    "name",
+    "model",
+    "created",
+    "created_by",
+    "expiry_date",
+    "last_used_at",
+    "revoked",
+    "revoked_at",
+    "revoked_by",
+)
 ROLE_CHOICES = [("", "— no role —"), *Role.choices]
 
 
@@ -105,18 +117,7 @@ class ModelClientKeyAdmin(admin.ModelAdmin):
     list_display = ("prefix", "name", "model", "created", "last_used_at", "revoked", "expiry_date")
     list_filter = ("revoked", "model")
     search_fields = ("prefix", "name", "model__name")
-    fields = (
-        "prefix",
-        "name",
-        "model",
-        "created",
-        "created_by",
-        "expiry_date",
-        "last_used_at",
-        "revoked",
-        "revoked_at",
-        "revoked_by",
-    )
+    fields = KEY_FIELDS
     readonly_fields = fields
     actions = ("revoke_selected",)
 
@@ -147,15 +148,4 @@ class UserAuditorAdmin(ReadOnlyAdmin):
 @admin.register(ModelClientKey, site=auditor_site)
 class ModelClientKeyAuditorAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "name", "model", "created", "last_used_at", "revoked")
-    fields = (
-        "prefix",
-        "name",
-        "model",
-        "created",
-        "created_by",
-        "expiry_date",
-        "last_used_at",
-        "revoked",
-        "revoked_at",
-        "revoked_by",
-    )
+    fields = KEY_FIELDS

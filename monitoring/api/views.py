@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -80,6 +81,18 @@ def _json_field(body: RawBody, name: str) -> Any:
     return payload[name]
 
 
+def _idempotent(request: Request, body: RawBody, handler: Callable[[], Response]) -> Response:
+    """Run ``handler`` at most once per (caller, Idempotency-Key); repeats get the first response."""
+    return run_idempotently(
+        key=request.headers.get("Idempotency-Key"),
+        principal=principal_name(request),
+        method=request.method,
+        path=request.get_full_path(),
+        body=body.content,
+        handler=handler,
+    )
+
+
 def _body(request: Request) -> RawBody:
     body = request.data
     if not isinstance(body, RawBody) or not body.content:
@@ -123,14 +136,7 @@ class PredictionsView(APIView):
             result = _ingest(model_version, body, attributes, principal_name(request), atomic)
             return Response(result.as_dict(), status=201 if result.accepted else 200)
 
-        return run_idempotently(
-            key=request.headers.get("Idempotency-Key"),
-            principal=principal_name(request),
-            method="POST",
-            path=request.get_full_path(),
-            body=body.content,
-            handler=ingest,
-        )
+        return _idempotent(request, body, ingest)
 
     @extend_schema(responses=cursor_page_schema("PredictionPage", PredictionOutputSerializer), tags=["ingestion"])
     def get(self, request: Request, name: str, version: str) -> Response:
@@ -188,14 +194,7 @@ class LabelsView(APIView):
                 services.ingest_labels(model_version=model_version, labels=labels, principal=principal_name(request))
             )
 
-        return run_idempotently(
-            key=request.headers.get("Idempotency-Key"),
-            principal=principal_name(request),
-            method="POST",
-            path=request.get_full_path(),
-            body=body.content,
-            handler=label,
-        )
+        return _idempotent(request, body, label)
 
 
 class SubmitPredictionsView(APIView):
@@ -246,14 +245,7 @@ class SubmitPredictionsView(APIView):
                 "alert: fairness violation" if alert else "no violation",
             )
 
-        return run_idempotently(
-            key=request.headers.get("Idempotency-Key"),
-            principal=principal_name(request),
-            method="POST",
-            path=request.get_full_path(),
-            body=body.content,
-            handler=submit,
-        )
+        return _idempotent(request, body, submit)
 
 
 class EvaluateModelView(APIView):
