@@ -32,12 +32,20 @@ install-dev: $(VENV)/.dev-installed ## Virtualenv with test and lint tools too
 
 # Development defaults for `make run`: DEBUG on (local secrets are generated once into var/), SQLite and the
 # filesystem broker unless DATABASE_URL / REDIS_URL say otherwise.
-RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
+# The demo is on: anonymous calls to the seed's demo endpoints, a drifting prediction stream for the demo model,
+# and a local receiver (port 8765) that verifies the webhooks of the default endpoint.
+RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
+	FAIRLENS_DEMO_ENDPOINTS=$${FAIRLENS_DEMO_ENDPOINTS:-true} \
+	FAIRLENS_DEMO_STREAM=$${FAIRLENS_DEMO_STREAM:-true} \
+	CHECK_DEBOUNCE_SECONDS=$${CHECK_DEBOUNCE_SECONDS:-20} \
+	WEBHOOK_URL=$${WEBHOOK_URL:-http://127.0.0.1:8765/webhooks} \
+	WEBHOOK_ALLOWED_PRIVATE_TARGETS=$${WEBHOOK_ALLOWED_PRIVATE_TARGETS:-127.0.0.1:8765}
 
 serve-prepare: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py train_demo_model --samples 5000
+	$(RUN_ENV) $(PY) manage.py demo_stream --reset
 
 run: serve-prepare ## Migrate, seed demo users and model, start web + worker + beat on $$PORT (default 5050)
 	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start -p $(PORT)
@@ -68,6 +76,7 @@ bench: install-dev ## Run the benchmarks (ingest/window need PostgreSQL); result
 	$(PY) -m bench.metrics --rows 10000000 --skip-fairlearn
 	$(PY) -m bench.ingest --rows 1000000
 	$(PY) -m bench.window --rows 1000000
+	$(PY) -m bench.alerting
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var

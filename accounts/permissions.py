@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
-from accounts.roles import ANYONE, roles_of
+from accounts.roles import ANYONE, DEMO_VISITOR, roles_of
 
 _METHOD_FALLBACKS = {"HEAD": "GET", "OPTIONS": "GET"}
 
@@ -53,6 +53,8 @@ class HasRole(BasePermission):
             return True  # nothing would run; let DRF answer 405 rather than 401/403
         allowed = allowed_roles(view, request)
         if ANYONE in allowed:
+            return True
+        if DEMO_VISITOR in allowed and settings.FAIRLENS_DEMO_ENDPOINTS:
             return True
         return bool(allowed & roles_of(request.user))
 

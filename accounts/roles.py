@@ -26,6 +26,8 @@ class Role(models.TextChoices):
 MODEL_CLIENT = "model_client"
 # Marker for endpoints anyone may call, credentials or not (health, login, the API index).
 ANYONE = "anyone"
+# Marker for the seed's demo endpoints: anonymous callers are let in only while FAIRLENS_DEMO_ENDPOINTS is on.
+DEMO_VISITOR = "demo_visitor"
 
 USER_ROLES = frozenset(role.value for role in Role)
 # When a user holds several roles, the login answer names the most powerful one.

@@ -31,6 +31,8 @@ class EncryptedField:
     model_label: str
     field: str
     key_id_field: str
+    # The system itself must read it (a webhook signing secret), so ``system_decrypt`` may open it.
+    system_readable: bool = False
 
     @property
     def model(self) -> type[models.Model]:
@@ -40,6 +42,8 @@ class EncryptedField:
 # Every encrypted field in FairLens: rotation re-encrypts exactly these.
 ENCRYPTED_FIELDS: list[EncryptedField] = [
     EncryptedField("monitoring.IngestionRecord", "encrypted_alert", "alert_key_id"),
+    EncryptedField("alerts.Alert", "encrypted_explanation", "explanation_key_id"),
+    EncryptedField("alerts.WebhookEndpoint", "encrypted_secret", "secret_key_id", system_readable=True),
 ]
 
 
@@ -104,6 +108,31 @@ def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str) -> str
                 code="decryption_failed",
                 status_code=409,
             ) from exc
+
+
+def system_decrypt(obj: models.Model, field: str) -> str:
+    """Decrypt a secret the system needs to do its job (signing webhooks). Only fields registered as
+    ``system_readable`` open this way; people's access to data goes through ``decrypt_for``."""
+    spec = _spec(obj, field)
+    if not spec.system_readable:
+        raise PermissionError(f"{spec.model_label}.{field} is only readable through decrypt_for")
+    return key_provider().decrypt(getattr(obj, spec.field), context=context_for(obj, field)).decode()
+
+
+def demo_console_decrypt(obj: models.Model, field: str) -> str:
+    """The seed's debug echo of a decrypted alert on the console, allowed only in demo mode
+    (FAIRLENS_DEMO_ENDPOINTS) and recorded in the audit log like any other decryption."""
+    if not settings.FAIRLENS_DEMO_ENDPOINTS:
+        raise PermissionError("console decryption is a demo feature (FAIRLENS_DEMO_ENDPOINTS is off)")
+    spec = _spec(obj, field)
+    with transaction.atomic():
+        audit_append(
+            action="data.decrypt",
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            payload={"field": field, "reason": "demo console echo", "key_id": getattr(obj, spec.key_id_field)},
+        )
+        return key_provider().decrypt(getattr(obj, spec.field), context=context_for(obj, field)).decode()
 
 
 def rows_not_under(spec: EncryptedField, key_id: str) -> models.QuerySet:

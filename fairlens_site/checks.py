@@ -50,3 +50,35 @@ def check_production_exposure(app_configs: Any = None, **kwargs: Any) -> list[Wa
             )
         )
     return warnings
+
+
+@register(deploy=True)
+def check_webhook_egress(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Holes in the SSRF guard are for tests and local demos, never for a deployment."""
+    errors: list[Error] = []
+    if settings.WEBHOOK_ALLOWED_PRIVATE_TARGETS:
+        errors.append(
+            Error(
+                "WEBHOOK_ALLOWED_PRIVATE_TARGETS lets webhooks reach non-public addresses.",
+                hint="Leave it empty in production.",
+                id="fairlens.E010",
+            )
+        )
+    if settings.WEBHOOK_ALLOW_INSECURE_HTTP:
+        errors.append(
+            Error(
+                "WEBHOOK_ALLOW_INSECURE_HTTP allows plain http:// webhooks.",
+                hint="Set it to false.",
+                id="fairlens.E011",
+            )
+        )
+    if settings.FAIRLENS_DEMO_ENDPOINTS or settings.FAIRLENS_DEMO_STREAM or settings.CHECK_FAULT_DELAY_SECONDS:
+        errors.append(
+            Error(
+                "A demo or test setting is on: FAIRLENS_DEMO_ENDPOINTS, FAIRLENS_DEMO_STREAM or "
+                "CHECK_FAULT_DELAY_SECONDS.",
+                hint="Turn them off in production.",
+                id="fairlens.E012",
+            )
+        )
+    return errors

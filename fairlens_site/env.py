@@ -35,6 +35,8 @@ _DEV_SECRET_GENERATORS: dict[str, Callable[[], str]] = {
     "FERNET_KEYS": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     "FAIRLENS_ID_PEPPER": lambda: secrets.token_urlsafe(32),
     "AUDIT_SIGNING_KEY": lambda: _new_ed25519_pem(),
+    # Standard Webhooks secret of the default endpoint (WEBHOOK_URL), shared with the demo receiver.
+    "WEBHOOK_SECRET": lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 

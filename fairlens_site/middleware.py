@@ -72,3 +72,26 @@ class ApiHttpsOnlyMiddleware:
         ):
             return error_response(403, "https_required", "The API is served over HTTPS only.")
         return self.get_response(request)
+
+
+class RejectNulQueryMiddleware:
+    """A NUL character in a query parameter is a 400 for every API path.
+
+    No stored name holds one, and PostgreSQL refuses NUL inside a string literal, so letting it reach a
+    filter would turn bad input into a 500.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            bad = sorted({name for name, value in request.GET.lists() if any("\x00" in item for item in value)})
+            if bad:
+                return error_response(
+                    400,
+                    "invalid",
+                    "Query parameters must not contain NUL characters.",
+                    {name: ["must not contain NUL characters"] for name in bad},
+                )
+        return self.get_response(request)

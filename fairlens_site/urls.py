@@ -8,6 +8,7 @@ from accounts.api import auth_views
 from compliance.api import views as compliance_views
 from fairlens_site import views
 from fairlens_site.api.docs import SchemaView, SwaggerView
+from monitoring.api import demo_views
 from monitoring.api import views as monitoring_views
 from registry.api import views as registry_views
 
@@ -22,6 +23,10 @@ urlpatterns = [
     path("api/models/register", registry_views.SeedRegisterView.as_view(), name="seed-register"),
     path("api/evaluate_model", monitoring_views.EvaluateModelView.as_view(), name="seed-evaluate"),
     path("api/submit_predictions", monitoring_views.SubmitPredictionsView.as_view(), name="seed-submit"),
+    path("api/monitor_fairness", demo_views.MonitorFairnessView.as_view(), name="seed-monitor-fairness"),
+    path("api/fairness_trend", demo_views.FairnessTrendView.as_view(), name="seed-fairness-trend"),
+    path("api/pre_alert", demo_views.PreAlertView.as_view(), name="seed-pre-alert"),
+    path("api/predict_fairness_drift", demo_views.PredictDriftView.as_view(), name="seed-predict-drift"),
     path("api/audit_history", compliance_views.AuditHistoryView.as_view(), name="seed-audit-history"),
     path("api/verify_alert/<str:record_id>", compliance_views.VerifyRecordView.as_view(), name="seed-verify-alert"),
     path("api/admin/reset_key", compliance_views.ResetKeyView.as_view(), name="seed-reset-key"),
@@ -31,6 +36,7 @@ urlpatterns = [
     path("api/v1/models/", include("registry.api.urls")),
     path("api/v1/models/", include("monitoring.api.urls")),
     path("api/v1/compliance/", include("compliance.api.urls")),
+    path("api/v1/", include("alerts.api.urls")),
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),

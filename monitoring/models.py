@@ -12,7 +12,11 @@ from registry.models import ModelVersion
 class Prediction(models.Model):
     """One prediction of a model version. The client's id is stored only as a keyed hash (``prediction_key``)."""
 
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    # No index of its own: the unique (model_version, prediction_key) constraint and the (model_version,
+    # occurred_at) index both start with it, and every extra index costs each ingested row.
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="predictions", db_index=False
+    )
     prediction_key = models.CharField(max_length=64, help_text="HMAC-SHA256 of the client's prediction id.")
     occurred_at = models.DateTimeField()
     attributes = models.JSONField(help_text="Protected attribute values, e.g. {'sex': 'Female'}.")
@@ -78,6 +82,7 @@ class IngestionRecord(models.Model):
         SUBMIT = "submit", "submit_predictions"
         EVALUATE = "evaluate", "evaluate_model"
         LABELS = "labels", "Labels API"
+        MONITOR = "monitor_fairness", "monitor_fairness demo"
 
     record_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="ingestion_records")
@@ -114,3 +119,70 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal}: {self.key}"
+
+
+class FairnessCheck(models.Model):
+    """One fairness check of a model version over a window, under one policy version.
+
+    ``inputs`` holds the window's confusion counts (and score histograms) per attribute and group, so the
+    check can be redrawn later exactly; ``inputs_sha256`` is the hash of their canonical JSON. Reruns and
+    concurrent runs of the same (version, policy version, window end) converge on one row.
+    """
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        INGESTION = "ingestion", "Ingestion"
+        MANUAL = "manual", "Manual"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="checks")
+    policy = models.ForeignKey("registry.MonitoringPolicy", on_delete=models.PROTECT, related_name="checks")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    claim_token = models.CharField(max_length=100, blank=True, help_text="Who runs it: a task id or a request.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    verdict = models.CharField(max_length=30, blank=True)
+    status_summary = models.CharField(
+        max_length=30, blank=True, help_text="pass, pre_alert, alert or insufficient_data: what a person sees."
+    )
+    headline_dir = models.FloatField(null=True, blank=True, help_text="Lowest DIR over protected attributes.")
+    n_predictions = models.BigIntegerField(default=0)
+    engine_version = models.CharField(max_length=20, blank=True)
+    inputs = models.JSONField(default=dict, blank=True)
+    inputs_sha256 = models.CharField(max_length=64, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-window_end", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=("model_version", "policy", "window_end"), name="one_check_per_window"),
+        ]
+        indexes = [models.Index(fields=("model_version", "status", "window_end"), name="check_version_status_end")]
+
+    def __str__(self) -> str:
+        return f"check of {self.model_version} ending {self.window_end:%Y-%m-%d %H:%M}"
+
+
+class IngestionCheckGate(models.Model):
+    """When the next ingestion-triggered check of a version may be enqueued (the debounce)."""
+
+    model_version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    next_allowed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.model_version}: next at {self.next_allowed_at:%H:%M:%S}"
+
+
+# Name for the OpenAPI schema (ENUM_NAME_OVERRIDES): alerts and deliveries have a "status" too.
+CHECK_STATUS = FairnessCheck.Status

@@ -21,6 +21,7 @@ from monitoring.ingestion.pseudonymize import is_id_like, pseudonymize
 from monitoring.ingestion.rollup_math import merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import apply_rollup_cells, apply_rollup_deltas, insert_new_predictions
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
+from monitoring.tasks import enqueue_ingestion_check
 from registry.models import ModelVersion
 from registry.services import current_policy
 
@@ -132,6 +133,8 @@ def _store(
             "rejected": parsed.rejected_rows,
         },
     )
+    if len(inserted):
+        transaction.on_commit(lambda: enqueue_ingestion_check(model_version))
     return IngestionResult(
         record=record,
         accepted=len(inserted),
@@ -195,6 +198,7 @@ def ingest_labels(*, model_version: ModelVersion, labels: Any, principal: str) -
         added = _stored_deltas(changed, sign=1, include_scores=False)
         Prediction.objects.bulk_update(changed, ["y_true", "labeled_at"], batch_size=2000)
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=merge_deltas(removed, added))
+        transaction.on_commit(lambda: enqueue_ingestion_check(model_version))
     record = IngestionRecord.objects.create(
         model_version=model_version,
         source=IngestionRecord.Source.LABELS,

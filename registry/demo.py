@@ -14,12 +14,19 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from monitoring.fairness import evaluate_frame, generate_loan_data
+from monitoring.fairness import FairnessReport, evaluate_frame, generate_loan_data
 
 DEMO_MODEL_NAME = "loan_model"
 DEMO_FEATURES = ["credit_score", "income", "region"]
 DEMO_TARGET = "creditworthy"
-DEMO_POLICY = {"protected_attributes": ["gender"], "privileged": {"gender": "Male"}, "favorable_label": 1}
+# Checked every minute over the last two hours (whole hourly buckets), so the demo drift shows within minutes.
+DEMO_POLICY = {
+    "protected_attributes": ["gender"],
+    "privileged": {"gender": "Male"},
+    "favorable_label": 1,
+    "window_hours": 2,
+    "check_interval_minutes": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -39,23 +46,64 @@ def build_pipeline() -> Pipeline:
     return Pipeline([("features", features), ("classifier", LogisticRegression(max_iter=1000))])
 
 
+def split_demo_data(data: pd.DataFrame, seed: int, test_size: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train/test split of simulated loan data, stratified on the target."""
+    train, test = train_test_split(data, test_size=test_size, random_state=seed, stratify=data[DEMO_TARGET])
+    return train, test
+
+
+def fit_demo_pipeline(train: pd.DataFrame, sample_weight: np.ndarray | None = None) -> Pipeline:
+    """Fit :func:`build_pipeline` on ``train``; ``sample_weight`` (one per row) goes to the classifier step."""
+    fit_params = {} if sample_weight is None else {"classifier__sample_weight": np.asarray(sample_weight)}
+    return build_pipeline().fit(train[DEMO_FEATURES], train[DEMO_TARGET].astype(int), **fit_params)
+
+
+@dataclass(frozen=True)
+class DemoEvaluation:
+    """A model scored on a test split: accuracy and AUC against the true label, and the gender fairness report."""
+
+    accuracy: float
+    roc_auc: float | None
+    report: FairnessReport
+
+    def summary(self) -> dict[str, Any]:
+        """Accuracy, AUC, and DIR and SPD of Female against Male."""
+        female = self.report.comparison("Female")
+        return {
+            "accuracy": self.accuracy,
+            "roc_auc": self.roc_auc,
+            "DIR": female.disparate_impact_ratio.value,
+            "SPD": female.statistical_parity_difference.value,
+        }
+
+
+def evaluate_demo_model(model: Any, test: pd.DataFrame) -> DemoEvaluation:
+    """Score ``model`` on ``test`` (demo features, ``creditworthy`` as the truth, gender with Male privileged)."""
+    predicted, probability = predict_frame(model, test)
+    truth = test[DEMO_TARGET].astype(int).to_numpy()
+    scored = test.assign(y_pred=predicted, y_true=truth)
+    report = evaluate_frame(scored, "gender", privileged="Male", prediction="y_pred", label="y_true", n_bootstrap=0)
+    return DemoEvaluation(
+        accuracy=float(accuracy_score(truth, predicted)),
+        roc_auc=None if probability is None else float(roc_auc_score(truth, probability)),
+        report=report,
+    )
+
+
 def train_demo_model(samples: int = 5000, seed: int = 42, test_size: float = 0.25) -> TrainedDemoModel:
     """Train on simulated, unbiased data (drift 0); report accuracy, AUC and the fairness baseline on the test
     split, so later drift is measured against how the model behaved when it was registered."""
     data = generate_loan_data(samples, drift_level=0.0, seed=seed)
-    train, test = train_test_split(data, test_size=test_size, random_state=seed, stratify=data[DEMO_TARGET])
-    pipeline = build_pipeline().fit(train[DEMO_FEATURES], train[DEMO_TARGET].astype(int))
-    predicted = pipeline.predict(test[DEMO_FEATURES]).astype(int)
-    probability = pipeline.predict_proba(test[DEMO_FEATURES])[:, 1]
-    truth = test[DEMO_TARGET].astype(int).to_numpy()
-    scored = test.assign(y_pred=predicted, y_true=truth)
-    report = evaluate_frame(scored, "gender", privileged="Male", prediction="y_pred", label="y_true", n_bootstrap=0)
+    train, test = split_demo_data(data, seed, test_size)
+    pipeline = fit_demo_pipeline(train)
+    evaluation = evaluate_demo_model(pipeline, test)
+    report = evaluation.report
     female = report.comparison("Female")
     metrics = {
         "n_train": len(train),
         "n_test": len(test),
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "roc_auc": float(roc_auc_score(truth, probability)),
+        "accuracy": evaluation.accuracy,
+        "roc_auc": evaluation.roc_auc,
         "fairness_baseline": {
             "attribute": "gender",
             "privileged": "Male",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,12 +26,16 @@ def database_url_for_subprocesses() -> str:
     return f"postgres://{credentials}{settings.get('HOST') or '127.0.0.1'}{port}/{settings['NAME']}"
 
 
-def start_celery(*args: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """``celery -A fairlens_site <args>`` with this run's settings and secrets, logging to ``log_path``."""
+def start_celery(*args: str, log_path: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``celery -A fairlens_site <args>`` with this run's settings and secrets, logging to ``log_path``.
+
+    ``env`` adds or overrides environment variables (settings are env-driven, e.g. CHECK_DISPATCH_SECONDS).
+    """
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fairlens_site.settings.test",
         "DATABASE_URL": database_url_for_subprocesses(),
+        **(env or {}),
     }
     log = log_path.open("wb")
     return subprocess.Popen(

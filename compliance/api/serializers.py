@@ -53,3 +53,7 @@ class ProofSerializer(serializers.Serializer):
     tree_size = serializers.IntegerField()
     root_hash = serializers.CharField()
     proof = serializers.ListField(child=serializers.CharField())
+
+
+class DecryptInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the plaintext is needed; it is logged.")

@@ -17,6 +17,7 @@ from compliance import selectors
 from compliance.api.serializers import (
     AuditEntrySerializer,
     CheckpointSerializer,
+    DecryptInputSerializer,
     ProofSerializer,
     VerificationRunSerializer,
 )
@@ -280,10 +281,6 @@ class AnchorView(APIView):
             data["entry_seq"] = entry.seq
             data["inclusion_proof"] = proof_of_inclusion(entry.seq, checkpoint.tree_size)
         return envelope(data, f"anchored as {anchor.tx_id}")
-
-
-class DecryptInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, help_text="Why the plaintext is needed; it is logged.")
 
 
 class DecryptRecordAlertView(APIView):

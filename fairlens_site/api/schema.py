@@ -23,12 +23,12 @@ _ERROR_STATUSES = {
     "403": "The credentials do not allow this.",
     "404": "No such resource.",
     "405": "Method not allowed.",
+    "409": "Conflicts with existing data or the current state (a name taken, no demo model registered).",
     "413": "Request body too large.",
     "429": "Too many requests; see Retry-After.",
     "500": "Unexpected server error (with an error id).",
 }
 _WRITE_ERROR_STATUSES = {
-    "409": "Conflicts with existing data (e.g. a name already taken).",
     "415": "Unsupported request content type.",
 }
 _WRITE_METHODS = {"post", "put", "patch"}

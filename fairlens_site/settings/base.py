@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "registry",
     "monitoring",
     "compliance",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     # Outermost of our own: it times the whole request and sees the final status code.
     "fairlens_site.middleware.RequestLogMiddleware",
     "fairlens_site.middleware.ApiHttpsOnlyMiddleware",
+    "fairlens_site.middleware.RejectNulQueryMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -266,7 +268,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"BinaryLabelEnum": [(0, 0), (1, 1)]},
+    "ENUM_NAME_OVERRIDES": {
+        "BinaryLabelEnum": [(0, 0), (1, 1)],
+        "EnvelopeStatusEnum": [("success", "success")],
+        "CheckStatusEnum": "monitoring.models.CHECK_STATUS",
+        "AlertStatusEnum": "alerts.models.ALERT_STATUS",
+        "DeliveryStatusEnum": "alerts.models.DELIVERY_STATUS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "fairlens_site.api.schema.add_error_responses",
@@ -365,6 +373,9 @@ FAIRLENS_ALERT_THRESHOLD = env.float("ALERT_THRESHOLD", default=0.8)
 if not 0 < FAIRLENS_ALERT_THRESHOLD <= 1:
     raise ImproperlyConfigured("ALERT_THRESHOLD must be in (0, 1]; the four-fifths rule is 0.8.")
 FAIRLENS_WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
+# Secret of the default endpoint (whsec_...). Without one, production generates a random secret that an admin
+# reveals with the endpoint's rotate-secret action.
+FAIRLENS_WEBHOOK_SECRET = secret("WEBHOOK_SECRET", debug=DEBUG, default=None if DEBUG else "")
 # Encryption keys for data at rest (alert explanations, webhook secrets): newest first. FERNET_KEY, the
 # seed's single-key name, is accepted when FERNET_KEYS is not set.
 FERNET_KEYS = [
@@ -406,3 +417,70 @@ FAIRLENS_DEMO_PASSWORDS = {
     "monitor": env.str("MONITOR_PASSWORD", default="change-me"),
 }
 FAIRLENS_DEMO_DEFAULT_PASSWORD = "change-me"  # noqa: S105 - the documented demo value, refused when DEBUG is off
+
+# --- Checks, alerts and notifications --------------------------------------------------------------------
+# Ingestion enqueues at most one near-real-time check per model version per this many seconds.
+CHECK_DEBOUNCE_SECONDS = env.int("CHECK_DEBOUNCE_SECONDS", default=60)
+# How often beat looks for due scheduled checks and due deliveries.
+CHECK_DISPATCH_SECONDS = env.int("CHECK_DISPATCH_SECONDS", default=60)
+DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=10)
+# A check claimed by a worker that then vanished may be taken over after this long.
+CHECK_LEASE_SECONDS = env.int("CHECK_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+# Fault injection for tests only: a claimed check sleeps this long before computing, so a test can kill the
+# worker mid-check. Always 0 outside tests.
+CHECK_FAULT_DELAY_SECONDS = env.float("CHECK_FAULT_DELAY_SECONDS", default=0.0)
+# An alert resolves by itself after this many consecutive passing checks.
+ALERT_RESOLVE_AFTER_PASSES = env.int("ALERT_RESOLVE_AFTER_PASSES", default=3)
+# Retraining is requested when the forecast says "retrain" or a significant violation persists this many checks.
+RETRAIN_AFTER_CHECKS = env.int("RETRAIN_AFTER_CHECKS", default=3)
+# Webhook retry schedule (seconds before attempt 1, 2, ...): the Standard Webhooks example schedule.
+# WEBHOOK_RETRY_SCALE shrinks it (tests); jitter spreads retries by up to this fraction.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(value)
+    for value in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["0", "5", "300", "1800", "7200", "18000", "36000", "50400", "72000", "86400"]
+    )
+]
+WEBHOOK_RETRY_SCALE = env.float("WEBHOOK_RETRY_SCALE", default=1.0)
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.1)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# Plain http:// endpoints only for development and tests; production requires https.
+WEBHOOK_ALLOW_INSECURE_HTTP = env.bool("WEBHOOK_ALLOW_INSECURE_HTTP", default=DEBUG)
+WEBHOOK_ALLOWED_PORTS = env.list("WEBHOOK_ALLOWED_PORTS", cast=int, default=[443, 8443])
+# Exact ip:port pairs a webhook may reach although they are not public (a loopback test receiver, the
+# make-run demo receiver). Must be empty in production (a deploy check says so).
+WEBHOOK_ALLOWED_PRIVATE_TARGETS = env.list("WEBHOOK_ALLOWED_PRIVATE_TARGETS", default=[])
+# E-mail notifications: recipients and the event types they get.
+ALERT_EMAIL_TO = env.list("ALERT_EMAIL_TO", default=[])
+ALERT_EMAIL_EVENTS = env.list(
+    "ALERT_EMAIL_EVENTS", default=["alert.opened", "alert.escalated", "alert.resolved", "retraining.requested"]
+)
+# Demo mode: the seed's demo endpoints answer anonymous callers (throttled), and make run streams drifting
+# predictions for the demo model. Both off unless set; make run turns them on.
+FAIRLENS_DEMO_ENDPOINTS = env.bool("FAIRLENS_DEMO_ENDPOINTS", default=False)
+FAIRLENS_DEMO_STREAM = env.bool("FAIRLENS_DEMO_STREAM", default=False)
+FAIRLENS_DEMO_STREAM_SECONDS = env.int("FAIRLENS_DEMO_STREAM_SECONDS", default=10)
+# Seconds the demo drift takes to rise from 0 to its maximum.
+FAIRLENS_DEMO_RAMP_SECONDS = env.int("FAIRLENS_DEMO_RAMP_SECONDS", default=180)
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "dispatch-checks": {
+            "task": "monitoring.tasks.dispatch_checks_task",
+            "schedule": float(CHECK_DISPATCH_SECONDS),
+            "options": {"expires": CHECK_DISPATCH_SECONDS},
+        },
+        "deliver-due": {
+            "task": "alerts.tasks.deliver_due_task",
+            "schedule": float(DELIVERY_SWEEP_SECONDS),
+            "options": {"expires": DELIVERY_SWEEP_SECONDS},
+        },
+    }
+)
+if FAIRLENS_DEMO_STREAM:
+    CELERY_BEAT_SCHEDULE["demo-stream"] = {
+        "task": "monitoring.tasks.demo_stream_task",
+        "schedule": float(FAIRLENS_DEMO_STREAM_SECONDS),
+        "options": {"expires": FAIRLENS_DEMO_STREAM_SECONDS},
+    }

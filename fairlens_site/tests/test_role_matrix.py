@@ -44,6 +44,7 @@ INGEST_CREATE = _statuses(401, 201, 403, 201, 201)
 INGEST_OK = _statuses(401, 200, 403, 200, 200)
 MONITOR_ADMIN = _statuses(401, 200, 403, 200, 403)
 AUDITOR_ONLY = _statuses(401, 403, 200, 403, 403)
+OPERATE_CREATE = _statuses(401, 201, 403, 201, 403)
 GENDER_POLICY = {"protected_attributes": ["gender"], "privileged": {"gender": "Male"}}
 
 
@@ -152,6 +153,40 @@ MATRIX = [
         AUDITOR_ONLY,
         body=lambda who: {"reason": f"matrix check by {who}"},
     ),
+    # Monitoring: readers see checks, trends and alerts; monitors and admins act on them.
+    Row("GET", "/api/monitor_fairness", READERS, query="n_samples=60"),
+    Row("GET", "/api/fairness_trend", READERS),
+    Row("GET", "/api/pre_alert", READERS),
+    Row("GET", "/api/predict_fairness_drift", READERS),
+    Row("GET", "/api/v1/checks/", READERS),
+    Row("POST", "/api/v1/checks/", OPERATE_CREATE, body=lambda who: {"model": "loan_model", "version": "1"}),
+    Row("GET", "/api/v1/checks/{check_id}/", READERS),
+    Row("GET", "/api/v1/alerts/", READERS),
+    Row("GET", "/api/v1/alerts/{alert_id}/", READERS),
+    Row("POST", "/api/v1/alerts/{alert_id}/acknowledge", MONITOR_ADMIN, body=lambda who: {"note": f"{who} is on it"}),
+    Row("POST", "/api/v1/alerts/{alert_id}/resolve", MONITOR_ADMIN, body=lambda who: {"note": f"{who} fixed it"}),
+    Row(
+        "POST", "/api/v1/alerts/{alert_id}/decrypt", AUDITOR_ONLY, body=lambda who: {"reason": f"matrix check by {who}"}
+    ),
+    # Webhooks: admins manage endpoints and replay deliveries; auditors read them.
+    Row("GET", "/api/v1/webhooks/endpoints/", ADMIN_AUDITOR_READ),
+    Row(
+        "POST",
+        "/api/v1/webhooks/endpoints/",
+        ADMIN_CREATE,
+        body=lambda who: {"name": f"hook-{who}", "url": "https://93.184.215.14/hook"},
+    ),
+    Row("GET", "/api/v1/webhooks/endpoints/{endpoint_id}/", ADMIN_AUDITOR_READ),
+    Row(
+        "PATCH",
+        "/api/v1/webhooks/endpoints/{endpoint_id}/",
+        ADMIN_ONLY,
+        body=lambda who: {"event_types": ["alert.opened"]},
+    ),
+    Row("POST", "/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", ADMIN_ONLY),
+    Row("GET", "/api/v1/webhooks/deliveries/", ADMIN_AUDITOR_READ),
+    Row("GET", "/api/v1/webhooks/deliveries/{delivery_id}/", ADMIN_AUDITOR_READ),
+    Row("POST", "/api/v1/webhooks/deliveries/{delivery_id}/replay", ADMIN_ONLY),
 ]
 
 
@@ -166,15 +201,62 @@ def targets(make_user: Callable[..., Any], ml_model: Any) -> dict[str, str]:
     other_key, _ = model_client_key_create(model=ml_model, name="other-client", created_by=None)
     version = register_model(name=ml_model.name, version="1", registered_by=None, policy=GENDER_POLICY)
     record = _audited_record(version)
+    monitoring_targets = _monitoring_targets(version)
     checkpoint = create_checkpoint()
     anchor_checkpoint(checkpoint.pk)
     return {
+        **monitoring_targets,
         "pk": str(target_user.pk),
         "prefix": other_key.prefix,
         "name": ml_model.name,
         "version": "1",
         "record_id": str(record.record_id),
         "digest": checkpoint.root_hash,
+    }
+
+
+def _monitoring_targets(version: Any) -> dict[str, str]:
+    """A completed check with an open alert, a webhook endpoint and a failed delivery to it."""
+    from django.utils import timezone
+
+    from alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
+    from compliance.encryption import encrypt_for
+    from monitoring.models import FairnessCheck
+
+    now = timezone.now()
+    check = FairnessCheck.objects.create(
+        model_version=version,
+        policy=version.model.policies.first(),
+        window_start=now,
+        window_end=now,
+        trigger="manual",
+        status="completed",
+    )
+    alert = Alert.objects.create(
+        model=version.model,
+        model_version=version,
+        attribute="gender",
+        group="Female",
+        metric="DIR",
+        severity="high",
+        first_check=check,
+        last_check=check,
+        last_seen_at=now,
+    )
+    encrypt_for(alert, "encrypted_explanation", "DIR = 0.60 (<0.8). Potential bias.")
+    alert.save()
+    endpoint = WebhookEndpoint.objects.create(name="matrix-hook", url="https://93.184.215.14/hook")
+    encrypt_for(endpoint, "encrypted_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    endpoint.save()
+    event = OutboxEvent.objects.create(msg_id="msg_matrix", type="alert.opened", payload={"type": "alert.opened"})
+    delivery = Delivery.objects.create(
+        event=event, channel="webhook", endpoint=endpoint, status="failed", attempts=10, next_attempt_at=now
+    )
+    return {
+        "check_id": str(check.pk),
+        "alert_id": str(alert.pk),
+        "endpoint_id": str(endpoint.pk),
+        "delivery_id": str(delivery.pk),
     }
 
 

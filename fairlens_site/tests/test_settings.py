@@ -130,3 +130,19 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path: Path) -> 
     result = manage(production_env(tmp_path), "shell", "--no-imports", "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["wal", "IMMEDIATE"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("WEBHOOK_ALLOWED_PRIVATE_TARGETS", "127.0.0.1:8765", "fairlens.E010"),
+        ("WEBHOOK_ALLOW_INSECURE_HTTP", "true", "fairlens.E011"),
+        ("FAIRLENS_DEMO_ENDPOINTS", "true", "fairlens.E012"),
+    ],
+)
+def test_check_deploy_refuses_webhook_holes_and_demo_settings(
+    tmp_path: Path, name: str, value: str, error: str
+) -> None:
+    result = manage({**production_env(tmp_path), name: value}, "check", "--deploy")
+    assert result.returncode != 0
+    assert error in result.stderr + result.stdout

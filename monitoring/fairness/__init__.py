@@ -98,6 +98,7 @@ from monitoring.fairness.report import (
     fairness_report,
     require_comparable,
 )
+from monitoring.fairness.reweighing import reweighing_weights
 from monitoring.fairness.serialization import to_native
 from monitoring.fairness.simulator import BASE_APPROVAL_RATE, female_approval_rate, generate_loan_data
 from monitoring.fairness.theil import (
@@ -187,6 +188,7 @@ __all__ = [
     "psi_from_histograms",
     "quantile_bin_edges",
     "require_comparable",
+    "reweighing_weights",
     "rolling_average",
     "selection_rate",
     "selection_rate_gap",

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY, train_demo_model
+from monitoring.constants import SCORE_BINS
+from monitoring.fairness import generate_loan_data
+from monitoring.ingestion.rollup_math import score_bins
+from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY, predict_frame, train_demo_model
 from registry.models import ModelVersion
 from registry.services import dump_artifact, register_artifact_bytes
+
+
+def baseline_score_histograms(pipeline: Any, *, seed: int, samples: int = 4000) -> dict[str, dict[str, list[int]]]:
+    """Score histograms per gender on fresh unbiased applicants: what checks compare score drift with."""
+    data = generate_loan_data(samples, drift_level=0.0, seed=seed)
+    _, scores = predict_frame(pipeline, data)
+    bins = score_bins(scores)
+    return {
+        "gender": {
+            str(group): [
+                int(count) for count in np.bincount(bins[(data["gender"] == group).to_numpy()], minlength=SCORE_BINS)
+            ]
+            for group in sorted(data["gender"].unique())
+        }
+    }
 
 
 class Command(BaseCommand):
@@ -36,6 +55,7 @@ class Command(BaseCommand):
                 "features": ["credit_score", "income", "region"],
                 "target": "creditworthy",
                 "trained_on": "generate_loan_data(drift_level=0)",
+                "baseline_score_histograms": baseline_score_histograms(trained.pipeline, seed=seed + 1),
             },
             training_metrics=trained.training_metrics,
             policy=DEMO_POLICY,

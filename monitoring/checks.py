@@ -1,0 +1,291 @@
+"""Fairness checks: claim a (version, policy version, window end), compute, store once, raise alerts.
+
+A check row is created first (``pending``) and claimed by whoever runs it. The claim only avoids duplicate
+work; correctness comes from the final write, which locks the row and stores a result only if none is
+stored yet. So reruns, concurrent runs and a worker killed half-way all converge on one completed row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from compliance.services import audit_append
+from monitoring.check_analysis import analyse_window, counts_as_inputs, counts_from_inputs, inputs_digest, label_of
+from monitoring.constants import INTERSECTION_SEPARATOR
+from monitoring.fairness.version import ENGINE_VERSION
+from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
+from monitoring.reporting import engine_policy
+from monitoring.selectors import window_counts, window_score_histograms
+from registry.models import ModelVersion, MonitoringPolicy
+from registry.services import current_policy
+
+logger = logging.getLogger("fairlens.checks")
+HISTORY_LENGTH = 29
+
+
+class CheckBusy(Exception):
+    """Another runner holds the claim on this check and its lease has not expired."""
+
+
+def policy_threshold(policy: MonitoringPolicy) -> float:
+    """The DIR line trends and forecasts are measured against: the policy's DIR minimum, else ALERT_THRESHOLD."""
+    band = (policy.metric_bands or {}).get("DIR") or {}
+    return float(band.get("min") if band.get("min") is not None else settings.FAIRLENS_ALERT_THRESHOLD)
+
+
+def aligned_window_end(policy: MonitoringPolicy, now: datetime) -> datetime:
+    """The latest multiple of the policy's check interval at or before ``now`` (UTC epoch-aligned)."""
+    step = policy.check_interval_minutes * 60
+    return datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=now.tzinfo)
+
+
+def _check_row(
+    model_version: ModelVersion, policy: MonitoringPolicy, window_start: datetime, window_end: datetime, trigger: str
+) -> FairnessCheck:
+    lookup = {"model_version": model_version, "policy": policy, "window_end": window_end}
+    try:
+        with transaction.atomic():
+            check, _ = FairnessCheck.objects.get_or_create(
+                **lookup, defaults={"window_start": window_start, "trigger": trigger}
+            )
+    except IntegrityError:  # a concurrent runner created it between our read and our insert
+        check = FairnessCheck.objects.get(**lookup)
+    return check
+
+
+def _claim(check: FairnessCheck, token: str) -> bool:
+    """Take the check: it is pending, or ours already (a redelivered task), or its holder's lease ran out."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CHECK_LEASE_SECONDS)
+    claimable = (
+        Q(status=FairnessCheck.Status.PENDING)
+        | Q(status=FairnessCheck.Status.FAILED)
+        | Q(status=FairnessCheck.Status.RUNNING, claim_token=token)
+        | Q(status=FairnessCheck.Status.RUNNING, claimed_at__lt=stale)
+    )
+    taken = FairnessCheck.objects.filter(claimable, pk=check.pk).update(
+        status=FairnessCheck.Status.RUNNING, claim_token=token, claimed_at=now
+    )
+    return taken == 1
+
+
+def baseline_histograms(
+    model_version: ModelVersion, policy: MonitoringPolicy, window_start: datetime
+) -> dict[str, dict[str, list[int]]] | None:
+    """Score histograms the version is compared with: set at registration (``metadata['baseline_score_
+    histograms']``), else the version's first window of data, once the checked window lies past it."""
+    stored = (model_version.metadata or {}).get("baseline_score_histograms")
+    if stored:
+        return stored
+    first = PredictionRollup.objects.filter(model_version=model_version).aggregate(first=Min("bucket_start"))["first"]
+    if first is None:
+        return None
+    baseline_end = first + timedelta(hours=policy.window_hours)
+    if window_start < baseline_end:
+        return None
+    return _histograms(model_version, policy, first, baseline_end)
+
+
+def _histograms(
+    model_version: ModelVersion, policy: MonitoringPolicy, start: datetime, end: datetime
+) -> dict[str, dict[str, list[int]]]:
+    return {
+        attribute: {
+            label_of(group): histogram
+            for group, histogram in window_score_histograms(
+                model_version=model_version, attribute=attribute, start=start, end=end
+            ).items()
+        }
+        for attribute in policy.protected_attributes
+    }
+
+
+def _earlier_dirs(check: FairnessCheck) -> list[float | None]:
+    """Headline DIRs of the version's earlier checks, oldest first, in the order they were completed.
+
+    Completion order, not window end: windows are whole hourly buckets, so a check reads its current bucket
+    as far as it is filled when it runs, and a scheduled check (aligned window end) that runs after an
+    ingestion-triggered one has seen more data than it.
+    """
+    earlier = (
+        FairnessCheck.objects.filter(model_version=check.model_version, status=FairnessCheck.Status.COMPLETED)
+        .exclude(pk=check.pk)
+        .order_by("-completed_at", "-id")
+        .values_list("headline_dir", flat=True)[:HISTORY_LENGTH]
+    )
+    return list(reversed(list(earlier)))
+
+
+def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The check's inputs (counts and histograms of its window) and its result."""
+    policy = check.policy
+    counts = window_counts(
+        model_version=check.model_version,
+        start=check.window_start,
+        end=check.window_end,
+        favorable_label=policy.favorable_label,
+    )
+    histograms = _histograms(check.model_version, policy, check.window_start, check.window_end)
+    baseline = baseline_histograms(check.model_version, policy, check.window_start)
+    earlier = _earlier_dirs(check)
+    # Everything the result depends on, so a stored check can be recomputed exactly (see redraw()).
+    inputs = {
+        "counts": counts_as_inputs(counts),
+        "score_histograms": histograms,
+        "baseline_score_histograms": baseline,
+        "earlier_dirs": earlier,
+    }
+    result = redraw(inputs, policy, seed=int(check.window_end.timestamp()) % (2**32))
+    return inputs, result
+
+
+def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> dict[str, Any]:
+    """The result of a check from its stored inputs and its policy version (the same code path as a run)."""
+    return analyse_window(
+        counts=counts_from_inputs(inputs["counts"]),
+        privileged=policy.privileged,
+        policy=engine_policy(
+            metric_bands=policy.metric_bands,
+            min_group_size=policy.min_group_size,
+            confidence_level=policy.confidence_level,
+        ),
+        earlier_dirs=inputs["earlier_dirs"],
+        threshold=policy_threshold(policy),
+        histograms=inputs["score_histograms"],
+        baseline_histograms=inputs["baseline_score_histograms"],
+        seed=seed,
+    )
+
+
+def _window_size(counts: dict[str, dict[str, list[int]]]) -> int:
+    singles = [groups for attribute, groups in counts.items() if INTERSECTION_SEPARATOR not in attribute]
+    return max((sum(sum(values) for values in groups.values()) for groups in singles), default=0)
+
+
+def run_check(
+    *,
+    model_version: ModelVersion,
+    window_end: datetime,
+    trigger: str,
+    claim_token: str,
+    window_start: datetime | None = None,
+    policy: MonitoringPolicy | None = None,
+) -> FairnessCheck:
+    """Run (or return the stored) check of ``model_version`` for the window ending at ``window_end``.
+
+    Raises ``CheckBusy`` when another runner holds a live claim on it.
+    """
+    from alerts.services import apply_check
+
+    policy = policy or current_policy(model_version.model)
+    if policy is None:
+        raise ValueError(f"{model_version.model.name} has no monitoring policy")
+    start = window_start or window_end - timedelta(hours=policy.window_hours)
+    check = _check_row(model_version, policy, start, window_end, trigger)
+    if check.status == FairnessCheck.Status.COMPLETED:
+        return check
+    if not _claim(check, claim_token):
+        raise CheckBusy(f"check {check.pk} is being run by {check.claim_token}")
+    check.refresh_from_db()
+    if settings.CHECK_FAULT_DELAY_SECONDS:
+        time.sleep(settings.CHECK_FAULT_DELAY_SECONDS)
+    try:
+        inputs, result = compute(check)
+    except Exception as exc:
+        FairnessCheck.objects.filter(pk=check.pk, status=FairnessCheck.Status.RUNNING).update(
+            status=FairnessCheck.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    with transaction.atomic():
+        check = FairnessCheck.objects.select_for_update().get(pk=check.pk)
+        if check.status == FairnessCheck.Status.COMPLETED:
+            return check  # someone else finished first; their result stands
+        check.status = FairnessCheck.Status.COMPLETED
+        check.inputs = inputs
+        check.inputs_sha256 = inputs_digest(inputs)
+        check.result = result
+        check.verdict = result["verdict"]
+        check.status_summary = result["status"]
+        check.headline_dir = result["headline_dir"]
+        check.n_predictions = _window_size(inputs["counts"])
+        check.engine_version = ENGINE_VERSION
+        check.attempts += 1
+        check.error = ""
+        check.completed_at = timezone.now()
+        check.save()
+        audit_append(
+            action="fairness_check.completed",
+            object_type="fairness_check",
+            object_id=str(check.pk),
+            payload={
+                "model": model_version.model.name,
+                "version": model_version.version,
+                "policy_version": policy.version,
+                "window_start": check.window_start.isoformat(),
+                "window_end": check.window_end.isoformat(),
+                "trigger": check.trigger,
+                "verdict": check.verdict,
+                "status": check.status_summary,
+                "headline_dir": check.headline_dir,
+                "inputs_sha256": check.inputs_sha256,
+                "engine_version": ENGINE_VERSION,
+            },
+        )
+        apply_check(check)
+    logger.info(
+        "check %s of %s v%s: %s (DIR %s, n=%s)",
+        check.pk,
+        model_version.model.name,
+        model_version.version,
+        check.status_summary,
+        "n/a" if check.headline_dir is None else f"{check.headline_dir:.3f}",
+        check.n_predictions,
+    )
+    return check
+
+
+def due_checks(now: datetime) -> list[tuple[ModelVersion, MonitoringPolicy, datetime]]:
+    """(version, policy, window end) of every scheduled check that is due and not yet stored.
+
+    Monitored versions are those not retired that have predictions in the window.
+    """
+    due = []
+    versions = ModelVersion.objects.exclude(stage=ModelVersion.Stage.RETIRED).select_related("model")
+    for version in versions:
+        policy = current_policy(version.model)
+        if policy is None:
+            continue
+        end = aligned_window_end(policy, now)
+        start = end - timedelta(hours=policy.window_hours)
+        has_data = PredictionRollup.objects.filter(
+            model_version=version, bucket_start__gte=start, bucket_start__lt=end
+        ).exists()
+        stored = FairnessCheck.objects.filter(
+            model_version=version, policy=policy, window_end=end, status=FairnessCheck.Status.COMPLETED
+        ).exists()
+        if has_data and not stored:
+            due.append((version, policy, end))
+    return due
+
+
+def open_ingestion_gate(model_version: ModelVersion, now: datetime) -> bool:
+    """True for the first ingestion of a version in each CHECK_DEBOUNCE_SECONDS: that one enqueues a check."""
+    until = now + timedelta(seconds=settings.CHECK_DEBOUNCE_SECONDS)
+    if IngestionCheckGate.objects.filter(model_version=model_version, next_allowed_at__lte=now).update(
+        next_allowed_at=until
+    ):
+        return True
+    try:
+        with transaction.atomic():
+            IngestionCheckGate.objects.create(model_version=model_version, next_allowed_at=until)
+    except IntegrityError:
+        return False  # the gate exists and is closed
+    return True

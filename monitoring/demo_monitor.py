@@ -1,0 +1,94 @@
+"""The seed's monitor_fairness demo: simulated fair and drifted loan decisions, the 80% rule and the gap rule,
+an explanation of the drifted scenario (encrypted when it alerts), a record and an audit entry."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from compliance.encryption import demo_console_decrypt
+from compliance.services import audit_append, digest_of
+from monitoring.fairness import (
+    analyze_feature_impact,
+    calculate_disparate_impact_ratio,
+    generate_explanation,
+    generate_loan_data,
+    to_native,
+)
+from monitoring.models import IngestionRecord
+from monitoring.records import finish_record
+from registry.models import ModelVersion
+
+logger = logging.getLogger("fairlens.monitor")
+SCENARIOS = ("fair", "drifted")
+
+
+@dataclass(frozen=True)
+class DemoScenarioResult:
+    scenarios: dict[str, dict[str, Any]]
+    alert: bool
+    record_id: str
+
+
+def _rates(n_samples: int, drift_level: float, seed: int) -> tuple[dict[str, Any], Any]:
+    data = generate_loan_data(n_samples, drift_level=drift_level, seed=seed)
+    return to_native(calculate_disparate_impact_ratio(data)), data
+
+
+@transaction.atomic
+def run_demo_scenarios(
+    *,
+    model_version: ModelVersion,
+    principal: str,
+    n_samples: int,
+    drift_level: float,
+    seed: int,
+    scenario: str | None = None,
+) -> DemoScenarioResult:
+    """Run the fair scenario (drift 0), the drifted one (``drift_level``) or both, as the seed describes."""
+    wanted = (scenario,) if scenario else SCENARIOS
+    scenarios: dict[str, dict[str, Any]] = {}
+    explanation = None
+    if "fair" in wanted:
+        scenarios["fair_scenario"], _ = _rates(n_samples, 0.0, seed)
+    if "drifted" in wanted:
+        drifted, data = _rates(n_samples, drift_level, seed)
+        impact = analyze_feature_impact(data, "gender", ["credit_score", "income"])
+        explanation = generate_explanation(drifted["dir"], impact["likely_causes"], settings.FAIRLENS_ALERT_THRESHOLD)
+        scenarios["drifted_scenario"] = {**drifted, "explanation": explanation}
+    alerting = scenarios.get("drifted_scenario", scenarios.get("fair_scenario", {}))
+    alert = bool(alerting.get("dir_alert"))
+    record = IngestionRecord.objects.create(
+        model_version=model_version, source=IngestionRecord.Source.MONITOR, principal=principal
+    )
+    summary = {"n_samples": n_samples, "drift_level": drift_level, "seed": seed, "alert": alert, **scenarios}
+    finish_record(record, summary=summary, explanation=explanation if alert else None)
+    token = record.encrypted_alert or None
+    if "drifted_scenario" in scenarios:
+        scenarios["drifted_scenario"]["encrypted_alert"] = token
+    audit_append(
+        action="fairness_check",
+        actor=principal,
+        object_type="ingestion_record",
+        object_id=str(record.record_id),
+        payload={
+            "dir": alerting.get("dir"),
+            "alert": alert,
+            "drift_level": drift_level if "drifted" in wanted else 0.0,
+            "encrypted_alert_sha256": digest_of(token) if token else None,
+        },
+    )
+    if alert:
+        logger.warning("⚠ ALERT: Fairness Drift Detected! DIR = %s", alerting.get("dir"))
+        logger.warning("Encrypted alert: %s", token)
+        if settings.FAIRLENS_DEMO_ENDPOINTS and token:
+            transaction.on_commit(
+                lambda: logger.warning("Decrypted: %s", demo_console_decrypt(record, "encrypted_alert"))
+            )
+    else:
+        logger.info("✅ Model Fairness Stable. DIR = %s", alerting.get("dir"))
+    return DemoScenarioResult(scenarios, alert, str(record.record_id))

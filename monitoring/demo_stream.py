@@ -1,0 +1,75 @@
+"""The demo client `make run` starts: the demo model scores simulated applicants every few seconds while the
+injected bias rises, so a new user watches checks pass, then a pre-alert, then an alert and its webhook.
+
+The drift rises linearly from 0 to ``MAX_DRIFT`` over FAIRLENS_DEMO_RAMP_SECONDS from the stream's start
+(recorded in ``var/demo-stream.json``; ``manage.py demo_stream --reset`` starts it again) and then stays.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from monitoring.evaluation import evaluate_model
+from registry.demo import DEMO_MODEL_NAME
+from registry.models import ModelVersion
+
+MAX_DRIFT = 1.0
+BATCH_SIZE = 150
+PRINCIPAL = "demo-stream"
+
+
+def state_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-stream.json"
+
+
+def reset() -> None:
+    state_path().unlink(missing_ok=True)
+
+
+def started_at(now: datetime) -> datetime:
+    """When the stream started; the first call records ``now``."""
+    path = state_path()
+    if path.exists():
+        return datetime.fromisoformat(json.loads(path.read_text())["started_at"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"started_at": now.isoformat()}))
+    return now
+
+
+def drift_at(now: datetime) -> float:
+    elapsed = (now - started_at(now)).total_seconds()
+    ramp = max(settings.FAIRLENS_DEMO_RAMP_SECONDS, 1)
+    return round(min(MAX_DRIFT, MAX_DRIFT * elapsed / ramp), 3)
+
+
+def demo_version() -> ModelVersion | None:
+    """The demo model's production version (the newest one), else its newest version not retired."""
+    versions = ModelVersion.objects.filter(model__name=DEMO_MODEL_NAME).exclude(stage=ModelVersion.Stage.RETIRED)
+    return (
+        versions.filter(stage=ModelVersion.Stage.PRODUCTION).order_by("-created_at").first()
+        or versions.order_by("-created_at").first()
+    )
+
+
+def stream_batch(now: datetime) -> int:
+    """Ingest one batch of simulated decisions at the current drift; returns rows stored.
+
+    The decisions are the simulator's (evaluate_model's ``demo`` mode), in which the injected bias acts
+    directly; the trained demo model passes only part of it on, so its drift would take far longer to show.
+    """
+    version = demo_version()
+    if version is None:
+        return 0
+    result = evaluate_model(
+        model_version=version,
+        n_samples=BATCH_SIZE,
+        drift_level=drift_at(now),
+        mode="demo",
+        principal=PRINCIPAL,
+        seed=int(now.timestamp()),
+    )
+    return int(result["accepted"])

@@ -1,0 +1,119 @@
+"""Monitoring tasks: the check dispatcher (beat), one check, retraining, and the demo prediction stream.
+
+Tasks are thin: they name what to do by ids and call services. They are idempotent (a check is one row per
+window; a finished check is returned as it is), acknowledged late, and retried with backoff when the
+database is briefly unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from monitoring.checks import CheckBusy, due_checks, run_check
+from registry.models import ModelVersion, MonitoringPolicy
+
+logger = logging.getLogger("fairlens.checks")
+TRANSIENT = (OperationalError, ConnectionError)
+
+
+@shared_task(name="monitoring.tasks.dispatch_checks_task")
+def dispatch_checks_task() -> int:
+    """Enqueue every scheduled check that is due (beat, every CHECK_DISPATCH_SECONDS)."""
+    from alerts.services import ensure_default_endpoint
+
+    ensure_default_endpoint()
+    due = due_checks(timezone.now())
+    for version, policy, end in due:
+        run_check_task.delay(version.pk, policy.pk, end.isoformat(), "schedule")
+    return len(due)
+
+
+@shared_task(
+    name="monitoring.tasks.run_check_task",
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def run_check_task(self, version_id: int, policy_id: int | None, window_end: str, trigger: str) -> int | None:
+    """Run one check. A check another worker is running is left to it (its lease decides)."""
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    policy = MonitoringPolicy.objects.get(pk=policy_id) if policy_id else None
+    try:
+        check = run_check(
+            model_version=version,
+            window_end=datetime.fromisoformat(window_end),
+            trigger=trigger,
+            claim_token=f"task:{self.request.id}",
+            policy=policy,
+        )
+    except CheckBusy as busy:
+        logger.info("%s", busy)
+        return None
+    return check.pk
+
+
+def enqueue_ingestion_check(model_version: ModelVersion) -> None:
+    """After an ingestion commits: a near-real-time check of the version, at most one per debounce period."""
+    from monitoring.checks import open_ingestion_gate
+
+    now = timezone.now()
+    if not open_ingestion_gate(model_version, now):
+        return
+    try:
+        run_check_task.delay(model_version.pk, None, now.isoformat(), "ingestion")
+    except Exception:  # broker down: the scheduled dispatcher still covers the version
+        logger.warning("could not enqueue the ingestion check of %s", model_version, exc_info=True)
+
+
+@shared_task(name="monitoring.tasks.retrain_task", acks_late=True)
+def retrain_task(version_id: int, reason: str) -> int | None:
+    """Retrain a model that supports it (the demo model) with reweighing and register the result in staging;
+    other models only get the ``retraining.requested`` event. Emits ``retraining.completed``."""
+    from alerts.services import emit_event
+    from fairlens_site.api.errors import ApplicationError
+    from monitoring.demo_stream import drift_at
+    from registry.retraining import retrain_with_reweighing
+
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    if ModelVersion.objects.filter(model=version.model, training_metrics__source_version=version.version).exists():
+        return None  # a redelivered task: this version was retrained already
+    drift = drift_at(timezone.now()) if settings.FAIRLENS_DEMO_STREAM else 0.5
+    try:
+        with transaction.atomic():
+            new_version = retrain_with_reweighing(source_version=version, reason=reason, drift_level=drift)
+            emit_event(
+                "retraining.completed",
+                model=version.model,
+                data={
+                    "model": version.model.name,
+                    "source_version": version.version,
+                    "new_version": new_version.version,
+                    "stage": new_version.stage,
+                },
+            )
+    except ApplicationError as exc:
+        if exc.code != "retraining_not_supported":
+            raise
+        logger.info("retraining of %s requested; it is not retrained here: %s", version, exc)
+        return None
+    return new_version.pk
+
+
+@shared_task(name="monitoring.tasks.demo_stream_task", acks_late=True)
+def demo_stream_task() -> int:
+    """Post one batch of simulated predictions for the demo model (make run), drift rising over time."""
+    if not settings.FAIRLENS_DEMO_STREAM:
+        return 0
+    from monitoring.demo_stream import stream_batch
+
+    return stream_batch(timezone.now())
