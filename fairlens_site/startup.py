@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
-FAIRLENS_APPS = ("accounts", "registry", "monitoring", "compliance")
+FAIRLENS_APPS = ("accounts", "registry", "monitoring", "compliance", "alerts", "web")
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
@@ -59,6 +59,7 @@ def startup_summary(bind: str = "") -> str:
         "  modules: " + ", ".join(modules),
         "  endpoints:",
         *[f"    {route}" for route in endpoints()],
-        "  people: /admin/ (admin), /auditor/ (auditor, read-only), /api/docs/ (Swagger UI)",
+        "  people: /login/, /dashboard/ (all roles), /reports/ (auditor; admin summary), /admin/ (admin),",
+        "          /auditor/ (auditor, read-only), /api/docs/ (Swagger UI)",
     ]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from monitoring.api import views as monitoring_views
 from registry.api import views as registry_views
 
 urlpatterns = [
-    path("", views.ApiIndexView.as_view(), name="api-index"),
+    path("", views.index, name="api-index"),
     # Seed endpoints ({status, data, message} envelope).
     path("api/health", views.HealthView.as_view(), name="health"),
     path("api/login", auth_views.LoginView.as_view(), name="login"),
@@ -40,6 +40,8 @@ urlpatterns = [
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),
+    # Pages for people: sign-in, dashboard, audit reports.
+    path("", include("web.urls")),
     # People: DRF's browsable API login, the admin site and the read-only auditor site.
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -46,6 +47,14 @@ class ApiIndexView(APIView):
     @extend_schema(responses=envelope_serializer("ApiIndex", serializers.DictField()), tags=["meta"])
     def get(self, request: Request) -> Response:
         return envelope({**API_INDEX, "version": settings.FAIRLENS_VERSION}, "FairLens API")
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """``/``: browsers (asking for HTML first) go to the dashboard; API clients get the JSON index."""
+    accept = request.headers.get("Accept", "")
+    if accept.startswith("text/html") or ("text/html" in accept and "application/json" not in accept):
+        return redirect("web-dashboard")
+    return ApiIndexView.as_view()(request)
 
 
 class HealthView(APIView):

@@ -26,8 +26,12 @@ TRANSIENT = (OperationalError, ConnectionError)
 def dispatch_checks_task() -> int:
     """Enqueue every scheduled check that is due (beat, every CHECK_DISPATCH_SECONDS)."""
     from alerts.services import ensure_default_endpoint
+    from fairlens_site.api.errors import ApplicationError
 
-    ensure_default_endpoint()
+    try:
+        ensure_default_endpoint()
+    except ApplicationError as exc:  # WEBHOOK_URL refused (e.g. http:// in production): checks still run
+        logger.error("WEBHOOK_URL is not usable: %s", exc.message)
     due = due_checks(timezone.now())
     for version, policy, end in due:
         run_check_task.delay(version.pk, policy.pk, end.isoformat(), "schedule")

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "monitoring",
     "compliance",
     "alerts",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context.navigation",
             ],
         },
     }
@@ -312,6 +314,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 
 # --- Static files ----------------------------------------------------------------------------------------
 MEDIA_ROOT = env.path("FAIRLENS_MEDIA_ROOT", default=str(VAR_DIR / "media"))
+LOGIN_URL = "web-login"
+LOGIN_REDIRECT_URL = "web-dashboard"
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing

@@ -1,0 +1,362 @@
+"""Reads for the dashboard pages: models and their current verdicts, a version's recent checks as a chart series,
+the latest check's forecast and pre-alert, unresolved alerts and likely causes. No writes, no HTTP.
+
+Check results are read as :mod:`monitoring.check_analysis` stores them: ``result["reports"][attribute]``
+holds ``comparisons[group]`` with each metric's value, ``intervals`` and ``verdicts``; ``result["trend"]``
+holds the pre-alert and forecast of the headline DIR series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from alerts import rules
+from alerts.models import Alert
+from monitoring.constants import INTERSECTION_SEPARATOR
+from monitoring.models import FairnessCheck
+from registry.models import MLModel, ModelVersion, MonitoringPolicy
+from registry.services import current_policy
+from web.charts import Forecast, Point
+
+CHART_METRICS = ("DIR", "SPD", "EOD", "AOD")
+DEFAULT_METRIC = "DIR"
+CHART_CHECKS = 30
+UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
+
+# status_summary -> (badge class suffix, words a person reads). Status is never shown by colour alone.
+STATUS_BADGES = {
+    "pass": ("ok", "Pass"),
+    "pre_alert": ("warn", "Pre-alert"),
+    "alert": ("bad", "Alert"),
+    "insufficient_data": ("none", "Insufficient data"),
+}
+NO_DATA = ("none", "No checks yet")
+SEVERITY_BADGES = {"critical": "bad", "high": "bad", "medium": "warn"}
+PRE_ALERT_BADGES = {
+    "ok": ("ok", "No pre-alert"),
+    "pre_alert": ("warn", "Pre-alert"),
+    "breached": ("bad", "Breached"),
+    "insufficient_data": ("none", "Too few checks"),
+}
+FORECAST_ACTIONS = {
+    "none": "No action needed",
+    "warn": "Warn: watch the next checks closely",
+    "retrain": "Retrain the model",
+}
+
+
+def status_badge(status: str | None) -> dict[str, str]:
+    """CSS class and label of a check status; a missing status is shown as no data, never as a pass."""
+    if not status:
+        kind, label = NO_DATA
+    else:
+        kind, label = STATUS_BADGES.get(status, ("none", status.replace("_", " ").capitalize()))
+    return {"css": f"badge-{kind}", "label": label, "status": status or "none"}
+
+
+# --- The model list -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: ModelVersion
+    status: str | None
+    headline_dir: float | None
+    completed_at: datetime | None
+    badge: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: MLModel
+    versions: list[VersionRow]
+    open_alerts: int
+    acknowledged_alerts: int
+
+
+def _latest_summary(version: ModelVersion) -> dict[str, Any] | None:
+    return (
+        FairnessCheck.objects.filter(model_version=version, status=FairnessCheck.Status.COMPLETED)
+        .order_by("-completed_at", "-id")
+        .values("status_summary", "headline_dir", "completed_at")
+        .first()
+    )
+
+
+def model_rows() -> list[ModelRow]:
+    """Every model with its non-retired versions (newest first) and its unresolved alert counts."""
+    models = MLModel.objects.order_by("name").annotate(
+        open_alerts=Count("alerts", filter=Q(alerts__status=Alert.Status.OPEN)),
+        acknowledged_alerts=Count("alerts", filter=Q(alerts__status=Alert.Status.ACKNOWLEDGED)),
+    )
+    rows = []
+    for model in models:
+        versions = []
+        for version in model.versions.exclude(stage=ModelVersion.Stage.RETIRED).order_by("-created_at", "-id"):
+            latest = _latest_summary(version) or {}
+            status = latest.get("status_summary") or None
+            versions.append(
+                VersionRow(
+                    version=version,
+                    status=status,
+                    headline_dir=latest.get("headline_dir"),
+                    completed_at=latest.get("completed_at"),
+                    badge=status_badge(status),
+                )
+            )
+        rows.append(ModelRow(model, versions, model.open_alerts, model.acknowledged_alerts))
+    return rows
+
+
+# --- One model ------------------------------------------------------------------------------------------------
+
+
+def model_named(name: str) -> MLModel | None:
+    return MLModel.objects.filter(name=name).first()
+
+
+def versions_of(model: MLModel) -> list[ModelVersion]:
+    return list(model.versions.order_by("-created_at", "-id"))
+
+
+def default_version(model: MLModel) -> ModelVersion | None:
+    """The newest production version, else the newest version not retired."""
+    versions = model.versions.exclude(stage=ModelVersion.Stage.RETIRED)
+    return (
+        versions.filter(stage=ModelVersion.Stage.PRODUCTION).order_by("-created_at", "-id").first()
+        or versions.order_by("-created_at", "-id").first()
+    )
+
+
+def recent_checks(version: ModelVersion, limit: int = CHART_CHECKS) -> list[FairnessCheck]:
+    """The version's last ``limit`` completed checks, oldest first (completion order, as the trend uses)."""
+    checks = list(
+        FairnessCheck.objects.filter(model_version=version, status=FairnessCheck.Status.COMPLETED)
+        .defer("inputs")
+        .order_by("-completed_at", "-id")[:limit]
+    )
+    checks.reverse()
+    return checks
+
+
+def _single_attribute_comparisons(result: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    reports = result.get("reports") or {}
+    found = [
+        (attribute, group, comparison)
+        for attribute, report in reports.items()
+        if INTERSECTION_SEPARATOR not in attribute
+        for group, comparison in (report.get("comparisons") or {}).items()
+    ]
+    if found:
+        return found
+    return [  # only intersections reported: use them rather than show nothing
+        (attribute, group, comparison)
+        for attribute, report in reports.items()
+        for group, comparison in (report.get("comparisons") or {}).items()
+    ]
+
+
+def _excess(value: float, band: Mapping[str, float | None]) -> float:
+    low, high = band.get("min"), band.get("max")
+    below = low - value if low is not None else 0.0
+    above = value - high if high is not None else 0.0
+    return max(below, above, 0.0)
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The group a chart point and the likely causes speak about."""
+
+    attribute: str
+    group: str
+    value: float | None
+    interval: list[float] | None
+
+
+def worst_group(result: Mapping[str, Any], metric: str, band: Mapping[str, float | None] | None = None) -> Worst | None:
+    """The group with the worst value of ``metric`` over the single protected attributes.
+
+    DIR: the lowest (the check's headline DIR). Other metrics: the furthest beyond the policy band, ties and
+    band-less metrics by the distance from 0 (no difference).
+    """
+    candidates = [
+        (attribute, group, comparison)
+        for attribute, group, comparison in _single_attribute_comparisons(result)
+        if comparison.get(metric) is not None
+    ]
+    if not candidates:
+        return None
+    if metric == "DIR":
+        attribute, group, comparison = min(candidates, key=lambda item: item[2]["DIR"])
+    else:
+        attribute, group, comparison = max(
+            candidates, key=lambda item: (_excess(item[2][metric], band or {}), abs(item[2][metric]))
+        )
+    interval = (comparison.get("intervals") or {}).get(metric)
+    return Worst(attribute, group, float(comparison[metric]), list(interval) if interval else None)
+
+
+def metric_band(policy: MonitoringPolicy | None, metric: str) -> dict[str, float | None]:
+    band = ((policy.metric_bands if policy else None) or {}).get(metric) or {}
+    return {"min": band.get("min"), "max": band.get("max")}
+
+
+def thresholds_for(metric: str, policy: MonitoringPolicy | None, latest: FairnessCheck | None) -> list[float]:
+    """Threshold lines: the policy band's ends; for DIR the minimum defaults to the check's own threshold."""
+    band = metric_band(policy, metric)
+    low, high = band["min"], band["max"]
+    if metric == "DIR" and low is None:
+        stored = (latest.result or {}).get("threshold") if latest is not None else None
+        low = stored if stored is not None else settings.FAIRLENS_ALERT_THRESHOLD
+    return [float(value) for value in (low, high) if value is not None]
+
+
+def check_label(check: FairnessCheck) -> str:
+    return timezone.localtime(check.window_end).strftime("%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class SeriesRow:
+    """One check as the chart and its data table show it."""
+
+    check: FairnessCheck
+    label: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+    subject: str
+    badge: dict[str, str]
+
+
+def metric_series(checks: Sequence[FairnessCheck], metric: str, band: Mapping[str, float | None]) -> list[SeriesRow]:
+    rows = []
+    for check in checks:
+        result = check.result or {}
+        worst = worst_group(result, metric, band)
+        value = check.headline_dir if metric == "DIR" else (worst.value if worst else None)
+        interval = worst.interval if worst and worst.interval else (None, None)
+        rows.append(
+            SeriesRow(
+                check=check,
+                label=check_label(check),
+                value=value,
+                lower=interval[0],
+                upper=interval[1],
+                subject=f"{worst.attribute}={worst.group}" if worst else "",
+                badge=status_badge(check.status_summary or None),
+            )
+        )
+    return rows
+
+
+def chart_points(rows: Sequence[SeriesRow]) -> list[Point]:
+    return [Point(row.label, row.value, row.lower, row.upper) for row in rows]
+
+
+def _words(code: Any) -> str:
+    """A stored reason code (``projected_to_cross_within_3_steps``) as words."""
+    return str(code).replace("_", " ") if code else ""
+
+
+def trend_of(check: FairnessCheck | None) -> dict[str, Any]:
+    return ((check.result or {}).get("trend") or {}) if check is not None else {}
+
+
+def forecast_of(check: FairnessCheck | None) -> dict[str, Any] | None:
+    """The latest check's forecast of the next headline DIR, or None when it predicts nothing."""
+    forecast = trend_of(check).get("forecast") or {}
+    if forecast.get("predicted_next") is None:
+        return None
+    interval = forecast.get("prediction_interval") or {}
+    action = forecast.get("action") or "none"
+    probability = forecast.get("breach_probability")
+    return {
+        "predicted_next": float(forecast["predicted_next"]),
+        "lower": interval.get("lower"),
+        "upper": interval.get("upper"),
+        "breach_probability": probability,
+        "breach_percent": None if probability is None else round(100 * float(probability), 1),
+        "action": action,
+        "action_text": FORECAST_ACTIONS.get(action, action),
+        "reason": _words(forecast.get("reason")),
+        "threshold": forecast.get("threshold"),
+        "points_used": forecast.get("points_used"),
+    }
+
+
+def chart_forecast(forecast: Mapping[str, Any] | None) -> Forecast | None:
+    if forecast is None:
+        return None
+    return Forecast(forecast["predicted_next"], forecast["lower"], forecast["upper"])
+
+
+def pre_alert_of(check: FairnessCheck | None) -> dict[str, Any] | None:
+    pre_alert = trend_of(check).get("pre_alert")
+    if not pre_alert:
+        return None
+    status = pre_alert.get("status") or "insufficient_data"
+    kind, label = PRE_ALERT_BADGES.get(status, ("none", status.replace("_", " ").capitalize()))
+    return {
+        **pre_alert,
+        "status": status,
+        "css": f"badge-{kind}",
+        "label": label,
+        "reason": _words(pre_alert.get("reason")),
+    }
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    alert: Alert
+    badge: str
+    status_label: str
+
+
+def unresolved_alerts(model: MLModel) -> list[AlertRow]:
+    """The model's open and acknowledged alerts, most severe first, then the most recently seen."""
+    order = {"critical": 0, "high": 1, "medium": 2}
+    alerts = list(
+        Alert.objects.filter(model=model, status__in=UNRESOLVED)
+        .select_related("model_version", "acknowledged_by")
+        .order_by("-last_seen_at", "-id")
+    )
+    alerts.sort(key=lambda alert: order.get(alert.severity, 3))
+    return [
+        AlertRow(
+            alert=alert,
+            badge=f"badge-{SEVERITY_BADGES.get(alert.severity, 'none')}",
+            status_label=alert.get_status_display(),
+        )
+        for alert in alerts
+    ]
+
+
+@dataclass(frozen=True)
+class Causes:
+    subject: str
+    lines: list[str] = field(default_factory=list)
+
+
+def likely_causes(check: FairnessCheck | None) -> Causes | None:
+    """The rules' likely causes for the latest check's worst DIR group."""
+    if check is None or not check.result:
+        return None
+    worst = worst_group(check.result, "DIR")
+    if worst is None:
+        return None
+    try:
+        lines = rules.likely_causes(check.result, worst.attribute, worst.group)
+    except (KeyError, TypeError, ValueError):  # an unexpected stored shape must not break the page
+        lines = []
+    return Causes(subject=f"{worst.attribute}={worst.group}", lines=lines)
+
+
+def policy_of(model: MLModel) -> MonitoringPolicy | None:
+    return current_policy(model)

@@ -1,0 +1,450 @@
+"""The dashboard pages: who may open them, what each role sees, the model page's badge, chart, live fragment,
+demo scenario, and the alert forms (acknowledge and resolve by monitors and admins only)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.test import Client
+
+from alerts.models import Alert
+from alerts.tests.test_checks import ingest_loans, loan_version, window_end
+from compliance.models import AuditEntry
+from monitoring.checks import run_check
+from monitoring.models import FairnessCheck, IngestionRecord
+from registry.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+SPD_BAND = {"DIR": {"min": 0.8, "max": None}, "SPD": {"min": -0.1, "max": 0.1}}
+
+
+def check(version: ModelVersion, hour: int) -> FairnessCheck:
+    return run_check(model_version=version, window_end=window_end(hour), trigger="manual", claim_token="t")
+
+
+def checked(version: ModelVersion, drifts: list[float], n: int = 800) -> list[FairnessCheck]:
+    """One completed check per hour, over ``n`` loan decisions at each drift."""
+    done = []
+    for hour, drift in enumerate(drifts):
+        ingest_loans(version, hour=hour, n=n, drift=drift, seed=100 + hour)
+        done.append(check(version, hour))
+    return done
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def element(html: str, element_id: str) -> str:
+    """The opening tag of the element with ``element_id``."""
+    match = re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', html)
+    assert match, f"no element #{element_id}"
+    return match.group(0)
+
+
+def classes(html: str, element_id: str) -> set[str]:
+    return set(re.search(r'class="([^"]*)"', element(html, element_id)).group(1).split())
+
+
+def text_of(html: str, element_id: str) -> str:
+    """The visible text of a (non-nested) element, whitespace collapsed."""
+    start = html.index(element(html, element_id))
+    chunk = html[start : html.index("</div>", start)]
+    return " ".join(re.sub(r"<[^>]+>", " ", chunk).split())
+
+
+@pytest.fixture
+def passing(ml_model: Any) -> ModelVersion:
+    version = loan_version()
+    checked(version, [0.0, 0.0])
+    return version
+
+
+@pytest.fixture
+def alerting() -> ModelVersion:
+    version = loan_version(metric_bands=SPD_BAND)
+    checked(version, [0.0, 0.9], n=1500)
+    return version
+
+
+# --- Access ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/loan_model/?metric=SPD"])
+def test_anonymous_visitors_are_sent_to_sign_in(path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+    assert "dashboard" in response["Location"]
+
+
+@pytest.mark.parametrize("role", ["monitor", "auditor", "admin"])
+def test_every_reader_role_opens_both_pages(role: str, make_user: Any, passing: ModelVersion) -> None:
+    client = client_for(make_user(f"reader-{role}", role))
+    listing = client.get("/dashboard/")
+    page = client.get("/dashboard/loan_model/")
+    assert listing.status_code == 200
+    assert page.status_code == 200
+    assert 'href="/dashboard/loan_model/"' in listing.content.decode()
+    assert 'id="dir-badge"' in page.content.decode()
+
+
+def test_a_user_without_a_role_is_refused(make_user: Any, passing: ModelVersion) -> None:
+    client = client_for(make_user("nobody", None))
+    assert client.get("/dashboard/").status_code == 403
+    assert client.get("/dashboard/loan_model/").status_code == 403
+
+
+def test_unknown_model_or_version_is_a_404_page(monitor_user: Any, passing: ModelVersion) -> None:
+    client = client_for(monitor_user)
+    missing = client.get("/dashboard/no_such_model/")
+    assert missing.status_code == 404
+    assert "There is no model named" in missing.content.decode()
+    assert client.get("/dashboard/loan_model/?version=99").status_code == 404
+    assert client.get("/dashboard/no_such_model/?partial=1").status_code == 404
+
+
+# --- Model list -----------------------------------------------------------------------------------------------
+
+
+def test_the_list_shows_each_active_versions_verdict_and_open_alerts(monitor_user: Any, alerting: ModelVersion) -> None:
+    retired = loan_version(version="0-old")
+    retired.stage = ModelVersion.Stage.RETIRED
+    retired.save()
+    other = loan_version(name="other_model")
+    checked(other, [0.0])
+    html = client_for(monitor_user).get("/dashboard/").content.decode()
+    assert "v0-old" not in html
+    loan_row = html[html.index('href="/dashboard/loan_model/?version=1"') :]
+    loan_row = loan_row[: loan_row.index("</tr>")]
+    assert "badge-bad" in loan_row
+    assert ">Alert<" in loan_row
+    latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-completed_at").first()
+    assert f"{latest.headline_dir:.3f}" in loan_row
+    open_alerts = Alert.objects.filter(model=alerting.model, status="open").count()
+    assert open_alerts >= 1
+    assert f"{open_alerts} open" in loan_row
+    other_row = html[html.index('href="/dashboard/other_model/?version=1"') :]
+    other_row = other_row[: other_row.index("</tr>")]
+    assert "badge-ok" in other_row
+    assert ">Pass<" in other_row
+    assert "0 open" in other_row
+
+
+# --- Model page -----------------------------------------------------------------------------------------------
+
+
+def test_a_passing_version_shows_a_green_badge_with_value_and_word(monitor_user: Any, passing: ModelVersion) -> None:
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    latest = FairnessCheck.objects.filter(model_version=passing).order_by("-completed_at").first()
+    assert latest.status_summary == "pass"
+    assert classes(html, "dir-badge") >= {"badge", "badge-ok"}
+    assert text_of(html, "dir-badge") == f"{latest.headline_dir:.3f} Pass"
+    assert "No open or acknowledged alerts." in html
+
+
+def test_an_alerting_version_shows_a_red_badge_alerts_and_causes(monitor_user: Any, alerting: ModelVersion) -> None:
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-completed_at").first()
+    assert latest.status_summary == "alert"
+    assert classes(html, "dir-badge") >= {"badge", "badge-bad"}
+    assert text_of(html, "dir-badge") == f"{latest.headline_dir:.3f} Alert"
+    alert = Alert.objects.get(metric="DIR")
+    assert f'id="alert-{alert.pk}"' in html
+    assert f"{alert.value:.3f}" in html
+    assert f"{alert.interval_lower:.3f} – {alert.interval_upper:.3f}" in html
+    assert 'data-severity="critical"' in html
+    # likely causes for the worst group, from the rules
+    assert 'id="causes-list"' in html
+    assert "Lower selection rate for gender=Female" in html
+
+
+def test_a_model_without_checks_shows_no_data(monitor_user: Any, ml_model: Any) -> None:
+    loan_version()
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    assert classes(html, "dir-badge") >= {"badge", "badge-none"}
+    assert text_of(html, "dir-badge") == "n/a No checks yet"
+    assert "No completed checks yet." in html
+
+
+def test_the_page_defaults_to_the_newest_production_version(monitor_user: Any, passing: ModelVersion) -> None:
+    newer = loan_version(version="2")
+    checked_production = ModelVersion.objects.get(pk=passing.pk)
+    checked_production.stage = ModelVersion.Stage.PRODUCTION
+    checked_production.save()
+    client = client_for(monitor_user)
+    html = client.get("/dashboard/loan_model/").content.decode()
+    assert '<h1>loan_model <span class="muted">v1 (production)</span></h1>' in html
+    html = client.get(f"/dashboard/loan_model/?version={newer.version}").content.decode()
+    assert "v2 (staging)</span></h1>" in html
+    assert "No completed check of v2 yet." in html
+
+
+def test_the_chart_has_points_band_threshold_forecast_and_a_data_table(monitor_user: Any, ml_model: Any) -> None:
+    version = loan_version()
+    checks = checked(version, [0.0, 0.1, 0.2, 0.3, 0.4], n=600)
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    svg = html[html.index('<svg id="metric-chart"') : html.index("</svg>")]
+    assert 'class="threshold"' in svg
+    assert "threshold 0.8" in svg
+    assert 'class="series"' in svg
+    assert 'class="confidence-band"' in svg
+    assert svg.count('<circle cx="') == len(checks)  # one per check
+    assert 'class="forecast"' in svg
+    forecast = checks[-1].result["trend"]["forecast"]
+    assert forecast["predicted_next"] is not None
+    assert f"{forecast['predicted_next']:.3f}" in html
+    assert "Breach probability" in html
+    assert "Pre-alert status:" in html
+    table = html[html.index('<table id="chart-table"') : html.index("</table>", html.index('id="chart-table"'))]
+    for item in checks:
+        assert f"{item.headline_dir:.3f}" in table
+
+
+def test_switching_the_metric_charts_the_worst_groups_value(monitor_user: Any, alerting: ModelVersion) -> None:
+    client = client_for(monitor_user)
+    html = client.get(f"/dashboard/loan_model/?version={alerting.version}&metric=SPD").content.decode()
+    assert '<option value="SPD" selected>' in html
+    assert '<title id="metric-chart-title">SPD of loan_model v1' in html
+    svg = html[html.index('<svg id="metric-chart"') : html.index("</svg>")]
+    assert "threshold -0.1" in svg
+    assert "threshold 0.1" in svg
+    assert 'class="forecast"' not in svg  # the forecast is of DIR only
+    latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-completed_at").first()
+    spd = latest.result["reports"]["gender"]["comparisons"]["Female"]["SPD"]
+    assert f"{spd:.3f}" in html
+    # a metric without a policy band has no threshold line; an unknown metric falls back to DIR with an error
+    eod = client.get("/dashboard/loan_model/?metric=EOD").content.decode()
+    assert 'class="threshold"' not in eod[eod.index('<svg id="metric-chart"') : eod.index("</svg>")]
+    unknown = client.get("/dashboard/loan_model/?metric=XYZ")
+    assert unknown.status_code == 200
+    assert 'id="metric-error"' in unknown.content.decode()
+    assert '<option value="DIR" selected>' in unknown.content.decode()
+
+
+def test_partial_returns_only_the_live_fragment_with_a_stable_digest(monitor_user: Any, alerting: ModelVersion) -> None:
+    client = client_for(monitor_user)
+    page = client.get("/dashboard/loan_model/?metric=DIR").content.decode()
+    assert 'id="live"' in page
+    assert 'data-partial-url="/dashboard/loan_model/?version=1&amp;metric=DIR&amp;partial=1"' in page
+    assert "web/dashboard.js" in page
+    first = client.get("/dashboard/loan_model/?version=1&metric=DIR&partial=1")
+    second = client.get("/dashboard/loan_model/?version=1&metric=DIR&partial=1")
+    body = first.content.decode()
+    assert first.status_code == 200
+    assert 'id="dir-badge"' in body
+    assert 'id="metric-chart"' in body
+    assert "<html" not in body
+    assert 'id="live"' not in body
+    assert 'id="scenario-form"' not in body
+    assert first["X-Live-Digest"] == second["X-Live-Digest"]  # CSRF masks differ, the digest does not
+    assert f'data-digest="{first["X-Live-Digest"]}"' in page
+    # the digest changes when what is shown changes
+    alert = Alert.objects.filter(status="open").first()
+    alert.status = Alert.Status.ACKNOWLEDGED
+    alert.save()
+    third = client.get("/dashboard/loan_model/?version=1&metric=DIR&partial=1")
+    assert third["X-Live-Digest"] != first["X-Live-Digest"]
+
+
+def test_the_refresh_script_is_a_static_file_and_the_page_has_no_inline_script(
+    monitor_user: Any, passing: ModelVersion
+) -> None:
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == ['<script src="/static/web/dashboard.js" defer>']
+    source = Path(finders.find("web/dashboard.js")).read_text()
+    assert "partial" in source
+    assert "X-Live-Digest" in source
+    assert "http" not in source.replace("XMLHttpRequest", "")  # no CDN, no other origin
+
+
+def test_partial_never_runs_the_scenario(monitor_user: Any, passing: ModelVersion) -> None:
+    response = client_for(monitor_user).get("/dashboard/loan_model/?partial=1&drift_level=0.9&n_samples=500")
+    assert response.status_code == 200
+    assert not IngestionRecord.objects.filter(source=IngestionRecord.Source.MONITOR).exists()
+
+
+# --- Demo scenario --------------------------------------------------------------------------------------------
+
+
+def test_the_demo_model_page_has_the_scenario_controls(monitor_user: Any, passing: ModelVersion) -> None:
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    form = html[html.index('id="scenario-form"') : html.index("</form>", html.index('id="scenario-form"'))]
+    assert '<input type="range" id="drift_level" name="drift_level" min="0" max="1" step="0.05"' in form
+    assert '<input type="range" id="n_samples" name="n_samples" min="100" max="5000" step="100"' in form
+    assert '<label for="drift_level">' in form
+    assert '<label for="n_samples">' in form
+    assert '<output id="drift_level-value" for="drift_level">0.50</output>' in form
+    assert '<output id="n_samples-value" for="n_samples">1000</output>' in form
+    assert '<button type="submit" id="scenario-refresh">Refresh</button>' in form
+    assert 'id="scenario-badge"' not in html  # nothing run yet
+    assert not IngestionRecord.objects.filter(source=IngestionRecord.Source.MONITOR).exists()
+
+
+@pytest.mark.parametrize(
+    ("drift", "expected", "word"), [("0.9", "badge-bad", "Drift alert"), ("0", "badge-ok", "Fair")]
+)
+def test_scenario_params_run_the_scenario(
+    drift: str, expected: str, word: str, monitor_user: Any, passing: ModelVersion
+) -> None:
+    response = client_for(monitor_user).get(f"/dashboard/loan_model/?drift_level={drift}&n_samples=2000")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert classes(html, "scenario-badge") >= {"badge", expected}
+    assert word in text_of(html, "scenario-badge")
+    assert 'id="scenario-table"' in html
+    assert 'id="scenario-explanation"' in html
+    record = IngestionRecord.objects.get(source=IngestionRecord.Source.MONITOR)
+    assert record.principal == monitor_user.username
+    assert record.model_version_id == passing.pk
+    assert record.summary["drift_level"] == float(drift)
+    assert record.summary["n_samples"] == 2000
+    assert str(record.record_id) in html
+    drifted = record.summary["drifted_scenario"]
+    assert f"{drifted['dir']:.3f}" in text_of(html, "scenario-badge")
+    assert f'value="{float(drift)}"' in html  # the slider keeps the value that was run
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["drift_level=abc&n_samples=500", "drift_level=1.5&n_samples=500", "drift_level=0.2&n_samples=50", "n_samples=x"],
+)
+def test_bad_scenario_params_show_an_error(query: str, auditor_user: Any, passing: ModelVersion) -> None:
+    response = client_for(auditor_user).get(f"/dashboard/loan_model/?{query}")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="scenario-error"' in html
+    assert 'id="scenario-badge"' not in html
+    assert not IngestionRecord.objects.filter(source=IngestionRecord.Source.MONITOR).exists()
+
+
+def test_other_models_have_no_scenario_controls(monitor_user: Any, db: None) -> None:
+    version = loan_version(name="credit_model")
+    checked(version, [0.0], n=400)
+    html = client_for(monitor_user).get("/dashboard/credit_model/?drift_level=0.9&n_samples=500").content.decode()
+    assert 'id="scenario-form"' not in html
+    assert 'id="scenario-badge"' not in html
+    assert not IngestionRecord.objects.filter(source=IngestionRecord.Source.MONITOR).exists()
+
+
+# --- Alert forms ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["monitor", "admin"])
+def test_operators_see_the_alert_forms(role: str, make_user: Any, alerting: ModelVersion) -> None:
+    html = client_for(make_user(f"op-{role}", role)).get("/dashboard/loan_model/").content.decode()
+    alert = Alert.objects.get(metric="DIR")
+    assert f'action="/dashboard/alerts/{alert.pk}/acknowledge"' in html
+    assert f'action="/dashboard/alerts/{alert.pk}/resolve"' in html
+    assert f'<label for="ack-note-{alert.pk}">' in html
+    assert "csrfmiddlewaretoken" in html
+
+
+def test_auditors_see_alerts_but_no_forms(auditor_user: Any, alerting: ModelVersion) -> None:
+    html = client_for(auditor_user).get("/dashboard/loan_model/").content.decode()
+    alert = Alert.objects.get(metric="DIR")
+    assert f'id="alert-{alert.pk}"' in html
+    assert "/acknowledge" not in html
+    assert "/resolve" not in html
+    assert 'name="note"' not in html
+
+
+def test_a_monitor_acknowledges_then_resolves_an_alert(monitor_user: Any, alerting: ModelVersion) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(monitor_user)
+    alert = Alert.objects.get(metric="DIR")
+    page = client.get("/dashboard/loan_model/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    back = "/dashboard/loan_model/?version=1&metric=DIR"
+    # acknowledge
+    response = client.post(
+        f"/dashboard/alerts/{alert.pk}/acknowledge",
+        {"csrfmiddlewaretoken": token, "note": "carol is looking into the feature pipeline", "next": back},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == back
+    alert.refresh_from_db()
+    assert alert.status == "acknowledged"
+    assert alert.acknowledged_by == monitor_user
+    entry = AuditEntry.objects.get(action="alert.acknowledged", object_id=str(alert.pk))
+    assert entry.actor == monitor_user.username
+    followed = client.get(back).content.decode()
+    assert f"Alert {alert.pk} (DIR gender=Female) acknowledged." in followed
+    assert f'action="/dashboard/alerts/{alert.pk}/acknowledge"' not in followed  # only open alerts
+    assert "carol is looking into the feature pipeline" in followed
+    # resolve
+    response = client.post(
+        f"/dashboard/alerts/{alert.pk}/resolve",
+        {"csrfmiddlewaretoken": token, "note": "retrained on reweighed data", "next": back},
+    )
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert (alert.status, alert.resolution, alert.resolved_by) == ("resolved", "manual", monitor_user)
+    assert AuditEntry.objects.filter(action="alert.resolved", object_id=str(alert.pk)).count() == 1
+    followed = client.get(back).content.decode()
+    assert f"Alert {alert.pk} (DIR gender=Female) resolved." in followed
+    assert f'id="alert-{alert.pk}"' not in followed
+
+
+def test_a_post_without_a_csrf_token_is_refused(monitor_user: Any, alerting: ModelVersion) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(monitor_user)
+    alert = Alert.objects.get(metric="DIR")
+    response = client.post(f"/dashboard/alerts/{alert.pk}/acknowledge", {"note": "no token"})
+    assert response.status_code == 403
+    alert.refresh_from_db()
+    assert alert.status == "open"
+
+
+def test_a_missing_note_or_a_wrong_state_is_a_message_not_an_error(monitor_user: Any, alerting: ModelVersion) -> None:
+    client = client_for(monitor_user)
+    alert = Alert.objects.get(metric="DIR")
+    response = client.post(f"/dashboard/alerts/{alert.pk}/acknowledge", {"note": "   "}, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[0] == ("/dashboard/loan_model/", 302)
+    assert "Say what you are doing about it (note)." in response.content.decode()
+    alert.refresh_from_db()
+    assert alert.status == "open"
+    response = client.post(f"/dashboard/alerts/{alert.pk}/resolve", {}, follow=True)
+    assert "Say why it is resolved (note)." in response.content.decode()
+    client.post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "fixed"})
+    again = client.post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "fixed twice"}, follow=True)
+    assert again.status_code == 200
+    assert "already resolved" in again.content.decode()
+    acknowledged = client.post(f"/dashboard/alerts/{alert.pk}/acknowledge", {"note": "late"}, follow=True)
+    assert "only an open alert can be acknowledged" in acknowledged.content.decode()
+    missing = client.post("/dashboard/alerts/999999/resolve", {"note": "x"}, follow=True)
+    assert missing.status_code == 200
+    assert "There is no alert 999999." in missing.content.decode()
+
+
+def test_alert_actions_are_refused_to_auditors_and_to_get(
+    auditor_user: Any, monitor_user: Any, alerting: ModelVersion
+) -> None:
+    alert = Alert.objects.get(metric="DIR")
+    refused = client_for(auditor_user).post(f"/dashboard/alerts/{alert.pk}/acknowledge", {"note": "I audit"})
+    assert refused.status_code == 403
+    assert client_for(auditor_user).post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "x"}).status_code == 403
+    assert client_for(monitor_user).get(f"/dashboard/alerts/{alert.pk}/acknowledge").status_code == 405
+    anonymous = Client().post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "x"})
+    assert anonymous.status_code == 302
+    alert.refresh_from_db()
+    assert alert.status == "open"
+    assert not AuditEntry.objects.filter(action__in=["alert.acknowledged", "alert.resolved"]).exists()
+
+
+def test_the_redirect_after_an_action_stays_on_this_site(monitor_user: Any, alerting: ModelVersion) -> None:
+    alert = Alert.objects.get(metric="DIR")
+    response = client_for(monitor_user).post(
+        f"/dashboard/alerts/{alert.pk}/acknowledge", {"note": "on it", "next": "https://evil.example/phish"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/loan_model/"

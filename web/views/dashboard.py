@@ -1,0 +1,230 @@
+"""Dashboard pages: the model list, a model's page (verdict, chart, forecast, alerts, causes, demo scenario) with
+its live fragment for auto-refresh, and the acknowledge/resolve forms of alerts.
+
+The model page's live part (``#live``) is rendered once per request from ``_model_live.html``; with
+``partial=1`` only that fragment is returned, with an ``X-Live-Digest`` header so the script replaces it only
+when something changed. The demo scenario runs only on a full page request that carries its parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_POST
+
+from alerts.models import Alert
+from alerts.services import acknowledge_alert, resolve_alert
+from fairlens_site.api.errors import ApplicationError
+from monitoring.demo_monitor import run_demo_scenarios
+from monitoring.demo_stream import demo_version
+from registry.demo import DEMO_MODEL_NAME
+from registry.models import MLModel, ModelVersion
+from web import charts
+from web import dashboard_data as data
+from web.access import OPERATORS, READERS, can, page_roles
+
+SCENARIO_PARAMS = ("drift_level", "n_samples")
+SCENARIO_DEFAULTS = {"drift_level": 0.5, "n_samples": 1000}
+SCENARIO_SEED = 42
+NOTE_MAX_LENGTH = 2000
+LIVE_TEMPLATE = "web/_model_live.html"
+_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+
+
+class ScenarioForm(forms.Form):
+    drift_level = forms.FloatField(min_value=0.0, max_value=1.0, label="Drift level")
+    n_samples = forms.IntegerField(min_value=100, max_value=5000, label="Samples")
+
+
+# --- Model list -----------------------------------------------------------------------------------------------
+
+
+@page_roles(*READERS)
+def model_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/dashboard.html", {"rows": data.model_rows()})
+
+
+def _not_found(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "web/dashboard.html", {"rows": data.model_rows(), "not_found": message}, status=404)
+
+
+# --- Model page -----------------------------------------------------------------------------------------------
+
+
+def _live_digest(html: str) -> str:
+    """A fingerprint of the fragment that ignores the per-render CSRF token masks."""
+    return hashlib.sha256(_CSRF_VALUE.sub(r'\1"', html).encode()).hexdigest()[:32]
+
+
+def _page_query(version: ModelVersion | None, metric: str) -> str:
+    params = {"version": version.version} if version is not None else {}
+    return "?" + urlencode({**params, "metric": metric})
+
+
+def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | None, metric: str) -> dict[str, Any]:
+    policy = data.policy_of(model)
+    checks = data.recent_checks(version) if version is not None else []
+    latest = checks[-1] if checks else None
+    band = data.metric_band(policy, metric)
+    rows = data.metric_series(checks, metric, band)
+    thresholds = data.thresholds_for(metric, policy, latest)
+    forecast = data.forecast_of(latest)
+    title = f"{metric} of {model.name}" + (f" v{version.version}" if version else "") + f", last {len(rows)} checks"
+    chart = charts.line_chart(
+        data.chart_points(rows),
+        title=title,
+        metric=metric,
+        thresholds=thresholds,
+        forecast=data.chart_forecast(forecast) if metric == "DIR" else None,
+        chart_id="metric-chart",
+    )
+    page_url = reverse("web-model", args=[model.name]) + _page_query(version, metric)
+    return {
+        "model": model,
+        "version": version,
+        "metric": metric,
+        "latest": latest,
+        "badge": data.status_badge(latest.status_summary if latest else None),
+        "chart": chart,
+        "chart_title": title,
+        "rows": rows,
+        "thresholds": thresholds,
+        "band": band,
+        "forecast": forecast,
+        "pre_alert": data.pre_alert_of(latest),
+        "alerts": data.unresolved_alerts(model),
+        "causes": data.likely_causes(latest),
+        "can_operate": can(request, *OPERATORS),
+        "page_url": page_url,
+        "note_max_length": NOTE_MAX_LENGTH,
+    }
+
+
+def _scenario(request: HttpRequest, model: MLModel) -> dict[str, Any] | None:
+    """The demo scenario controls (only on the demo model's page) and, when asked for, their result."""
+    if model.name != DEMO_MODEL_NAME:
+        return None
+    target = demo_version()
+    if target is None:
+        return None
+    asked = any(name in request.GET for name in SCENARIO_PARAMS)
+    values: dict[str, Any] = dict(SCENARIO_DEFAULTS)
+    context: dict[str, Any] = {"version": target, "errors": [], "result": None, "values": values}
+    if not asked:
+        return context
+    form = ScenarioForm({name: request.GET.get(name, str(SCENARIO_DEFAULTS[name])) for name in SCENARIO_PARAMS})
+    if not form.is_valid():
+        context["errors"] = [
+            f"{form.fields[name].label}: {' '.join(str(message) for message in errors)}"
+            for name, errors in form.errors.items()
+        ]
+        return context
+    values.update(form.cleaned_data)
+    try:
+        result = run_demo_scenarios(
+            model_version=target,
+            principal=request.user.get_username(),
+            n_samples=form.cleaned_data["n_samples"],
+            drift_level=form.cleaned_data["drift_level"],
+            seed=SCENARIO_SEED,
+        )
+    except ApplicationError as exc:
+        context["errors"] = [exc.message]
+        return context
+    drifted = result.scenarios.get("drifted_scenario", {})
+    context["result"] = {
+        "drifted": drifted,
+        "fair": result.scenarios.get("fair_scenario", {}),
+        "alert": bool(drifted.get("dir_alert")),
+        "record_id": result.record_id,
+    }
+    return context
+
+
+@page_roles(*READERS)
+def model_page(request: HttpRequest, name: str) -> HttpResponse:
+    model = data.model_named(name)
+    if model is None:
+        return _not_found(request, f"There is no model named “{name[:100]}”.")
+    versions = data.versions_of(model)
+    requested = request.GET.get("version", "").strip()
+    if requested:
+        version = next((item for item in versions if item.version == requested), None)
+        if version is None:
+            return _not_found(request, f"{model.name} has no version “{requested[:50]}”.")
+    else:
+        version = data.default_version(model)
+    metric = request.GET.get("metric", data.DEFAULT_METRIC).strip().upper() or data.DEFAULT_METRIC
+    metric_error = None
+    if metric not in data.CHART_METRICS:
+        metric_error = f"Unknown metric “{metric[:20]}”; choose one of {', '.join(data.CHART_METRICS)}. Showing DIR."
+        metric = data.DEFAULT_METRIC
+    live = _live_context(request, model, version, metric)
+    live_html = render_to_string(LIVE_TEMPLATE, live, request=request)
+    digest = _live_digest(live_html)
+    if request.GET.get("partial") == "1":
+        response = HttpResponse(live_html)
+        response["X-Live-Digest"] = digest
+        response["Cache-Control"] = "no-store"
+        return response
+    context = {
+        **live,
+        "versions": versions,
+        "metrics": data.CHART_METRICS,
+        "metric_error": metric_error,
+        "live_html": live_html,
+        "live_digest": digest,
+        "partial_url": live["page_url"] + "&partial=1",
+        "scenario": _scenario(request, model),
+    }
+    return render(request, "web/model.html", context)
+
+
+# --- Alert actions --------------------------------------------------------------------------------------------
+
+
+def _back(request: HttpRequest, alert: Alert | None) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    if alert is not None:
+        return redirect("web-model", name=alert.model.name)
+    return redirect("web-dashboard")
+
+
+def _alert_action(request: HttpRequest, alert_id: int, action: Any, done: str) -> HttpResponse:
+    alert = Alert.objects.select_related("model").filter(pk=alert_id).first()
+    if alert is None:
+        messages.error(request, f"There is no alert {alert_id}.")
+        return _back(request, None)
+    note = request.POST.get("note", "")[:NOTE_MAX_LENGTH]
+    try:
+        action(alert_id=alert_id, user=request.user, note=note)
+    except ApplicationError as exc:
+        messages.error(request, f"Alert {alert_id} ({alert.metric} {alert.attribute}={alert.group}): {exc.message}")
+    else:
+        messages.success(request, f"Alert {alert_id} ({alert.metric} {alert.attribute}={alert.group}) {done}.")
+    return _back(request, alert)
+
+
+@page_roles(*OPERATORS)
+@require_POST
+def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    return _alert_action(request, alert_id, acknowledge_alert, "acknowledged")
+
+
+@page_roles(*OPERATORS)
+@require_POST
+def resolve(request: HttpRequest, alert_id: int) -> HttpResponse:
+    return _alert_action(request, alert_id, resolve_alert, "resolved")

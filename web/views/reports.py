@@ -1,0 +1,246 @@
+"""Audit report pages: a model version's fairness over a period, with evidence downloads.
+
+Auditors get the full report (chart, alerts with their lifecycle, audited decryption of explanations, a
+"Verify now" button); admins a read-only summary. Reads and assembly live in ``web.report_data``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST, require_safe
+
+from accounts.roles import Role
+from alerts.models import Alert
+from compliance.encryption import decrypt_for
+from compliance.services import audit_append
+from compliance.verification import verify_log
+from fairlens_site.api.errors import ApplicationError, error_response
+from registry.models import MLModel, ModelVersion
+from web.access import can, page_roles
+from web.charts import Point, line_chart
+from web.report_data import (
+    PeriodChoice,
+    Report,
+    band_text,
+    build_report,
+    choose_version,
+    default_version,
+    evidence_bundle,
+    evidence_csv_text,
+    parse_period,
+)
+
+REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
+
+
+@page_roles(*REPORT_READERS)
+@require_safe
+def report_index(request: HttpRequest) -> HttpResponse:
+    models = list(MLModel.objects.annotate(version_count=Count("versions")).order_by("name"))
+    rows = [{"model": model, "version": default_version(model) if model.version_count else None} for model in models]
+    return render(request, "web/report_index.html", {"rows": rows})
+
+
+@page_roles(*REPORT_READERS)
+@require_safe
+def report_page(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_object_or_404(MLModel, name=name)
+    return _render_report(request, model, parse_period(request.GET))
+
+
+@page_roles(*REPORT_READERS)
+@require_safe
+def evidence_json(request: HttpRequest, name: str) -> HttpResponse:
+    report = _report_or_error(request, name)
+    if isinstance(report, HttpResponse):
+        return report
+    bundle = evidence_bundle(report)
+    _record_export(request, report, bundle, "json")
+    response = HttpResponse(
+        json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.json"'
+    add_never_cache_headers(response)
+    return response
+
+
+@page_roles(*REPORT_READERS)
+@require_safe
+def evidence_csv(request: HttpRequest, name: str) -> HttpResponse:
+    report = _report_or_error(request, name)
+    if isinstance(report, HttpResponse):
+        return report
+    bundle = evidence_bundle(report)
+    _record_export(request, report, bundle, "csv")
+    response = HttpResponse(evidence_csv_text(report, bundle), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.csv"'
+    add_never_cache_headers(response)
+    return response
+
+
+@page_roles(Role.AUDITOR)
+@require_POST
+def decrypt_alert(request: HttpRequest, name: str, alert_id: int) -> HttpResponse:
+    """Decrypt one alert's explanation for the signed-in auditor (a reason is required; the access is audited)
+    and show the report again with the plaintext. The plaintext is never put in a URL or the session."""
+    model = get_object_or_404(MLModel, name=name)
+    alert = get_object_or_404(Alert.objects.select_related("acknowledged_by", "resolved_by"), pk=alert_id, model=model)
+    choice = parse_period(request.POST)
+    reason = str(request.POST.get("reason", ""))[:500]
+    if choice.errors:
+        return _render_report(request, model, choice)
+    try:
+        plaintext = decrypt_for(user=request.user, obj=alert, field="encrypted_explanation", reason=reason)
+    except ApplicationError as exc:
+        return _render_report(
+            request,
+            model,
+            choice,
+            focus_alert=alert,
+            decrypt_error=exc.message,
+            reason=reason,
+            status=exc.status_code,
+        )
+    return _render_report(request, model, choice, focus_alert=alert, plaintext=plaintext)
+
+
+@page_roles(Role.AUDITOR)
+@require_POST
+def verify_now(request: HttpRequest, name: str) -> HttpResponse:
+    """Verify the whole audit log now and go back to the report with the outcome as a message."""
+    model = get_object_or_404(MLModel, name=name)
+    run = verify_log()
+    if run.ok:
+        messages.success(request, f"Audit log verified: {run.checked_entries} entries checked.")
+    else:
+        where = f" at seq {run.first_bad_seq}" if run.first_bad_seq is not None else ""
+        messages.error(request, f"Audit log verification FAILED{where}: {run.problem or 'no detail'}")
+    choice = parse_period(request.POST)
+    return redirect(f"{reverse('web-report', args=[model.name])}?{urlencode(choice.query)}")
+
+
+# --- Helpers ---------------------------------------------------------------------------------------------------
+
+
+def _resolve(model: MLModel, choice: PeriodChoice) -> ModelVersion | None:
+    """The version the form asks for (default: newest production, else newest not retired); records an error
+    on the form when a named version does not exist."""
+    version = choose_version(model, choice.version_text)
+    if choice.version_text and version is None:
+        choice.errors["version"] = f"{model.name} has no version {choice.version_text!r}."
+    return version
+
+
+def _render_report(
+    request: HttpRequest,
+    model: MLModel,
+    choice: PeriodChoice,
+    *,
+    focus_alert: Alert | None = None,
+    plaintext: str | None = None,
+    decrypt_error: str | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    version = _resolve(model, choice)
+    full = can(request, Role.AUDITOR)
+    context: dict[str, Any] = {
+        "model": model,
+        "version": version,
+        "versions": list(model.versions.order_by("-created_at", "-id")),
+        "choice": choice,
+        "full": full,
+        "report": None,
+    }
+    if choice.errors:
+        status = 400
+    elif version is not None and choice.period is not None:
+        report = build_report(model, version, choice.period)
+        alerts = list(report.alerts)
+        if focus_alert is not None and focus_alert.pk not in {alert.pk for alert in alerts}:
+            alerts.append(focus_alert)
+        context.update(
+            {
+                "report": report,
+                "tables": report.tables(),
+                "metrics": report.html_metrics,
+                "bands": [(metric, band_text(band)) for metric, band in (report.policy.metric_bands or {}).items()]
+                if report.policy
+                else [],
+                "chart": _chart(report) if full else "",
+                "alerts": alerts,
+                "in_period": {alert.pk for alert in report.alerts},
+                "focus_alert_id": focus_alert.pk if focus_alert is not None else None,
+                "plaintext": plaintext,
+                "decrypt_error": decrypt_error,
+                "reason": reason,
+                "query": urlencode(choice.query),
+            }
+        )
+    response = render(request, "web/report.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
+def _chart(report: Report) -> str:
+    checks = report.completed_checks
+    points = [Point(label=f"{check.window_end:%m-%d %H:%M}", value=check.headline_dir) for check in checks]
+    thresholds = [report.threshold] if report.threshold is not None else []
+    svg = line_chart(
+        points,
+        title=f"Headline DIR of {report.model.name} v{report.version.version} checks, "
+        f"{report.period.start_date} to {report.period.end_date}",
+        metric="DIR",
+        thresholds=thresholds,
+        chart_id="report-chart",
+    )
+    return mark_safe(svg)  # noqa: S308 - line_chart escapes every text it embeds
+
+
+def _report_or_error(request: HttpRequest, name: str) -> Report | HttpResponse:
+    model = MLModel.objects.filter(name=name).first()
+    if model is None:
+        raise Http404(f"No model {name!r}.")
+    choice = parse_period(request.GET)
+    version = _resolve(model, choice)
+    if choice.errors:
+        return error_response(400, "invalid_period", "Invalid report period or version.", choice.errors)
+    if version is None or choice.period is None:
+        return error_response(404, "not_found", f"{model.name} has no registered version.")
+    return build_report(model, version, choice.period)
+
+
+def _record_export(request: HttpRequest, report: Report, bundle: dict[str, Any], fmt: str) -> None:
+    audit_append(
+        action="report.export",
+        actor=request.user,
+        object_type="model_version",
+        object_id=f"{report.model.name}:{report.version.version}",
+        payload={
+            "format": fmt,
+            "model": report.model.name,
+            "version": report.version.version,
+            "period": report.period.as_dict(),
+            "policy_version": report.policy.version if report.policy is not None else None,
+            "inputs_sha256": report.inputs_sha256,
+            "bundle_sha256": bundle["bundle_sha256"],
+        },
+    )
+
+
+def _file_stem(report: Report) -> str:
+    return (
+        f"fairlens-report-{report.model.name}-{report.version.version}-"
+        f"{report.period.start_date:%Y%m%d}-{report.period.end_date:%Y%m%d}"
+    )
