@@ -12,7 +12,7 @@ from accounts.admin_sites import ReadOnlyAdmin, auditor_site
 from alerts import services
 from alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from fairlens_site.api.errors import ApplicationError
-from monitoring.models import FairnessCheck
+from monitoring.models import CHECK_RECORD_FIELDS, FairnessCheck
 
 ENDPOINT_FIELDS = ("name", "url", "format", "event_types", "model", "active")
 
@@ -20,24 +20,7 @@ ENDPOINT_FIELDS = ("name", "url", "format", "event_types", "model", "active")
 class FairnessCheckAdmin(ReadOnlyAdmin):
     list_display = ("id", "model_version", "window_end", "trigger", "status", "status_summary", "headline_dir")
     list_filter = ("status_summary", "trigger", "status")
-    fields = (
-        "model_version",
-        "policy",
-        "window_start",
-        "window_end",
-        "trigger",
-        "status",
-        "status_summary",
-        "verdict",
-        "headline_dir",
-        "n_predictions",
-        "engine_version",
-        "inputs_sha256",
-        "result",
-        "error",
-        "created_at",
-        "completed_at",
-    )
+    fields = ("model_version", "policy", *CHECK_RECORD_FIELDS)
 
 
 class AlertAdmin(ReadOnlyAdmin):

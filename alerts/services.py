@@ -341,6 +341,16 @@ def validate_endpoint_url(url: str) -> None:
         ) from None
 
 
+def _audit_endpoint(change: str, endpoint: WebhookEndpoint, actor: Any, **details: Any) -> None:
+    audit_append(
+        action=f"webhook_endpoint.{change}",
+        actor=actor,
+        object_type="webhook_endpoint",
+        object_id=str(endpoint.pk),
+        payload={"name": endpoint.name, **details},
+    )
+
+
 def _set_secret(endpoint: WebhookEndpoint, secret: str) -> None:
     secret_bytes(secret)  # refuses malformed secrets before anything is stored
     encrypt_for(endpoint, "encrypted_secret", secret)
@@ -354,13 +364,7 @@ def endpoint_create(*, created_by: Any, secret: str | None = None, **fields: Any
     endpoint = WebhookEndpoint.objects.create(created_by=created_by, **fields)
     secret = secret or generate_secret()
     _set_secret(endpoint, secret)
-    audit_append(
-        action="webhook_endpoint.create",
-        actor=created_by,
-        object_type="webhook_endpoint",
-        object_id=str(endpoint.pk),
-        payload={"name": endpoint.name, "url": endpoint.url, "format": endpoint.format},
-    )
+    _audit_endpoint("create", endpoint, created_by, url=endpoint.url, format=endpoint.format)
     return endpoint, secret
 
 
@@ -373,13 +377,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, changed_by: Any, **fields: Any
     if fields.get("active"):
         endpoint.disabled_reason, endpoint.disabled_at = "", None
     endpoint.save()
-    audit_append(
-        action="webhook_endpoint.update",
-        actor=changed_by,
-        object_type="webhook_endpoint",
-        object_id=str(endpoint.pk),
-        payload={"name": endpoint.name, "changed": sorted(fields)},
-    )
+    _audit_endpoint("update", endpoint, changed_by, changed=sorted(fields))
     return endpoint
 
 
@@ -387,13 +385,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, changed_by: Any, **fields: Any
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, changed_by: Any) -> str:
     secret = generate_secret()
     _set_secret(endpoint, secret)
-    audit_append(
-        action="webhook_endpoint.rotate_secret",
-        actor=changed_by,
-        object_type="webhook_endpoint",
-        object_id=str(endpoint.pk),
-        payload={"name": endpoint.name, "key_id": endpoint.secret_key_id},
-    )
+    _audit_endpoint("rotate_secret", endpoint, changed_by, key_id=endpoint.secret_key_id)
     return secret
 
 
@@ -410,12 +402,7 @@ def disable_endpoint(endpoint_id: int, reason: str) -> None:
         endpoint.deliveries.filter(status=Delivery.Status.PENDING).update(
             status=Delivery.Status.CANCELLED, locked_until=None
         )
-        audit_append(
-            action="webhook_endpoint.disabled",
-            object_type="webhook_endpoint",
-            object_id=str(endpoint.pk),
-            payload={"name": endpoint.name, "reason": reason},
-        )
+        _audit_endpoint("disabled", endpoint, None, reason=reason)
     logger.warning("webhook endpoint %s disabled: %s", endpoint.name, reason)
 
 

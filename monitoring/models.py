@@ -184,5 +184,23 @@ class IngestionCheckGate(models.Model):
         return f"{self.model_version}: next at {self.next_allowed_at:%H:%M:%S}"
 
 
+# What a check shows people (API and admin), after who and which policy it is about.
+CHECK_RECORD_FIELDS = (
+    "window_start",
+    "window_end",
+    "trigger",
+    "status",
+    "status_summary",
+    "verdict",
+    "headline_dir",
+    "n_predictions",
+    "engine_version",
+    "inputs_sha256",
+    "result",
+    "error",
+    "created_at",
+    "completed_at",
+)
+
 # Name for the OpenAPI schema (ENUM_NAME_OVERRIDES): alerts and deliveries have a "status" too.
 CHECK_STATUS = FairnessCheck.Status

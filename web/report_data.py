@@ -10,9 +10,7 @@ report exactly. The evidence bundle is deterministic for unchanged data: it carr
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import re
@@ -25,8 +23,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts.models import Alert
-from compliance.models import Anchor, Checkpoint, VerificationRun
-from compliance.verification import latest_checkpoint
 from monitoring.check_analysis import counts_as_inputs, inputs_digest
 from monitoring.checks import policy_threshold
 from monitoring.constants import INTERSECTION_SEPARATOR
@@ -36,6 +32,7 @@ from monitoring.reporting import SHORT_NAMES, engine_policy, reports_from_counts
 from monitoring.selectors import window_counts
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.services import current_policy
+from web.integrity import Integrity, integrity_status, iso
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -156,19 +153,15 @@ def choose_version(model: MLModel, requested: str) -> ModelVersion | None:
 # --- Small conversions -----------------------------------------------------------------------------------------
 
 
-def _native(value: Any) -> Any:
+def native(value: Any) -> Any:
     """JSON-safe: non-finite floats become None (JSON has no NaN or Infinity)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(key): _native(item) for key, item in value.items()}
+        return {str(key): native(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_native(item) for item in value]
+        return [native(item) for item in value]
     return value
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def _username(user: Any) -> str | None:
@@ -193,7 +186,7 @@ def policy_as_dict(policy: MonitoringPolicy) -> dict[str, Any]:
         "window_hours": policy.window_hours,
         "check_interval_minutes": policy.check_interval_minutes,
         "channels": policy.channels,
-        "created_at": _iso(policy.created_at),
+        "created_at": iso(policy.created_at),
     }
 
 
@@ -246,7 +239,7 @@ def verdict_rows(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any
                         "n": n,
                     }
                 )
-    return _native(rows)
+    return native(rows)
 
 
 def _metric_cell(comparison: Mapping[str, Any] | None, metric: str) -> dict[str, Any]:
@@ -315,11 +308,11 @@ def checks_in(version: ModelVersion, period: Period) -> list[FairnessCheck]:
 
 
 def check_as_dict(check: FairnessCheck) -> dict[str, Any]:
-    return _native(
+    return native(
         {
             "id": check.pk,
-            "window_start": _iso(check.window_start),
-            "window_end": _iso(check.window_end),
+            "window_start": iso(check.window_start),
+            "window_end": iso(check.window_end),
             "status": check.status,
             "status_summary": check.status_summary,
             "verdict": check.verdict,
@@ -328,7 +321,7 @@ def check_as_dict(check: FairnessCheck) -> dict[str, Any]:
             "policy_version": check.policy.version,
             "inputs_sha256": check.inputs_sha256,
             "engine_version": check.engine_version,
-            "completed_at": _iso(check.completed_at),
+            "completed_at": iso(check.completed_at),
         }
     )
 
@@ -351,7 +344,7 @@ def alerts_in(version: ModelVersion, period: Period) -> list[Alert]:
 
 def alert_as_dict(alert: Alert) -> dict[str, Any]:
     """An alert's subject, numbers and lifecycle; never its explanation (that is encrypted)."""
-    return _native(
+    return native(
         {
             "id": alert.pk,
             "attribute": alert.attribute,
@@ -365,85 +358,18 @@ def alert_as_dict(alert: Alert) -> dict[str, Any]:
             "occurrences": alert.occurrences,
             "first_check_id": alert.first_check_id,
             "last_check_id": alert.last_check_id,
-            "opened_at": _iso(alert.opened_at),
-            "last_seen_at": _iso(alert.last_seen_at),
-            "acknowledged_at": _iso(alert.acknowledged_at),
+            "opened_at": iso(alert.opened_at),
+            "last_seen_at": iso(alert.last_seen_at),
+            "acknowledged_at": iso(alert.acknowledged_at),
             "acknowledged_by": _username(alert.acknowledged_by),
             "acknowledgement_note": alert.acknowledgement_note,
-            "resolved_at": _iso(alert.resolved_at),
+            "resolved_at": iso(alert.resolved_at),
             "resolved_by": _username(alert.resolved_by),
             "resolution": alert.resolution,
             "resolution_note": alert.resolution_note,
             "explanation_encrypted": bool(alert.encrypted_explanation),
         }
     )
-
-
-@dataclass(frozen=True)
-class Integrity:
-    run: VerificationRun | None
-    checkpoint: Checkpoint | None
-    anchor: Anchor | None
-
-    @property
-    def ok(self) -> bool:
-        return self.run is not None and self.run.ok
-
-    @property
-    def css_class(self) -> str:
-        return "integrity-ok" if self.ok else "integrity-bad"
-
-    @property
-    def text(self) -> str:
-        run = self.run
-        if run is None:
-            return "Audit log not verified yet."
-        when = f"{run.finished_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-        if run.ok:
-            return f"Audit log verified: {run.checked_entries} entries checked at {when}."
-        where = f"first bad seq {run.first_bad_seq}" if run.first_bad_seq is not None else "at a checkpoint"
-        return f"Audit log verification FAILED ({where}) at {when}: {run.problem or 'no detail'}"
-
-    def as_dict(self) -> dict[str, Any]:
-        run, checkpoint, anchor = self.run, self.checkpoint, self.anchor
-        return {
-            "verification": None
-            if run is None
-            else {
-                "id": run.pk,
-                "ok": run.ok,
-                "checked_entries": run.checked_entries,
-                "first_bad_seq": run.first_bad_seq,
-                "problem": run.problem,
-                "checkpoint_tree_size": run.checkpoint.tree_size if run.checkpoint else None,
-                "started_at": _iso(run.started_at),
-                "finished_at": _iso(run.finished_at),
-            },
-            "checkpoint": None
-            if checkpoint is None
-            else {
-                "tree_size": checkpoint.tree_size,
-                "root_hash": checkpoint.root_hash,
-                "key_id": checkpoint.key_id,
-                "signed_at": _iso(checkpoint.timestamp),
-                "signed_note": checkpoint.signed_note,
-            },
-            "anchor": None
-            if anchor is None
-            else {
-                "sink": anchor.sink,
-                "tx_id": anchor.tx_id,
-                "anchored_hash": anchor.anchored_hash,
-                "anchored_at": _iso(anchor.anchored_at),
-            },
-        }
-
-
-def integrity_status() -> Integrity:
-    run = VerificationRun.objects.select_related("checkpoint").order_by("-finished_at", "-id").first()
-    checkpoint = latest_checkpoint()
-    anchor = checkpoint.anchors.order_by("-anchored_at", "-id").first() if checkpoint is not None else None
-    return Integrity(run, checkpoint, anchor)
 
 
 # --- The report ------------------------------------------------------------------------------------------------
@@ -534,81 +460,3 @@ def predictions_in(stored_counts: Mapping[str, Mapping[str, list[int]]]) -> int:
     single-attribute total (attributes can be missing on some rows) is the number of predictions."""
     singles = [groups for attribute, groups in stored_counts.items() if INTERSECTION_SEPARATOR not in attribute]
     return max((sum(sum(values) for values in groups.values()) for groups in singles), default=0)
-
-
-# --- Evidence --------------------------------------------------------------------------------------------------
-
-
-def evidence_bundle(report: Report) -> dict[str, Any]:
-    """Everything the report shows, as plain data, with ``bundle_sha256`` over the rest (canonical JSON)."""
-    bundle = _native(
-        {
-            "kind": "fairlens.audit_report",
-            "model": report.model.name,
-            "version": report.version.version,
-            "version_stage": report.version.stage,
-            "period": report.period.as_dict(),
-            "policy": policy_as_dict(report.policy) if report.policy is not None else None,
-            "engine_version": ENGINE_VERSION,
-            "verdicts": report.reports,
-            "verdict_rows": report.rows(),
-            "volumes": {
-                "predictions": report.predictions,
-                "checks": len(report.checks),
-                "completed_checks": len(report.completed_checks),
-                "alerts": len(report.alerts),
-            },
-            "checks": [check_as_dict(check) for check in report.checks],
-            "alerts": [alert_as_dict(alert) for alert in report.alerts],
-            "integrity": report.integrity.as_dict(),
-            "inputs": report.inputs,
-            "inputs_sha256": report.inputs_sha256,
-            "counts_sha256": report.counts_sha256,
-        }
-    )
-    bundle["bundle_sha256"] = canonical_sha256(bundle)
-    return bundle
-
-
-def _csv_number(value: Any) -> str:
-    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
-
-
-def _csv_comment(text: str) -> str:
-    return "# " + " ".join(text.split())
-
-
-def evidence_csv_text(report: Report, bundle: Mapping[str, Any]) -> str:
-    """The verdict rows as CSV, after ``#`` comment lines naming what they are and the digests to check."""
-    policy_version = report.policy.version if report.policy is not None else "none"
-    lines = [
-        _csv_comment("FairLens audit report evidence"),
-        _csv_comment(f"model: {report.model.name}"),
-        _csv_comment(f"version: {report.version.version}"),
-        _csv_comment(f"period: {report.period.start.isoformat()} to {report.period.end.isoformat()} (end exclusive)"),
-        _csv_comment(f"policy_version: {policy_version}"),
-        _csv_comment(f"engine_version: {ENGINE_VERSION}"),
-        _csv_comment(f"inputs_sha256: {report.inputs_sha256}"),
-        _csv_comment(f"bundle_sha256: {bundle['bundle_sha256']}"),
-    ]
-    buffer = io.StringIO()
-    buffer.write("\n".join(lines) + "\n")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in bundle["verdict_rows"]:
-        writer.writerow([_csv_cell(row[column]) for column in CSV_COLUMNS])
-    return buffer.getvalue()
-
-
-def _csv_cell(value: Any) -> str:
-    text = _csv_number(value)
-    # Keep spreadsheet programs from reading a group name as a formula.
-    return "'" + text if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not _is_number(text)) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from alerts.models import Alert, Delivery, DeliveryAttempt, WebhookEndpoint
-from monitoring.models import FairnessCheck
+from monitoring.models import CHECK_RECORD_FIELDS, FairnessCheck
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EVENT_TYPES = (
@@ -29,26 +29,7 @@ class CheckSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FairnessCheck
-        fields = (
-            "id",
-            "model",
-            "version",
-            "policy_version",
-            "window_start",
-            "window_end",
-            "trigger",
-            "status",
-            "status_summary",
-            "verdict",
-            "headline_dir",
-            "n_predictions",
-            "engine_version",
-            "inputs_sha256",
-            "result",
-            "error",
-            "created_at",
-            "completed_at",
-        )
+        fields = ("id", "model", "version", "policy_version", *CHECK_RECORD_FIELDS)
         read_only_fields = fields
 
 

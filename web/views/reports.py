@@ -28,6 +28,7 @@ from fairlens_site.api.errors import ApplicationError, error_response
 from registry.models import MLModel, ModelVersion
 from web.access import can, page_roles
 from web.charts import Point, line_chart
+from web.evidence import evidence_bundle, evidence_csv_text
 from web.report_data import (
     PeriodChoice,
     Report,
@@ -35,8 +36,6 @@ from web.report_data import (
     build_report,
     choose_version,
     default_version,
-    evidence_bundle,
-    evidence_csv_text,
     parse_period,
 )
 
@@ -58,35 +57,33 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     return _render_report(request, model, parse_period(request.GET))
 
 
-@page_roles(*REPORT_READERS)
-@require_safe
-def evidence_json(request: HttpRequest, name: str) -> HttpResponse:
+def _evidence_download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
+    """The evidence bundle of the requested report as a ``json`` or ``csv`` attachment; the export is audited."""
     report = _report_or_error(request, name)
     if isinstance(report, HttpResponse):
         return report
     bundle = evidence_bundle(report)
-    _record_export(request, report, bundle, "json")
-    response = HttpResponse(
-        json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
-        content_type="application/json; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.json"'
+    _record_export(request, report, bundle, kind)
+    if kind == "json":
+        body = json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    else:
+        response = HttpResponse(evidence_csv_text(report, bundle), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.{kind}"'
     add_never_cache_headers(response)
     return response
+
+
+@page_roles(*REPORT_READERS)
+@require_safe
+def evidence_json(request: HttpRequest, name: str) -> HttpResponse:
+    return _evidence_download(request, name, "json")
 
 
 @page_roles(*REPORT_READERS)
 @require_safe
 def evidence_csv(request: HttpRequest, name: str) -> HttpResponse:
-    report = _report_or_error(request, name)
-    if isinstance(report, HttpResponse):
-        return report
-    bundle = evidence_bundle(report)
-    _record_export(request, report, bundle, "csv")
-    response = HttpResponse(evidence_csv_text(report, bundle), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.csv"'
-    add_never_cache_headers(response)
-    return response
+    return _evidence_download(request, name, "csv")
 
 
 @page_roles(Role.AUDITOR)

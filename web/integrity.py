@@ -1,0 +1,82 @@
+"""The integrity line of an audit report: the latest verification of the audit log, and the latest checkpoint
+with its anchor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from compliance.models import Anchor, Checkpoint, VerificationRun
+from compliance.verification import latest_checkpoint
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+@dataclass(frozen=True)
+class Integrity:
+    run: VerificationRun | None
+    checkpoint: Checkpoint | None
+    anchor: Anchor | None
+
+    @property
+    def ok(self) -> bool:
+        return self.run is not None and self.run.ok
+
+    @property
+    def css_class(self) -> str:
+        return "integrity-ok" if self.ok else "integrity-bad"
+
+    @property
+    def text(self) -> str:
+        run = self.run
+        if run is None:
+            return "Audit log not verified yet."
+        when = f"{run.finished_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        if run.ok:
+            return f"Audit log verified: {run.checked_entries} entries checked at {when}."
+        where = f"first bad seq {run.first_bad_seq}" if run.first_bad_seq is not None else "at a checkpoint"
+        return f"Audit log verification FAILED ({where}) at {when}: {run.problem or 'no detail'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        run, checkpoint, anchor = self.run, self.checkpoint, self.anchor
+        return {
+            "verification": None
+            if run is None
+            else {
+                "id": run.pk,
+                "ok": run.ok,
+                "checked_entries": run.checked_entries,
+                "first_bad_seq": run.first_bad_seq,
+                "problem": run.problem,
+                "checkpoint_tree_size": run.checkpoint.tree_size if run.checkpoint else None,
+                "started_at": iso(run.started_at),
+                "finished_at": iso(run.finished_at),
+            },
+            "checkpoint": None
+            if checkpoint is None
+            else {
+                "tree_size": checkpoint.tree_size,
+                "root_hash": checkpoint.root_hash,
+                "key_id": checkpoint.key_id,
+                "signed_at": iso(checkpoint.timestamp),
+                "signed_note": checkpoint.signed_note,
+            },
+            "anchor": None
+            if anchor is None
+            else {
+                "sink": anchor.sink,
+                "tx_id": anchor.tx_id,
+                "anchored_hash": anchor.anchored_hash,
+                "anchored_at": iso(anchor.anchored_at),
+            },
+        }
+
+
+def integrity_status() -> Integrity:
+    run = VerificationRun.objects.select_related("checkpoint").order_by("-finished_at", "-id").first()
+    checkpoint = latest_checkpoint()
+    anchor = checkpoint.anchors.order_by("-anchored_at", "-id").first() if checkpoint is not None else None
+    return Integrity(run, checkpoint, anchor)
