@@ -23,6 +23,24 @@ SERVICE_MARKERS = {
 }
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every transactional test must restore the migrated data (roles, audit head) it flushes.
+
+    A transactional test empties the tables when it ends. Without ``serialized_rollback`` Django then re-runs
+    post_migrate, which recreates the role groups, and the next serialized test fails to restore them over the
+    top: one such test breaks unrelated tests much later in the run.
+    """
+    offenders = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            offenders.append(item.nodeid)
+    if offenders:
+        raise pytest.UsageError(
+            "django_db(transaction=True) needs serialized_rollback=True: " + ", ".join(offenders[:10])
+        )
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker, (variable, usable) in SERVICE_MARKERS.items():
         if item.get_closest_marker(marker) is None:

@@ -431,7 +431,7 @@ def test_a_policy_limits_the_channels(receiver: LoopbackReceiver, version: Any, 
     assert only.endpoint.format == "slack"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_senders_send_a_delivery_once(receiver: LoopbackReceiver) -> None:
     # given a due delivery, committed, and a receiver slow enough for the two senders to overlap
     version = loan_version()
