@@ -21,6 +21,7 @@ ROLE_PERMISSION_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "accounts": ALL,
         "registry": ALL,
         "monitoring": ALL,
+        "alerts": ALL,
         "django_celery_beat": ALL,
         "compliance": VIEW,
         "axes": ("view", "delete"),
@@ -30,6 +31,7 @@ ROLE_PERMISSION_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "accounts": VIEW,
         "registry": VIEW,
         "monitoring": VIEW,
+        "alerts": VIEW,
         "compliance": VIEW,
         "django_celery_beat": VIEW,
         "axes": VIEW,
@@ -37,6 +39,7 @@ ROLE_PERMISSION_RULES: dict[str, dict[str, tuple[str, ...]]] = {
     Role.MONITOR.value: {
         "registry": VIEW,
         "monitoring": VIEW,
+        "alerts": VIEW,
     },
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 
 from accounts.admin_sites import ReadOnlyAdmin, auditor_site
 from alerts import services
@@ -62,6 +63,7 @@ class EndpointReadOnlyAdmin(ReadOnlyAdmin):
 class EndpointAdmin(admin.ModelAdmin):
     list_display = ("name", "url", "format", "active", "disabled_reason")
     fields = ENDPOINT_FIELDS
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host means https, never http
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False  # keep the delivery history; switch an endpoint off instead
