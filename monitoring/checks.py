@@ -279,13 +279,16 @@ def due_checks(now: datetime) -> list[tuple[ModelVersion, MonitoringPolicy, date
 def open_ingestion_gate(model_version: ModelVersion, now: datetime) -> bool:
     """True for the first ingestion of a version in each CHECK_DEBOUNCE_SECONDS: that one enqueues a check."""
     until = now + timedelta(seconds=settings.CHECK_DEBOUNCE_SECONDS)
-    if IngestionCheckGate.objects.filter(model_version=model_version, next_allowed_at__lte=now).update(
-        next_allowed_at=until
-    ):
+    gate = IngestionCheckGate.objects.filter(model_version=model_version)
+    if gate.filter(next_allowed_at__lte=now).update(next_allowed_at=until):
         return True
+    if gate.exists():
+        # Closed. Checked before trying an insert so the usual case raises nothing: an IntegrityError's traceback
+        # would keep the ingesting request's frames (and its batch) alive until the next full garbage collection.
+        return False
     try:
         with transaction.atomic():
             IngestionCheckGate.objects.create(model_version=model_version, next_allowed_at=until)
     except IntegrityError:
-        return False  # the gate exists and is closed
+        return False  # another ingestion created it a moment ago
     return True

@@ -12,8 +12,9 @@ from registry.models import ModelVersion
 class Prediction(models.Model):
     """One prediction of a model version. The client's id is stored only as a keyed hash (``prediction_key``)."""
 
-    # No index of its own: the unique (model_version, prediction_key) constraint and the (model_version,
-    # occurred_at) index both start with it, and every extra index costs each ingested row.
+    # The table keeps only the indexes its queries use, because each one costs every ingested row: the primary
+    # key and the unique (model_version, prediction_key) pair, which also serves lookups by version and the
+    # label join. Windows are read from rollups, never from this table, so there is no index on time.
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.CASCADE, related_name="predictions", db_index=False
     )
@@ -24,8 +25,14 @@ class Prediction(models.Model):
     y_true = models.PositiveSmallIntegerField(null=True, blank=True)
     score = models.FloatField(null=True, blank=True)
     features = models.JSONField(null=True, blank=True)
+    # Not indexed: nothing looks predictions up by record, and records are never deleted (they are audited).
     record = models.ForeignKey(
-        "IngestionRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="predictions"
+        "IngestionRecord",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="predictions",
+        db_index=False,
     )
     received_at = models.DateTimeField(auto_now_add=True)
     labeled_at = models.DateTimeField(null=True, blank=True)
@@ -35,7 +42,6 @@ class Prediction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("model_version", "prediction_key"), name="unique_prediction_per_version"),
         ]
-        indexes = [models.Index(fields=("model_version", "occurred_at"), name="prediction_version_time")]
 
     def __str__(self) -> str:
         return f"prediction {self.prediction_key[:12]}… of {self.model_version_id}"
