@@ -33,12 +33,6 @@ def check_by_id(pk: int) -> FairnessCheck:
     return _one(check_list({}), pk, "check")
 
 
-def completed_checks(model_version_id: int) -> QuerySet[FairnessCheck]:
-    return FairnessCheck.objects.filter(
-        model_version_id=model_version_id, status=FairnessCheck.Status.COMPLETED
-    ).order_by("-completed_at", "-id")
-
-
 def alert_list(filters: Mapping[str, str]) -> QuerySet[Alert]:
     alerts = Alert.objects.select_related("model", "model_version", "acknowledged_by", "resolved_by").order_by(
         "-last_seen_at", "-id"

@@ -22,6 +22,7 @@ from compliance.encryption import encrypt_for
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
+from monitoring.selectors import completed_checks
 from registry.models import MLModel
 from registry.services import current_policy
 
@@ -217,11 +218,7 @@ def apply_check(check: FairnessCheck) -> None:
 def _previous_status(check: FairnessCheck) -> str | None:
     """Status of the version's check completed before this one (completion order, as the trend uses)."""
     return (
-        FairnessCheck.objects.filter(model_version=check.model_version, status=FairnessCheck.Status.COMPLETED)
-        .exclude(pk=check.pk)
-        .order_by("-completed_at", "-id")
-        .values_list("status_summary", flat=True)
-        .first()
+        completed_checks(check.model_version_id).exclude(pk=check.pk).values_list("status_summary", flat=True).first()
     )
 
 
@@ -230,9 +227,9 @@ def maybe_request_retraining(check: FairnessCheck, *, persisting: bool) -> Outbo
     violation has been found by RETRAIN_AFTER_CHECKS checks in a row."""
     forecast_says = check.result["trend"]["forecast"]["action"] == "retrain"
     recent = list(
-        FairnessCheck.objects.filter(model_version=check.model_version, status=FairnessCheck.Status.COMPLETED)
-        .order_by("-completed_at", "-id")
-        .values_list("status_summary", flat=True)[: settings.RETRAIN_AFTER_CHECKS]
+        completed_checks(check.model_version_id).values_list("status_summary", flat=True)[
+            : settings.RETRAIN_AFTER_CHECKS
+        ]
     )
     persisted = (
         persisting and len(recent) >= settings.RETRAIN_AFTER_CHECKS and all(status == "alert" for status in recent)

@@ -23,7 +23,7 @@ from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
 from monitoring.reporting import engine_policy
-from monitoring.selectors import window_counts, window_score_histograms
+from monitoring.selectors import completed_checks, window_counts, window_score_histograms
 from registry.models import ModelVersion, MonitoringPolicy
 from registry.services import current_policy
 
@@ -116,9 +116,8 @@ def _earlier_dirs(check: FairnessCheck) -> list[float | None]:
     ingestion-triggered one has seen more data than it.
     """
     earlier = (
-        FairnessCheck.objects.filter(model_version=check.model_version, status=FairnessCheck.Status.COMPLETED)
+        completed_checks(check.model_version_id)
         .exclude(pk=check.pk)
-        .order_by("-completed_at", "-id")
         .values_list("headline_dir", flat=True)[:HISTORY_LENGTH]
     )
     return list(reversed(list(earlier)))

@@ -10,7 +10,7 @@ from django.db.models import QuerySet, Sum
 from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness import ConfusionCounts, GroupedCounts
 from monitoring.ingestion.rollup_math import COUNT_FIELDS
-from monitoring.models import Prediction, PredictionRollup
+from monitoring.models import FairnessCheck, Prediction, PredictionRollup
 from monitoring.reporting import flip_favorable
 from registry.models import ModelVersion
 
@@ -73,3 +73,11 @@ def window_score_histograms(
 
 def prediction_list(model_version: ModelVersion) -> QuerySet[Prediction]:
     return Prediction.objects.filter(model_version=model_version).order_by("-id")
+
+
+def completed_checks(model_version_id: int) -> QuerySet[FairnessCheck]:
+    """A version's completed checks, newest first in completion order (the order trends and forecasts use:
+    windows are whole hourly buckets, so a later check has seen more data whatever its window end)."""
+    return FairnessCheck.objects.filter(
+        model_version_id=model_version_id, status=FairnessCheck.Status.COMPLETED
+    ).order_by("-completed_at", "-id")

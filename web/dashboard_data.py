@@ -21,6 +21,7 @@ from alerts import rules
 from alerts.models import Alert
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
+from monitoring.selectors import completed_checks
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.services import current_policy
 from web.charts import Forecast, Point
@@ -82,12 +83,7 @@ class ModelRow:
 
 
 def _latest_summary(version: ModelVersion) -> dict[str, Any] | None:
-    return (
-        FairnessCheck.objects.filter(model_version=version, status=FairnessCheck.Status.COMPLETED)
-        .order_by("-completed_at", "-id")
-        .values("status_summary", "headline_dir", "completed_at")
-        .first()
-    )
+    return completed_checks(version.pk).values("status_summary", "headline_dir", "completed_at").first()
 
 
 def model_rows() -> list[ModelRow]:
@@ -137,11 +133,7 @@ def default_version(model: MLModel) -> ModelVersion | None:
 
 def recent_checks(version: ModelVersion, limit: int = CHART_CHECKS) -> list[FairnessCheck]:
     """The version's last ``limit`` completed checks, oldest first (completion order, as the trend uses)."""
-    checks = list(
-        FairnessCheck.objects.filter(model_version=version, status=FairnessCheck.Status.COMPLETED)
-        .defer("inputs")
-        .order_by("-completed_at", "-id")[:limit]
-    )
+    checks = list(completed_checks(version.pk).defer("inputs")[:limit])
     checks.reverse()
     return checks
 

@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import DEMO_VISITOR, Role, principal_label
-from alerts.selectors import completed_checks
 from compliance.models import AuditEntry
 from fairlens_site.api.envelope import envelope, envelope_serializer
 from fairlens_site.api.errors import ApplicationError
@@ -27,6 +26,7 @@ from monitoring.checks import policy_threshold
 from monitoring.demo_monitor import DemoScenarioResult, run_demo_scenarios
 from monitoring.demo_stream import demo_version
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
+from monitoring.selectors import completed_checks
 from registry.models import ModelVersion
 from registry.selectors import version_by_name
 from registry.services import current_policy
