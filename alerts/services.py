@@ -22,7 +22,7 @@ from compliance.encryption import encrypt_for
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
-from monitoring.selectors import completed_checks
+from monitoring.selectors import completed_checks_by_window, is_stale
 from registry.models import MLModel
 from registry.services import current_policy
 
@@ -153,6 +153,8 @@ def _open_or_update(check: FairnessCheck, violation: dict[str, Any], now: dateti
         emit_event("alert.opened", model=model, data=_alert_data(alert))
         logger.warning("ALERT opened: %s (%s)", alert, alert.severity)
         return
+    if _older_than_last_seen(check, alert):
+        return
     previous = alert.severity
     alert.model_version = check.model_version
     alert.value, alert.interval_lower, alert.interval_upper = violation["value"], lower, upper
@@ -167,8 +169,16 @@ def _open_or_update(check: FairnessCheck, violation: dict[str, Any], now: dateti
         emit_event("alert.escalated", model=model, data={**_alert_data(alert), "previous_severity": previous})
 
 
+def _older_than_last_seen(check: FairnessCheck, alert: Alert) -> bool:
+    """Whether ``check`` covers an earlier window than the check the alert last saw (e.g. of another version of
+    the model): an alert's value and streak follow the latest window, never move back to an older one."""
+    return check.window_end < alert.last_check.window_end
+
+
 def _count_pass(check: FairnessCheck, alert: Alert, now: datetime) -> None:
     """A passing verdict for the alert's subject moves it towards auto-resolution."""
+    if _older_than_last_seen(check, alert):
+        return
     comparison = check.result["reports"].get(alert.attribute, {}).get("comparisons", {}).get(alert.group)
     if not comparison or comparison["verdicts"].get(alert.metric) != "pass":
         return  # no data or still borderline: neither confirms nor clears the alert
@@ -189,8 +199,13 @@ def _count_pass(check: FairnessCheck, alert: Alert, now: datetime) -> None:
 def apply_check(check: FairnessCheck) -> None:
     """Open, update or auto-resolve the alerts a completed check speaks to; request retraining if due.
 
-    Runs in the check's transaction.
+    Runs in the check's transaction. A check of an older window than the version's latest one (a scheduled
+    check that ran after a later ingestion-triggered one) is stored and audited, but speaks to nothing here:
+    what is current is what the latest window says.
     """
+    if is_stale(check):
+        logger.info("check %s covers an older window than the latest check of its version; alerts unchanged", check.pk)
+        return
     now = timezone.now()
     result = check.result
     significant = [item for item in result["violations"] if item["verdict"] == rules.SIGNIFICANT]
@@ -216,9 +231,12 @@ def apply_check(check: FairnessCheck) -> None:
 
 
 def _previous_status(check: FairnessCheck) -> str | None:
-    """Status of the version's check completed before this one (completion order, as the trend uses)."""
+    """Status of the version's check before this one in window order (as the trend uses)."""
     return (
-        completed_checks(check.model_version_id).exclude(pk=check.pk).values_list("status_summary", flat=True).first()
+        completed_checks_by_window(check.model_version_id)
+        .exclude(pk=check.pk)
+        .values_list("status_summary", flat=True)
+        .first()
     )
 
 
@@ -227,7 +245,7 @@ def maybe_request_retraining(check: FairnessCheck, *, persisting: bool) -> Outbo
     violation has been found by RETRAIN_AFTER_CHECKS checks in a row."""
     forecast_says = check.result["trend"]["forecast"]["action"] == "retrain"
     recent = list(
-        completed_checks(check.model_version_id).values_list("status_summary", flat=True)[
+        completed_checks_by_window(check.model_version_id).values_list("status_summary", flat=True)[
             : settings.RETRAIN_AFTER_CHECKS
         ]
     )

@@ -23,7 +23,11 @@ from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
 from monitoring.reporting import engine_policy
-from monitoring.selectors import completed_checks, window_counts, window_score_histograms
+from monitoring.selectors import (
+    completed_checks_by_window,
+    window_counts,
+    window_score_histograms,
+)
 from registry.models import ModelVersion, MonitoringPolicy
 from registry.services import current_policy
 
@@ -109,15 +113,12 @@ def _histograms(
 
 
 def _earlier_dirs(check: FairnessCheck) -> list[float | None]:
-    """Headline DIRs of the version's earlier checks, oldest first, in the order they were completed.
-
-    Completion order, not window end: windows are whole hourly buckets, so a check reads its current bucket
-    as far as it is filled when it runs, and a scheduled check (aligned window end) that runs after an
-    ingestion-triggered one has seen more data than it.
-    """
+    """Headline DIRs of the version's checks of earlier windows (or the same window under an earlier policy
+    version), oldest first in window order: the series the trend and the forecast read."""
     earlier = (
-        completed_checks(check.model_version_id)
+        completed_checks_by_window(check.model_version_id)
         .exclude(pk=check.pk)
+        .filter(window_end__lte=check.window_end)
         .values_list("headline_dir", flat=True)[:HISTORY_LENGTH]
     )
     return list(reversed(list(earlier)))

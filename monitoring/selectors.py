@@ -75,9 +75,23 @@ def prediction_list(model_version: ModelVersion) -> QuerySet[Prediction]:
     return Prediction.objects.filter(model_version=model_version).order_by("-id")
 
 
-def completed_checks(model_version_id: int) -> QuerySet[FairnessCheck]:
-    """A version's completed checks, newest first in completion order (the order trends and forecasts use:
-    windows are whole hourly buckets, so a later check has seen more data whatever its window end)."""
+def completed_checks_by_window(model_version_id: int) -> QuerySet[FairnessCheck]:
+    """A version's completed checks, latest window first.
+
+    Window end, not completion order: checks of older windows may complete late (a scheduled check of the hour
+    that closed at 03:00 can run after an ingestion-triggered one ending 03:39), and what is current is what
+    the latest window says. Checks of the same window end (another policy version) are ordered by completion.
+    """
     return FairnessCheck.objects.filter(
         model_version_id=model_version_id, status=FairnessCheck.Status.COMPLETED
-    ).order_by("-completed_at", "-id")
+    ).order_by("-window_end", "-completed_at", "-id")
+
+
+def is_stale(check: FairnessCheck) -> bool:
+    """Whether another completed check of the version covers a later window than ``check`` does."""
+    return (
+        completed_checks_by_window(check.model_version_id)
+        .exclude(pk=check.pk)
+        .filter(window_end__gt=check.window_end)
+        .exists()
+    )

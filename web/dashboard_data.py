@@ -21,7 +21,7 @@ from alerts import rules
 from alerts.models import Alert
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
-from monitoring.selectors import completed_checks
+from monitoring.selectors import completed_checks_by_window
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.services import current_policy
 from web.charts import Forecast, Point
@@ -83,7 +83,8 @@ class ModelRow:
 
 
 def _latest_summary(version: ModelVersion) -> dict[str, Any] | None:
-    return completed_checks(version.pk).values("status_summary", "headline_dir", "completed_at").first()
+    """Status, DIR and time of the version's current check (its latest window)."""
+    return completed_checks_by_window(version.pk).values("status_summary", "headline_dir", "completed_at").first()
 
 
 def model_rows() -> list[ModelRow]:
@@ -132,8 +133,9 @@ def default_version(model: MLModel) -> ModelVersion | None:
 
 
 def recent_checks(version: ModelVersion, limit: int = CHART_CHECKS) -> list[FairnessCheck]:
-    """The version's last ``limit`` completed checks, oldest first (completion order, as the trend uses)."""
-    checks = list(completed_checks(version.pk).defer("inputs")[:limit])
+    """The version's checks of its last ``limit`` windows, oldest window first (the chart's x-axis): the last
+    one is the current check, whatever order they completed in."""
+    checks = list(completed_checks_by_window(version.pk).defer("inputs")[:limit])
     checks.reverse()
     return checks
 

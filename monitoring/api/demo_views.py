@@ -26,7 +26,7 @@ from monitoring.checks import policy_threshold
 from monitoring.demo_monitor import DemoScenarioResult, run_demo_scenarios
 from monitoring.demo_stream import demo_version
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
-from monitoring.selectors import completed_checks
+from monitoring.selectors import completed_checks_by_window
 from registry.models import ModelVersion
 from registry.selectors import version_by_name
 from registry.services import current_policy
@@ -113,7 +113,9 @@ def _series(request: Request) -> tuple[ModelVersion, list[dict[str, Any]], float
     version = _series_version(query.validated_data)
     window = query.validated_data["window"]
     checks = list(
-        completed_checks(version.pk).values("id", "window_end", "headline_dir", "status_summary")[: max(window, 30)]
+        completed_checks_by_window(version.pk).values("id", "window_end", "headline_dir", "status_summary")[
+            : max(window, 30)
+        ]
     )
     checks.reverse()
     policy = current_policy(version.model)

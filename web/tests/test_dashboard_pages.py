@@ -4,19 +4,24 @@ demo scenario, and the alert forms (acknowledge and resolve by monitors and admi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
+from rest_framework.test import APIClient
 
 from alerts.models import Alert
-from alerts.tests.test_checks import ingest_loans, loan_version, window_end
+from alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN
+from alerts.tests.test_checks import BASE, HOUR, ingest_loans, ingest_rates, loan_version, window_end
 from compliance.models import AuditEntry
 from monitoring.checks import run_check
 from monitoring.models import FairnessCheck, IngestionRecord
 from registry.models import ModelVersion
+from web.dashboard_data import check_label
 
 pytestmark = pytest.mark.django_db
 
@@ -448,3 +453,43 @@ def test_the_redirect_after_an_action_stays_on_this_site(monitor_user: Any, aler
     )
     assert response.status_code == 302
     assert response["Location"] == "/dashboard/loan_model/"
+
+
+def test_the_current_check_is_the_latest_window_not_the_last_completed(
+    monitor_user: Any, client_as: Callable[[str], APIClient]
+) -> None:
+    # given an ingestion-triggered check ending 01:39 over both hours (1600 rows), and then, completed after it,
+    # the scheduled check of the window ending 01:00 (hour 0 only, 800 rows, a lower DIR)
+    version = loan_version(window_hours=24)
+    ingest_rates(version, hour=0, male=MEN, female=(400, CRITICAL))
+    ingest_rates(version, hour=1, male=MEN, female=(400, MEDIUM))
+    current = run_check(
+        model_version=version, window_end=BASE + HOUR + timedelta(minutes=39), trigger="ingestion", claim_token="t"
+    )
+    stale = check(version, 0)
+    assert stale.completed_at >= current.completed_at
+    assert (current.n_predictions, stale.n_predictions) == (1600, 800)
+    assert f"{stale.headline_dir:.3f}" != f"{current.headline_dir:.3f}"
+    # when the model page and the list are opened
+    client = client_for(monitor_user)
+    html = client.get("/dashboard/loan_model/").content.decode()
+    listing = client.get("/dashboard/").content.decode()
+    # then "Current DIR" is the latest window's, with its window and row count
+    assert text_of(html, "dir-badge") == f"{current.headline_dir:.3f} Alert"
+    meta = html[html.index('class="muted verdict-meta"') : html.index("</p>", html.index('class="muted verdict-meta"'))]
+    assert f"Check {current.pk} of the window" in meta
+    assert "1600 predictions" in meta
+    row = listing[listing.index('href="/dashboard/loan_model/?version=1"') :]
+    assert f"{current.headline_dir:.3f}" in row[: row.index("</tr>")]
+    # the chart's x-axis and its data table run in window order
+    svg = html[html.index('<svg id="metric-chart"') : html.index("</svg>")]
+    labels = re.findall(r'fill="#4a5360">([^<]+)</text>', svg)
+    axis = [label for label in labels if label in (check_label(stale), check_label(current))]
+    assert axis == ["10-01 01:00", "10-01 01:39"]
+    table = html[html.index('<table id="chart-table"') : html.index("</table>", html.index('id="chart-table"'))]
+    assert table.index(f'datetime="{stale.window_end.isoformat()}"') < table.index(
+        f'datetime="{current.window_end.isoformat()}"'
+    )
+    # and the seed's trend endpoint orders its points by window end too
+    trend = client_as("monitor").get("/api/fairness_trend?model=loan_model&version=1").json()["data"]
+    assert [point["check_id"] for point in trend["points"]] == [stale.pk, current.pk]

@@ -1,0 +1,113 @@
+"""Which check is current, and which checks count as evidence of a persisting violation.
+
+* The current check of a version is the one of its latest window (ties by completion), not the last one to
+  complete: a scheduled check of an hour that closed at 01:00 can complete after an ingestion-triggered one
+  ending 01:39. A check of an older window is stored, but changes no alert.
+* A violation persists over checks of new data only: re-checks of the same rows (the ingestion trigger, the
+  beat and a manual check over one batch) are one piece of evidence, never three.
+
+Each hour holds 400 men (280 approved) and 400 women, as in the alert lifecycle tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from alerts.models import Alert, OutboxEvent
+from alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
+from alerts.tests.test_checks import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
+from monitoring.checks import due_checks
+from monitoring.models import FairnessCheck
+from monitoring.selectors import completed_checks_by_window
+from monitoring.tasks import run_check_task
+from registry.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+MINUTE = timedelta(minutes=1)
+
+
+def ingestion_check(version: ModelVersion, at: datetime) -> FairnessCheck:
+    """The check an ingestion enqueues (window ending at the ingestion's time), run by its task."""
+    check_id = run_check_task.apply(args=(version.pk, None, at.isoformat(), "ingestion")).get()
+    return FairnessCheck.objects.get(pk=check_id)
+
+
+def scheduled_check(now: datetime) -> FairnessCheck:
+    """The scheduled check the dispatcher finds due at ``now``, run by its task."""
+    ((version, policy, end),) = due_checks(now)
+    check_id = run_check_task.apply(args=(version.pk, policy.pk, end.isoformat(), "schedule")).get()
+    return FairnessCheck.objects.get(pk=check_id)
+
+
+def decisions(version: ModelVersion, tag: str, start: datetime, minutes: int, women_approved: int) -> list[dict]:
+    """400 men (280 approved) and 400 women spread evenly over ``minutes`` from ``start``."""
+    items = []
+    for gender, approved in (("Male", MEN[1]), ("Female", women_approved)):
+        for index in range(400):
+            moment = start + timedelta(seconds=index * minutes * 60 / 400)
+            items.append(
+                {
+                    "id": f"v{version.pk}-{tag}-{gender}-{index}",
+                    "timestamp": moment.isoformat().replace("+00:00", "Z"),
+                    "attributes": {"gender": gender},
+                    "y_pred": int(index < approved),
+                    "y_true": int(index < approved),
+                }
+            )
+    return items
+
+
+# --- The current check is the latest window's -----------------------------------------------------------------
+
+
+def test_a_check_of_an_older_window_completed_late_moves_no_alert_back() -> None:
+    version = loan_version(window_hours=24)
+    ingest_rates(version, hour=0, male=MEN, female=(400, CRITICAL))
+    ingest_rates(version, hour=1, male=MEN, female=(400, MEDIUM))
+    current = ingestion_check(version, BASE + HOUR + 39 * MINUTE)
+    alert = Alert.objects.get()
+    seen = (alert.value, alert.interval_lower, alert.interval_upper, alert.severity, alert.occurrences)
+    assert alert.value == pytest.approx(current.headline_dir)
+    # when the scheduled check of the window ending 01:00 completes after it, with a worse DIR
+    stale = check_hour(version, 0)
+    assert stale.status == FairnessCheck.Status.COMPLETED
+    assert stale.status_summary == "alert"
+    assert stale.headline_dir < current.headline_dir - 0.05
+    # then the stale check is stored and audited, but the alert keeps the latest window's value
+    assert audit_count("fairness_check.completed", str(stale.pk)) == 1
+    alert.refresh_from_db()
+    assert (alert.value, alert.interval_lower, alert.interval_upper, alert.severity, alert.occurrences) == seen
+    assert alert.last_check_id == current.pk
+    assert audit_count("alert.updated") == 0
+    assert not events("alert.escalated")
+    # it is not the current check, and its trend reads only windows before its own
+    assert completed_checks_by_window(version.pk).first() == current
+    assert stale.inputs["earlier_dirs"] == []
+    # the next check of a later window updates the alert as usual
+    ingest_rates(version, hour=2, male=MEN, female=(400, CRITICAL))
+    newer = check_hour(version, 2)
+    alert.refresh_from_db()
+    assert (alert.last_check_id, alert.occurrences) == (newer.pk, 2)
+    assert alert.value == pytest.approx(newer.headline_dir)
+    assert newer.inputs["earlier_dirs"] == [stale.headline_dir, current.headline_dir]
+
+
+def test_an_alert_is_not_moved_back_by_an_older_window_of_another_version() -> None:
+    # given an alert last seen by v1's check of the window ending 02:00
+    v1 = loan_version(window_hours=1)
+    ingest_rates(v1, hour=1, male=MEN, female=(400, MEDIUM))
+    newest = check_hour(v1, 1)
+    alert = Alert.objects.get()
+    # when v2 (a new version of the same model) is checked over the window ending 01:00, with a worse DIR
+    v2 = loan_version(version="2", window_hours=1)
+    ingest_rates(v2, hour=0, male=MEN, female=(400, CRITICAL))
+    older = check_hour(v2, 0)
+    assert older.status_summary == "alert"
+    # then the alert keeps v1's later window
+    alert.refresh_from_db()
+    assert (alert.last_check_id, alert.model_version_id, alert.occurrences) == (newest.pk, v1.pk, 1)
+    assert alert.value == pytest.approx(newest.headline_dir)
+    assert Alert.objects.count() == 1
+    assert not OutboxEvent.objects.filter(type="alert.escalated").exists()
