@@ -22,7 +22,7 @@ from compliance.encryption import encrypt_for
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
-from monitoring.selectors import completed_checks_by_window, is_stale
+from monitoring.selectors import completed_checks_by_window, evidence_checks, is_stale
 from registry.models import MLModel
 from registry.services import current_policy
 
@@ -242,10 +242,16 @@ def _previous_status(check: FairnessCheck) -> str | None:
 
 def maybe_request_retraining(check: FairnessCheck, *, persisting: bool) -> OutboxEvent | None:
     """Emit ``retraining.requested`` once per version when the forecast says retrain, or when a significant
-    violation has been found by RETRAIN_AFTER_CHECKS checks in a row."""
+    violation has been found by RETRAIN_AFTER_CHECKS checks in a row that each brought new evidence.
+
+    Only a check that brought new evidence (``new_evidence``: new predictions in the latest window) may ask:
+    re-checks of rows already seen, however many, are one piece of evidence, not a persisting violation.
+    """
+    if not check.new_evidence:
+        return None
     forecast_says = check.result["trend"]["forecast"]["action"] == "retrain"
     recent = list(
-        completed_checks_by_window(check.model_version_id).values_list("status_summary", flat=True)[
+        evidence_checks(check.model_version_id).values_list("status_summary", flat=True)[
             : settings.RETRAIN_AFTER_CHECKS
         ]
     )

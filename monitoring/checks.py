@@ -25,7 +25,11 @@ from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollu
 from monitoring.reporting import engine_policy
 from monitoring.selectors import (
     completed_checks_by_window,
+    evidence_checks,
+    is_stale,
+    predictions_received,
     window_counts,
+    window_has_data,
     window_score_histograms,
 )
 from registry.models import ModelVersion, MonitoringPolicy
@@ -170,6 +174,30 @@ def _window_size(counts: dict[str, dict[str, list[int]]]) -> int:
     return max((sum(sum(values) for values in groups.values()) for groups in singles), default=0)
 
 
+def is_new_evidence(check: FairnessCheck) -> bool:
+    """Whether a just computed check adds evidence: only such checks count towards a persisting violation.
+
+    It must be the version's latest window, and hold predictions the last counted check had not seen: rows
+    after that check's window end, or rows ingested since it that changed the window's counts. So re-checks
+    of the same rows (an ingestion-triggered check, the scheduled one and a manual one over one batch) count
+    once, and a check of an older window never does.
+    """
+    if check.n_predictions == 0 or is_stale(check):
+        return False
+    previous = evidence_checks(check.model_version_id).exclude(pk=check.pk).first()
+    if previous is None:
+        return True
+    if check.window_end <= previous.window_end:
+        return False
+    if window_has_data(
+        model_version=check.model_version,
+        start=max(check.window_start, previous.window_end),
+        end=check.window_end,
+    ):
+        return True
+    return check.predictions_seen > previous.predictions_seen and check.inputs["counts"] != previous.inputs["counts"]
+
+
 def run_check(
     *,
     model_version: ModelVersion,
@@ -197,6 +225,8 @@ def run_check(
     check.refresh_from_db()
     if settings.CHECK_FAULT_DELAY_SECONDS:
         time.sleep(settings.CHECK_FAULT_DELAY_SECONDS)
+    # Read before the window: rows arriving meanwhile make the next check count as new evidence, never this one.
+    seen = predictions_received(model_version)
     try:
         inputs, result = compute(check)
     except Exception as exc:
@@ -216,6 +246,8 @@ def run_check(
         check.status_summary = result["status"]
         check.headline_dir = result["headline_dir"]
         check.n_predictions = _window_size(inputs["counts"])
+        check.predictions_seen = seen
+        check.new_evidence = is_new_evidence(check)
         check.engine_version = ENGINE_VERSION
         check.attempts += 1
         check.error = ""
@@ -236,6 +268,7 @@ def run_check(
                 "status": check.status_summary,
                 "headline_dir": check.headline_dir,
                 "inputs_sha256": check.inputs_sha256,
+                "new_evidence": check.new_evidence,
                 "engine_version": ENGINE_VERSION,
             },
         )

@@ -161,6 +161,14 @@ class FairnessCheck(models.Model):
     )
     headline_dir = models.FloatField(null=True, blank=True, help_text="Lowest DIR over protected attributes.")
     n_predictions = models.BigIntegerField(default=0)
+    predictions_seen = models.BigIntegerField(
+        default=0, help_text="Predictions the version had received when the check read its window."
+    )
+    new_evidence = models.BooleanField(
+        default=False,
+        help_text="The latest window, holding predictions the last such check had not seen: only these checks "
+        "count towards a persisting violation (RETRAIN_AFTER_CHECKS).",
+    )
     engine_version = models.CharField(max_length=20, blank=True)
     inputs = models.JSONField(default=dict, blank=True)
     inputs_sha256 = models.CharField(max_length=64, blank=True)
@@ -200,6 +208,8 @@ CHECK_RECORD_FIELDS = (
     "verdict",
     "headline_dir",
     "n_predictions",
+    "predictions_seen",
+    "new_evidence",
     "engine_version",
     "inputs_sha256",
     "result",

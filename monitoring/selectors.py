@@ -10,7 +10,7 @@ from django.db.models import QuerySet, Sum
 from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness import ConfusionCounts, GroupedCounts
 from monitoring.ingestion.rollup_math import COUNT_FIELDS
-from monitoring.models import FairnessCheck, Prediction, PredictionRollup
+from monitoring.models import FairnessCheck, IngestionRecord, Prediction, PredictionRollup
 from monitoring.reporting import flip_favorable
 from registry.models import ModelVersion
 
@@ -95,3 +95,27 @@ def is_stale(check: FairnessCheck) -> bool:
         .filter(window_end__gt=check.window_end)
         .exists()
     )
+
+
+def evidence_checks(model_version_id: int) -> QuerySet[FairnessCheck]:
+    """The version's checks that brought new evidence (``new_evidence``), latest window first: the checks a
+    persisting violation is counted over."""
+    return completed_checks_by_window(model_version_id).filter(new_evidence=True)
+
+
+def predictions_received(model_version: ModelVersion) -> int:
+    """Predictions stored for the version so far: the rows its ingestions accepted (labels add none).
+
+    A sum of committed ingestions, so it only grows, whatever order concurrent ingestions commit in.
+    """
+    total = (
+        IngestionRecord.objects.filter(model_version=model_version)
+        .exclude(source=IngestionRecord.Source.LABELS)
+        .aggregate(total=Sum("accepted"))["total"]
+    )
+    return int(total or 0)
+
+
+def window_has_data(*, model_version: ModelVersion, start: datetime, end: datetime) -> bool:
+    """Whether any prediction of the version falls in an hourly bucket starting in ``[start, end)``."""
+    return start < end and _rollups(model_version, start, end).exists()

@@ -11,16 +11,21 @@ Each hour holds 400 men (280 approved) and 400 women, as in the alert lifecycle 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from alerts.models import Alert, OutboxEvent
 from alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
-from alerts.tests.test_checks import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
-from monitoring.checks import due_checks
+from alerts.tests.test_checks import BASE, HOUR, _ingest, audit_count, check_hour, ingest_rates, loan_version
+from monitoring.checks import due_checks, run_check
+from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck
 from monitoring.selectors import completed_checks_by_window
+from monitoring.services import ingest_predictions
 from monitoring.tasks import run_check_task
 from registry.models import ModelVersion
 
@@ -59,6 +64,87 @@ def decisions(version: ModelVersion, tag: str, start: datetime, minutes: int, wo
     return items
 
 
+# --- Persistence counts new evidence only ---------------------------------------------------------------------
+
+
+def test_rechecks_of_one_batch_request_no_retraining_and_new_data_requests_it_once(
+    client_as: Callable[[str], APIClient], settings: Any
+) -> None:
+    settings.RETRAIN_AFTER_CHECKS = 3
+    version = loan_version(window_hours=24)
+    # given a new model's first upload: one batch with a critical DIR violation, all in hour 0
+    ingest_rates(version, hour=0, male=MEN, female=(400, CRITICAL))
+    # when it is checked three times: by the ingestion trigger, the beat once the hour closed, and by hand
+    first = ingestion_check(version, BASE + 59 * MINUTE)
+    scheduled = scheduled_check(BASE + HOUR + MINUTE)
+    response = client_as("monitor").post(
+        "/api/v1/checks/",
+        {"model": "loan_model", "version": "1", "window_end": (BASE + 90 * MINUTE).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    manual = FairnessCheck.objects.get(pk=response.json()["id"])
+    # then three checks of the same rows found the violation, in three windows ...
+    checks = [first, scheduled, manual]
+    assert [check.trigger for check in checks] == ["ingestion", "schedule", "manual"]
+    assert len({check.window_end for check in checks}) == 3
+    assert {check.status_summary for check in checks} == {"alert"}
+    assert {check.n_predictions for check in checks} == {800}
+    assert all(check.inputs["counts"] == first.inputs["counts"] for check in checks)
+    # ... but they are one piece of evidence, and nothing asks for retraining
+    assert [check.new_evidence for check in checks] == [True, False, False]
+    assert response.json()["new_evidence"] is False
+    assert not events("retraining.requested")
+    assert audit_count("retraining.requested") == 0
+    # the alert saw all three (its value is the latest window's, which is the same data)
+    assert Alert.objects.get().occurrences == 3
+
+    # when new data with the same violation arrives in three later hours, each checked by the beat
+    later, requests = [], []
+    for hour in (1, 2, 3):
+        ingest_rates(version, hour=hour, male=MEN, female=(400, CRITICAL))
+        later.append(scheduled_check(BASE + (hour + 1) * HOUR + MINUTE))
+        requests.append(len(events("retraining.requested")))
+    # then each is new evidence, and retraining is requested exactly once: by the third piece of evidence
+    assert [check.new_evidence for check in later] == [True, True, True]
+    assert requests == [0, 1, 1]
+    (request,) = events("retraining.requested")
+    assert request.payload["data"]["check_id"] == later[1].pk
+    assert audit_count("retraining.requested") == 1
+
+
+def test_late_rows_of_the_same_hour_are_new_evidence_and_a_sliding_window_is_not(settings: Any) -> None:
+    settings.RETRAIN_AFTER_CHECKS = 3
+    version = loan_version(window_hours=24)
+    # rows of 00:00-00:29 checked at 00:30, then rows of 00:30-00:58 (the same hourly bucket) checked at 00:59
+    _ingest(version, decisions(version, "early", BASE, 29, CRITICAL))
+    early = ingestion_check(version, BASE + 30 * MINUTE)
+    _ingest(version, decisions(version, "late", BASE + 30 * MINUTE, 28, CRITICAL))
+    late = ingestion_check(version, BASE + 59 * MINUTE)
+    assert (early.n_predictions, late.n_predictions) == (800, 1600)
+    assert late.predictions_seen > early.predictions_seen
+    assert (early.new_evidence, late.new_evidence) == (True, True)
+    # the same batch sent again stores nothing new: its check is a re-check
+    raw = frame_from_json_records(
+        decisions(version, "late", BASE + 30 * MINUTE, 28, CRITICAL), ["gender"], max_rows=50_000
+    )
+    resent = ingest_predictions(model_version=version, raw=raw, attributes=["gender"], principal="check-tests")
+    assert (resent.accepted, resent.duplicates) == (0, 800)
+    again = ingestion_check(version, BASE + 61 * MINUTE)
+    assert (again.n_predictions, again.new_evidence) == (1600, False)
+    # a day later the window has slid past the early rows: fewer rows, no new ones, no evidence
+    ingest_rates(version, hour=1, male=MEN, female=(400, CRITICAL))
+    after_hour_1 = run_check(
+        model_version=version, window_end=BASE + 2 * HOUR, trigger="schedule", claim_token="test-runner"
+    )
+    slid = run_check(model_version=version, window_end=BASE + 25 * HOUR, trigger="schedule", claim_token="test-runner")
+    assert after_hour_1.new_evidence is True
+    assert (slid.n_predictions, slid.status_summary, slid.new_evidence) == (800, "alert", False)
+    # three pieces of evidence (00:30, 00:59, 02:00) asked for retraining once; the slid window did not count
+    (request,) = events("retraining.requested")
+    assert request.payload["data"]["check_id"] == after_hour_1.pk
+
+
 # --- The current check is the latest window's -----------------------------------------------------------------
 
 
@@ -82,8 +168,9 @@ def test_a_check_of_an_older_window_completed_late_moves_no_alert_back() -> None
     assert alert.last_check_id == current.pk
     assert audit_count("alert.updated") == 0
     assert not events("alert.escalated")
-    # it is not the current check, and its trend reads only windows before its own
+    # it is neither the current check nor new evidence, and its trend reads only windows before its own
     assert completed_checks_by_window(version.pk).first() == current
+    assert stale.new_evidence is False
     assert stale.inputs["earlier_dirs"] == []
     # the next check of a later window updates the alert as usual
     ingest_rates(version, hour=2, male=MEN, female=(400, CRITICAL))
