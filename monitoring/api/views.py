@@ -105,7 +105,9 @@ class PredictionsView(APIView):
 
     JSON: ``{"predictions": [{id, timestamp, attributes, y_pred, y_true?, score?, features?}]}``. CSV: a header
     row with ``id, timestamp``, one column per protected attribute, ``y_pred``, optional ``y_true``, ``score``;
-    other columns are features. Ids are stored only as keyed hashes; re-sent ids are duplicates.
+    other columns are features. Ids are stored only as keyed hashes; re-sent ids are duplicates. Only the
+    features the policy declares are stored (identifiers as keyed hashes); the others are dropped and listed in
+    ``dropped_features``.
     """
 
     required_roles = {"POST": INGESTERS, "GET": READERS}
