@@ -315,6 +315,36 @@ def validate(
     )
 
 
+LABEL_CSV_COLUMNS = ("id", "y_true")
+
+
+def labels_from_csv(payload: bytes) -> list[dict[str, Any]]:
+    """A labels CSV (``id,y_true`` header) as the JSON form's list of ``{id, y_true}`` objects.
+
+    The values stay as sent (0/1 and true/false as numbers), so a bad row gets the same error as in JSON.
+    """
+    table = read_csv_table(payload)
+    missing = [column for column in LABEL_CSV_COLUMNS if column not in table.columns]
+    if missing:
+        raise bad_batch(
+            f"The labels CSV is missing column(s): {', '.join(missing)}; its header is id,y_true.",
+            code="missing_column",
+            columns=missing,
+        )
+    unexpected = [column for column in table.columns if column not in LABEL_CSV_COLUMNS]
+    if unexpected:
+        raise bad_batch(
+            f"The labels CSV has unexpected column(s): {', '.join(unexpected[:20])}; its header is id,y_true.",
+            code="unexpected_column",
+            columns=unexpected[:20],
+        )
+    labels = _binary(table["y_true"])
+    return [
+        {"id": identifier, "y_true": int(label) if label == label else (text or None)}
+        for identifier, label, text in zip(table["id"].tolist(), labels.tolist(), table["y_true"].tolist(), strict=True)
+    ]
+
+
 def parse_json_body(payload: bytes) -> Any:
     try:
         return json.loads(payload)

@@ -25,7 +25,7 @@ from registry.models import MonitoringPolicy
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/models/credit_model/versions/1/predictions"
-
+LABELS = "/api/v1/models/credit_model/versions/1/labels"
 POLICIES = "/api/v1/models/credit_model/policies/"
 COMMENT = {"name": "comment", "type": "categorical", "identifier": False}
 EMAIL = "jane.doe@example.com"
@@ -234,3 +234,50 @@ def test_existing_policies_get_the_features_their_model_declared() -> None:
         {"name": "customer_id", "type": "categorical", "identifier": True},
     ]
     assert MonitoringPolicy.objects.get(model=bare.model).features == []
+
+
+# Labels as CSV.
+
+
+def _labelled_batch(key_client: APIClient) -> None:
+    post_json(key_client, {"predictions": [prediction("l-1", sex="Female"), prediction("l-2")]})
+
+
+def test_labels_csv_is_accepted_with_the_same_row_errors_as_json(key_client: APIClient) -> None:
+    _labelled_batch(key_client)
+    csv = key_client.post(LABELS, data="id,y_true\nl-1,0\nl-2,maybe\n,1\nzz,1\n", content_type="text/csv")
+    assert csv.status_code == 200, csv.content
+    labels = [{"id": "l-1", "y_true": 0}, {"id": "l-2", "y_true": "maybe"}, {"id": "", "y_true": 1}]
+    as_json = post_json(key_client, {"labels": [*labels, {"id": "zz", "y_true": 1}]}, url=LABELS)
+    csv_body, json_body = csv.json(), as_json.json()
+    assert (csv_body["updated"], csv_body["unknown"], csv_body["rejected"]) == (1, 1, 2)
+    assert csv_body["errors"] == json_body["errors"]
+    assert [(e["row"], e["field"]) for e in csv_body["errors"]] == [(2, "y_true"), (3, "id"), (4, "id")]
+    assert Prediction.objects.get(y_pred=1, attributes__sex="Female").y_true == 0
+
+
+def test_labels_csv_accepts_true_and_false(key_client: APIClient) -> None:
+    _labelled_batch(key_client)
+    response = key_client.post(LABELS, data="y_true,id\ntrue,l-1\n 0 ,l-2\n", content_type="text/csv")
+    assert response.status_code == 200, response.content
+    assert response.json()["updated"] == 2
+    assert sorted(Prediction.objects.values_list("y_true", flat=True)) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("id,label\nl-1,1\n", "missing_column"),
+        ("prediction,y_true\nl-1,1\n", "missing_column"),
+        ("id,y_true,comment\nl-1,1,x\n", "unexpected_column"),
+        ("id,y_true\n", "empty_batch"),
+        ('id,y_true\n"unterminated,1', "parse_error"),
+        ("", "empty_batch"),
+    ],
+)
+def test_labels_csv_with_wrong_columns_is_a_400(key_client: APIClient, body: str, code: str) -> None:
+    _labelled_batch(key_client)
+    response = key_client.post(LABELS, data=body, content_type="text/csv")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == code
+    assert not Prediction.objects.filter(y_true__isnull=False).exists()
