@@ -15,13 +15,16 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.services import model_client_key_create
+from monitoring.evaluation import evaluate_model
 from monitoring.ingestion.features import looks_like_contact
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.models import Prediction
 from monitoring.services import ingest_predictions
 from monitoring.tests.factories import CUSTOMER_ID, INCOME, make_version, prediction
+from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY
 from registry.models import MonitoringPolicy
+from registry.services import register_model
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/models/credit_model/versions/1/predictions"
@@ -234,6 +237,16 @@ def test_existing_policies_get_the_features_their_model_declared() -> None:
         {"name": "customer_id", "type": "categorical", "identifier": True},
     ]
     assert MonitoringPolicy.objects.get(model=bare.model).features == []
+
+
+def test_the_demo_stream_keeps_the_demo_models_features() -> None:
+    version = register_model(name=DEMO_MODEL_NAME, version="1", registered_by=None, policy=DEMO_POLICY)
+    result = evaluate_model(model_version=version, n_samples=40, drift_level=0.2, mode="demo", principal="demo", seed=3)
+    assert (result["accepted"], result["dropped_features"]) == (40, [])
+    stored = Prediction.objects.first()
+    assert set(stored.features) == {"credit_score", "income", "region"}
+    assert isinstance(stored.features["income"], float)
+    assert isinstance(stored.features["region"], str)
 
 
 # Labels as CSV.
