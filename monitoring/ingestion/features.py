@@ -13,6 +13,7 @@ per-row objects stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,26 +90,35 @@ def feature_inputs(raw: pd.DataFrame, declared: Sequence[FeatureSpec]) -> tuple[
 
 def looks_like_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(e-mail-like, phone-like) masks over ``values``; values that are not strings are neither."""
-    text = values.where(values.map(lambda value: isinstance(value, str)), None).astype(object)
-    if text.isna().all():
-        none = pd.Series(False, index=values.index)
-        return none, none
-    email = text.str.contains(EMAIL_PATTERN, regex=True, na=False)
-    digits = text.str.count(r"\d").fillna(0)
-    phone = (
-        text.str.fullmatch(PHONE_PATTERN, na=False)
-        & ~text.str.fullmatch(NOT_PHONE_PATTERN, na=False)
-        & digits.between(*PHONE_DIGITS)
-    )
-    return email.astype(bool), phone.astype(bool)
+    texts = values.to_numpy(dtype=object)
+    # Plain loops with compiled patterns: a fraction of the cost of pandas' string methods on 50,000 rows, and
+    # the cheap tests ("@" present, the first character) settle nearly every value before a pattern runs.
+    email = [isinstance(text, str) and "@" in text and _EMAIL.search(text) is not None for text in texts]
+    phone = [isinstance(text, str) and text.lstrip()[:1] in _PHONE_START and _is_phone(text) for text in texts]
+    return pd.Series(email, index=values.index, dtype=bool), pd.Series(phone, index=values.index, dtype=bool)
 
 
-def _present(values: pd.Series) -> pd.Series:
-    return values.map(lambda value: value is not None and not (isinstance(value, float) and np.isnan(value)))
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
+_NOT_PHONE = re.compile(NOT_PHONE_PATTERN)
+_PHONE_START = set("+(0123456789")
+
+
+def _is_phone(text: str) -> bool:
+    if _PHONE.fullmatch(text) is None or _NOT_PHONE.fullmatch(text) is not None:
+        return False
+    return PHONE_DIGITS[0] <= sum(character.isdigit() for character in text) <= PHONE_DIGITS[1]
+
+
+def _kind(values: pd.Series) -> str:
+    return pd.api.types.infer_dtype(values, skipna=True)
 
 
 def _numeric(values: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers (and numeric text, as CSV sends) as floats or ints; the mask of present values that are not."""
+    if _kind(values) in {"integer", "floating", "mixed-integer-float"}:  # JSON numbers: only infinities are wrong
+        finite = np.isfinite(values.where(present, 0).astype(float))
+        return values.where(finite, None).astype(object), present & ~finite
 
     def convert(value: Any) -> Any:
         if isinstance(value, bool):
@@ -127,7 +137,7 @@ def _numeric(values: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Serie
             return number if np.isfinite(number) else None
         return None
 
-    converted = values.map(convert).astype(object)
+    converted = pd.Series([convert(value) for value in values.to_numpy(dtype=object)], index=values.index, dtype=object)
     return converted, present & converted.isna()
 
 
@@ -143,7 +153,11 @@ def _categorical(values: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.S
             return value
         return None
 
-    converted = values.map(convert).astype(object)
+    if _kind(values) in {"string", "empty"}:  # every CSV column, and most JSON ones
+        items = [value.strip() if isinstance(value, str) else None for value in values.to_numpy(dtype=object)]
+    else:
+        items = [convert(value) for value in values.to_numpy(dtype=object)]
+    converted = pd.Series(items, index=values.index, dtype=object)
     return converted, present & converted.isna()
 
 
@@ -152,11 +166,10 @@ def _identifier(values: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Se
 
     def convert(value: Any) -> Any:
         if isinstance(value, str | int) and not isinstance(value, bool):
-            text = str(value).strip()
-            return text or None
+            return str(value).strip() or None
         return None
 
-    converted = values.map(convert).astype(object)
+    converted = pd.Series([convert(value) for value in values.to_numpy(dtype=object)], index=values.index, dtype=object)
     return converted, present & converted.isna()
 
 
@@ -182,7 +195,7 @@ def screen(
         if spec.column not in raw:
             continue
         values = raw[spec.column].astype(object)
-        present = _present(values)
+        present = values.notna()
         if not present.any():
             continue
         field = f"features.{spec.name}"
