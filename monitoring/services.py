@@ -16,8 +16,9 @@ from django.utils import timezone
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
 from monitoring.constants import MAX_REPORTED_ERRORS
+from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
 from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
-from monitoring.ingestion.pseudonymize import is_id_like, pseudonymize
+from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.ingestion.rollup_math import merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import apply_rollup_cells, apply_rollup_deltas, insert_new_predictions
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
@@ -33,6 +34,7 @@ class IngestionResult:
     duplicates: int
     rejected: int
     errors: list[dict[str, Any]]
+    dropped_features: list[str]
     # Every valid row of the request (re-sent duplicates included), for metrics "over this request".
     valid_frame: pd.DataFrame = field(repr=False)
 
@@ -43,6 +45,7 @@ class IngestionResult:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "errors": self.errors,
+            "dropped_features": self.dropped_features,
         }
 
 
@@ -60,18 +63,22 @@ def protected_attributes_for(model_version: ModelVersion, override: Sequence[str
     return list(policy.protected_attributes)
 
 
-def _pseudonymize_features(features: pd.Series) -> pd.Series:
-    def clean(value: Any) -> Any:
-        if not value:
-            return value
-        return {
-            name: (pseudonymize([str(item)])[0] if is_id_like(name) and item is not None else item)
-            for name, item in value.items()
-        }
+def feature_schema_for(model_version: ModelVersion) -> list[FeatureSpec]:
+    """The features the model's policy lets FairLens store (none without a policy)."""
+    policy = current_policy(model_version.model)
+    return schema_from_policy(policy.features) if policy is not None else []
 
-    if not features.map(lambda value: bool(value) and any(is_id_like(name) for name in value)).any():
-        return features
-    return features.map(clean)
+
+def _stored_features(frame: pd.DataFrame, schema: Sequence[FeatureSpec]) -> pd.Series:
+    """The per-row feature objects to store, declared identifiers replaced by their keyed hashes."""
+    for spec in schema:
+        if spec.identifier and spec.column in frame:
+            values = frame[spec.column]
+            present = values.notna()
+            hashed = values.copy()
+            hashed[present] = pseudonymize(values[present].tolist())
+            frame[spec.column] = hashed
+    return feature_records(frame)
 
 
 def ingest_predictions(
@@ -85,30 +92,54 @@ def ingest_predictions(
 ) -> IngestionResult:
     """Validate, pseudonymise and store a batch; update the rollups in the same transaction.
 
+    Only the features the model's policy declares are stored; the others are dropped and named in the result.
     Invalid rows are rejected with reasons and valid ones stored, unless ``atomic``, in which case any invalid
     row rejects the whole batch (422) and nothing is stored. A prediction id already stored for this version
     (or repeated within the batch) is a duplicate: it is not stored or counted again.
     """
+    schema = feature_schema_for(model_version)
     parsed = validate(
-        raw, attributes, now=timezone.now(), max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+        raw,
+        attributes,
+        now=timezone.now(),
+        max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS),
+        features=schema,
     )
     if atomic and parsed.rejected_rows:
         raise ApplicationError(
             f"{parsed.rejected_rows} of {parsed.total_rows} rows are invalid; nothing was stored (atomic batch).",
             code="batch_rejected",
             status_code=422,
-            details={"rejected": parsed.rejected_rows, "errors": parsed.reported_errors()},
+            details={
+                "rejected": parsed.rejected_rows,
+                "errors": parsed.reported_errors(),
+                "dropped_features": parsed.dropped_features,
+            },
         )
-    return _store(model_version=model_version, parsed=parsed, attributes=attributes, principal=principal, source=source)
+    return _store(
+        model_version=model_version,
+        parsed=parsed,
+        attributes=attributes,
+        principal=principal,
+        source=source,
+        schema=schema,
+    )
 
 
 @transaction.atomic
 def _store(
-    *, model_version: ModelVersion, parsed: ParsedBatch, attributes: Sequence[str], principal: str, source: str
+    *,
+    model_version: ModelVersion,
+    parsed: ParsedBatch,
+    attributes: Sequence[str],
+    principal: str,
+    source: str,
+    schema: Sequence[FeatureSpec],
 ) -> IngestionResult:
     frame = parsed.frame.copy()
     frame["prediction_key"] = pseudonymize(frame["id"].tolist())
-    frame["features"] = _pseudonymize_features(frame["features"])
+    frame["features"] = _stored_features(frame, schema)
+    frame = frame.drop(columns=[column for column in frame.columns if column.startswith(FEATURE_PREFIX)])
     record = IngestionRecord.objects.create(model_version=model_version, source=source, principal=principal)
     inserted = insert_new_predictions(
         frame=frame, attributes=attributes, model_version_id=model_version.pk, record_id=record.pk
@@ -131,6 +162,7 @@ def _store(
             "accepted": record.accepted,
             "duplicates": duplicates,
             "rejected": parsed.rejected_rows,
+            "dropped_features": parsed.dropped_features,
         },
     )
     if len(inserted):
@@ -141,6 +173,7 @@ def _store(
         duplicates=duplicates,
         rejected=parsed.rejected_rows,
         errors=parsed.reported_errors(),
+        dropped_features=parsed.dropped_features,
         valid_frame=frame.drop(columns=["id"]),
     )
 

@@ -32,6 +32,7 @@ POLICY_FIELDS = (
     "window_hours",
     "check_interval_minutes",
     "channels",
+    "features",
     "created_by",
     "created_at",
 )

@@ -20,12 +20,18 @@ DEMO_MODEL_NAME = "loan_model"
 DEMO_FEATURES = ["credit_score", "income", "region"]
 DEMO_TARGET = "creditworthy"
 # Checked every minute over the last two hours (whole hourly buckets), so the demo drift shows within minutes.
+# The model's own inputs are the features its predictions may store.
 DEMO_POLICY = {
     "protected_attributes": ["gender"],
     "privileged": {"gender": "Male"},
     "favorable_label": 1,
     "window_hours": 2,
     "check_interval_minutes": 1,
+    "features": [
+        {"name": "credit_score", "type": "numeric", "identifier": False},
+        {"name": "income", "type": "numeric", "identifier": False},
+        {"name": "region", "type": "categorical", "identifier": False},
+    ],
 }
 
 

@@ -73,6 +73,9 @@ class MonitoringPolicy(models.Model):
     """How a model is monitored. Policies are immutable: a change is a new version; the highest is in force.
 
     ``metric_bands`` maps a metric name to its acceptable band, e.g. ``{"DIR": {"min": 0.8, "max": null}}``.
+    ``features`` declares the prediction features FairLens may store, e.g.
+    ``[{"name": "income", "type": "numeric", "identifier": false}]``: any other feature a client sends is
+    dropped before storage, and an ``identifier`` feature is stored only as a keyed hash.
     """
 
     model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="policies")
@@ -86,6 +89,11 @@ class MonitoringPolicy(models.Model):
     window_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
     check_interval_minutes = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
     channels = models.JSONField(default=list, blank=True, help_text="Notification channels, e.g. ['webhook'].")
+    features = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Features that may be stored: [{'name', 'type': numeric|categorical, 'identifier'}].",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -17,7 +17,13 @@ from django.db.models import Max
 from accounts.models import User
 from compliance.services import audit_append, digest_of
 from fairlens_site.api.errors import ApplicationError
-from registry.constants import BANDED_METRICS, DEFAULT_CONFIDENCE_LEVEL, DEFAULT_MIN_GROUP_SIZE
+from registry.constants import (
+    BANDED_METRICS,
+    DEFAULT_CONFIDENCE_LEVEL,
+    DEFAULT_MIN_GROUP_SIZE,
+    FEATURE_TYPES,
+    RESERVED_FEATURE_NAMES,
+)
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -57,7 +63,45 @@ def default_policy_fields() -> dict[str, Any]:
         "window_hours": 24,
         "check_interval_minutes": 60,
         "channels": [],
+        "features": [],
     }
+
+
+def _feature_schema_errors(features: Any, attributes: Any) -> list[str]:
+    """What is wrong with a policy's feature declarations (none: an empty list)."""
+    if not isinstance(features, list):
+        return ["a list of {name, type, identifier} objects"]
+    errors: list[str] = []
+    seen: set[str] = set()
+    taken = set(RESERVED_FEATURE_NAMES) | (set(attributes) if isinstance(attributes, list) else set())
+    for position, declaration in enumerate(features):
+        name = declaration.get("name") if isinstance(declaration, dict) else None
+        label = f"{name}" if isinstance(name, str) else f"item {position + 1}"
+        if not isinstance(declaration, dict) or set(declaration) - {"name", "type", "identifier"}:
+            errors.append(f"{label}: an object with name, type and identifier only")
+        elif not isinstance(name, str) or not _ATTRIBUTE_NAME.match(name):
+            errors.append(f"{label}: names are letters, digits and '_', starting with a letter or '_'")
+        elif name in seen:
+            errors.append(f"{name}: declared twice")
+        elif name in taken:
+            errors.append(f"{name}: is a prediction field or a protected attribute, not a feature")
+        elif declaration.get("type") not in FEATURE_TYPES:
+            errors.append(f"{name}: type is one of {', '.join(FEATURE_TYPES)}")
+        elif not isinstance(declaration.get("identifier", False), bool):
+            errors.append(f"{name}: identifier is true or false")
+        elif declaration.get("identifier") and declaration["type"] != "categorical":
+            errors.append(f"{name}: an identifier is stored as a keyed hash, so its type is categorical")
+        if isinstance(name, str):
+            seen.add(name)
+    return errors
+
+
+def _normalised_features(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every declaration with all three keys, in the order given."""
+    return [
+        {"name": item["name"], "type": item["type"], "identifier": bool(item.get("identifier", False))}
+        for item in features
+    ]
 
 
 def _validate_policy(fields: dict[str, Any]) -> None:
@@ -97,6 +141,9 @@ def _validate_policy(fields: dict[str, Any]) -> None:
     channels = fields.get("channels")
     if not isinstance(channels, list) or not all(c in ("webhook", "email", "slack") for c in channels):
         errors["channels"] = ["a list of: webhook, email, slack"]
+    feature_errors = _feature_schema_errors(fields.get("features"), attributes)
+    if feature_errors:
+        errors["features"] = feature_errors
     if errors:
         raise ApplicationError("Invalid monitoring policy.", code="invalid_policy", details=errors)
 
@@ -106,6 +153,7 @@ def policy_create(*, model: MLModel, created_by: User | None = None, **fields: A
     """Put a new policy version in force for ``model`` (unspecified fields take the defaults)."""
     values = {**default_policy_fields(), **{k: v for k, v in fields.items() if v is not None}}
     _validate_policy(values)
+    values["features"] = _normalised_features(values["features"])
     MLModel.objects.select_for_update().filter(pk=model.pk).first()  # serialises version numbering
     next_version = (model.policies.aggregate(last=Max("version"))["last"] or 0) + 1
     policy = MonitoringPolicy(model=model, version=next_version, created_by=created_by, **values)

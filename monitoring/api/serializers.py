@@ -19,6 +19,10 @@ class IngestionResultSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
     errors = RowErrorSerializer(many=True, help_text="The first 100 row errors.")
+    dropped_features = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Features sent that the model's policy does not declare: dropped, never stored (first 100).",
+    )
 
 
 class LabelResultSerializer(serializers.Serializer):

@@ -34,7 +34,13 @@ from monitoring.api.serializers import (
 )
 from monitoring.evaluation import evaluate_model
 from monitoring.idempotency import run_idempotently
-from monitoring.ingestion.parsing import bad_batch, frame_from_csv, frame_from_json_records, parse_json_body
+from monitoring.ingestion.parsing import (
+    bad_batch,
+    frame_from_csv,
+    frame_from_json_records,
+    labels_from_csv,
+    parse_json_body,
+)
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
 from monitoring.records import explain_alert, finish_record
@@ -105,7 +111,9 @@ class PredictionsView(APIView):
 
     JSON: ``{"predictions": [{id, timestamp, attributes, y_pred, y_true?, score?, features?}]}``. CSV: a header
     row with ``id, timestamp``, one column per protected attribute, ``y_pred``, optional ``y_true``, ``score``;
-    other columns are features. Ids are stored only as keyed hashes; re-sent ids are duplicates.
+    other columns are features. Ids are stored only as keyed hashes; re-sent ids are duplicates. Only the
+    features the policy declares are stored (identifiers as keyed hashes); the others are dropped and listed in
+    ``dropped_features``.
     """
 
     required_roles = {"POST": INGESTERS, "GET": READERS}
@@ -172,13 +180,14 @@ def _ingest(
 
 
 class LabelsView(APIView):
-    """Attach true outcomes to stored predictions: ``{"labels": [{"id": ..., "y_true": 0|1}]}``."""
+    """Attach true outcomes to stored predictions: JSON ``{"labels": [{"id": ..., "y_true": 0|1}]}`` or a CSV
+    with the header ``id,y_true``."""
 
     required_roles = {"POST": INGESTERS}
-    parser_classes = [RawJSONParser]
+    parser_classes = [RawJSONParser, RawCSVParser]
 
     @extend_schema(
-        request=LabelBatchSerializer,
+        request={"application/json": LabelBatchSerializer, "text/csv": OpenApiTypes.STR},
         responses=LabelResultSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         tags=["ingestion"],
@@ -189,7 +198,8 @@ class LabelsView(APIView):
         body = _body(request)
 
         def label() -> Response:
-            labels = _json_field(body, "labels")
+            csv = body.media_type == "text/csv"
+            labels = labels_from_csv(body.content) if csv else _json_field(body, "labels")
             return Response(
                 services.ingest_labels(model_version=model_version, labels=labels, principal=principal_name(request))
             )

@@ -7,7 +7,8 @@ value by value, with the same outcome.
 
 Output columns: ``row`` (1-based position in the batch), ``id``, ``occurred_at`` (UTC), ``attr:<name>`` per
 protected attribute, ``y_pred`` (0/1), ``y_true`` (0/1, NaN when unlabeled), ``score`` (NaN when absent),
-``features`` (dict or None).
+``feat:<name>`` per declared feature present in the batch (see ``features``). Features the policy does not
+declare are dropped here, before anything is stored, and named in ``ParsedBatch.dropped_features``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pandas as pd
 
 from fairlens_site.api.errors import ApplicationError
 from monitoring.constants import MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ID_LENGTH, MAX_REPORTED_ERRORS
+from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, dropped_report, feature_inputs, screen
 
 CORE_CSV_COLUMNS = ("id", "timestamp", "y_pred", "y_true", "score")
 _ZONE_SUFFIX = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
@@ -47,6 +49,7 @@ class ParsedBatch:
     rejected_rows: int
     errors: list[RowError] = field(default_factory=list)
     duplicates_in_batch: int = 0
+    dropped_features: list[str] = field(default_factory=list)
 
     def reported_errors(self) -> list[dict[str, Any]]:
         return [error.as_dict() for error in self.errors[:MAX_REPORTED_ERRORS]]
@@ -68,7 +71,7 @@ def _check_size(rows: int, max_rows: int) -> None:
 
 
 def frame_from_json_records(items: Any, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
-    """The JSON body's ``predictions`` list as a raw (unvalidated) frame."""
+    """The JSON body's ``predictions`` list as a raw (unvalidated) frame; ``features`` holds each row's object."""
     if not isinstance(items, list):
         raise bad_batch("`predictions` must be a list of objects.", predictions=["expected a list"])
     _check_size(len(items), max_rows)
@@ -94,21 +97,28 @@ def frame_from_json_records(items: Any, attributes: Sequence[str], max_rows: int
     return frame
 
 
-def frame_from_csv(payload: bytes, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
-    """A CSV body (header row first) as a raw frame; extra columns become features."""
+def read_csv_table(payload: bytes) -> pd.DataFrame:
+    """A CSV body (header row first) as text columns, empty cells as ``""``; 400 if it is not CSV."""
     try:
         table = pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise bad_batch(f"The CSV could not be parsed: {str(exc).splitlines()[0][:200]}", code="parse_error") from exc
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise bad_batch(f"The CSV could not be parsed: {reason}", code="parse_error") from exc
     table.columns = [str(column).strip() for column in table.columns]
+    if len(set(table.columns)) != len(table.columns):
+        raise bad_batch("The CSV has duplicate column names.", code="parse_error")
+    return table
+
+
+def frame_from_csv(payload: bytes, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
+    """A CSV body (header row first) as a raw frame; each extra column is a feature, ``feat:<name>``."""
+    table = read_csv_table(payload)
     required = ["id", "timestamp", "y_pred", *attributes]
     missing = [column for column in required if column not in table.columns]
     if missing:
         raise bad_batch(
             f"The CSV is missing required column(s): {', '.join(missing)}.", code="missing_column", columns=missing
         )
-    if len(set(table.columns)) != len(table.columns):
-        raise bad_batch("The CSV has duplicate column names.", code="parse_error")
     _check_size(len(table), max_rows)
     frame = pd.DataFrame(
         {
@@ -125,21 +135,13 @@ def frame_from_csv(payload: bytes, attributes: Sequence[str], max_rows: int) -> 
         frame[f"given:{name}"] = (_strip_text(table[name]) != "").to_numpy() if name in table else False
     for name in attributes:
         frame[f"attr:{name}"] = table[name].to_numpy()
-    extra = [column for column in table.columns if column not in CORE_CSV_COLUMNS and column not in attributes]
-    if extra:
-        converted = {column: _csv_feature_values(table[column]) for column in extra}
-        frame["features"] = pd.DataFrame(converted).to_dict(orient="records")
-    else:
-        frame["features"] = None
+    # Features are columns of their own here (validation keeps the declared ones); "features" is the JSON
+    # form's object per row.
+    frame["features"] = None
+    for column in table.columns:
+        if column not in CORE_CSV_COLUMNS and column not in attributes:
+            frame[FEATURE_PREFIX + column] = table[column].astype(object).where(table[column] != "", None).to_numpy()
     return frame
-
-
-def _csv_feature_values(column: pd.Series) -> pd.Series:
-    numeric = pd.to_numeric(column, errors="coerce")
-    if numeric.notna().sum() == (column != "").sum():  # every non-empty value is a number
-        return numeric.astype(object).where(numeric.notna(), None)
-    # As objects: a text column would turn None back into NaN, which is not JSON.
-    return column.astype(object).where(column != "", None)
 
 
 def _is_text(values: pd.Series) -> bool:
@@ -219,8 +221,13 @@ def validate(
     *,
     now: datetime,
     max_future: timedelta,
+    features: Sequence[FeatureSpec] = (),
 ) -> ParsedBatch:
-    """Check every row; return the valid rows in canonical columns and the errors of the others."""
+    """Check every row; return the valid rows in canonical columns and the errors of the others.
+
+    Only the ``features`` declared are kept (converted to their type); a row with a feature value of the wrong
+    type, or with contact-like text in a feature stored as sent, is rejected.
+    """
     problems: list[tuple[pd.Series, str, str]] = []  # (mask of bad rows, field, reason)
 
     def flag(mask: pd.Series, field_name: str, reason: str) -> None:
@@ -272,6 +279,10 @@ def validate(
 
     features_ok = pd.Series(_feature_objects(raw["features"]), index=raw.index)
     flag(~features_ok, "features", "must be an object of feature values")
+    sent, declared_values = feature_inputs(raw, features)
+    feature_columns, feature_problems = screen(declared_values, features)
+    for mask, field_name, reason in feature_problems:
+        flag(mask, field_name, reason)
 
     bad = pd.Series(False, index=raw.index)
     errors: list[RowError] = []
@@ -290,7 +301,7 @@ def validate(
             "y_pred": y_pred[good].astype(np.int8),
             "y_true": y_true[good].astype(float),
             "score": scores[good],
-            "features": raw.loc[good, "features"],
+            **{column: values[good] for column, values in feature_columns.items()},
         }
     )
     duplicated = frame["id"].duplicated(keep="first")
@@ -300,7 +311,38 @@ def validate(
         rejected_rows=int(bad.sum()),
         errors=errors,
         duplicates_in_batch=int(duplicated.sum()),
+        dropped_features=dropped_report(sent, features),
     )
+
+
+LABEL_CSV_COLUMNS = ("id", "y_true")
+
+
+def labels_from_csv(payload: bytes) -> list[dict[str, Any]]:
+    """A labels CSV (``id,y_true`` header) as the JSON form's list of ``{id, y_true}`` objects.
+
+    The values stay as sent (0/1 and true/false as numbers), so a bad row gets the same error as in JSON.
+    """
+    table = read_csv_table(payload)
+    missing = [column for column in LABEL_CSV_COLUMNS if column not in table.columns]
+    if missing:
+        raise bad_batch(
+            f"The labels CSV is missing column(s): {', '.join(missing)}; its header is id,y_true.",
+            code="missing_column",
+            columns=missing,
+        )
+    unexpected = [column for column in table.columns if column not in LABEL_CSV_COLUMNS]
+    if unexpected:
+        raise bad_batch(
+            f"The labels CSV has unexpected column(s): {', '.join(unexpected[:20])}; its header is id,y_true.",
+            code="unexpected_column",
+            columns=unexpected[:20],
+        )
+    labels = _binary(table["y_true"])
+    return [
+        {"id": identifier, "y_true": int(label) if label == label else (text or None)}
+        for identifier, label, text in zip(table["id"].tolist(), labels.tolist(), table["y_true"].tolist(), strict=True)
+    ]
 
 
 def parse_json_body(payload: bytes) -> Any:

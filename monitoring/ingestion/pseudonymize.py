@@ -2,7 +2,8 @@
 
 A plain hash of an id from a small space (application numbers, employee ids) can be reversed by hashing every
 candidate; a keyed hash cannot without the pepper. The same id always maps to the same key, which is what
-makes re-sends idempotent and lets labels find their predictions.
+makes re-sends idempotent and lets labels find their predictions. Features a policy declares as identifiers are
+stored through the same hash.
 """
 
 from __future__ import annotations
@@ -24,9 +25,3 @@ def pseudonymize(ids: Iterable[str], *, pepper: str | None = None) -> list[str]:
         mac.update(str(value).encode())
         result.append(mac.hexdigest())
     return result
-
-
-def is_id_like(column: str) -> bool:
-    """Feature columns that look like identifiers are pseudonymised too (``customer_id``, ``uuid``, ``ssn``)."""
-    name = column.lower()
-    return name in {"id", "uuid", "guid", "ssn", "email", "name", "phone"} or name.endswith(("_id", "id", "_uuid"))

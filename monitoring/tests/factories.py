@@ -9,15 +9,16 @@ from registry.models import ModelVersion
 from registry.services import register_model
 
 BASE_TIME = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+CREDIT_POLICY: dict[str, Any] = {
+    "protected_attributes": ["race", "sex"],
+    "privileged": {"race": "White", "sex": "Male"},
+}
+INCOME = {"name": "income", "type": "numeric", "identifier": False}
+CUSTOMER_ID = {"name": "customer_id", "type": "categorical", "identifier": True}
 
 
 def make_version(name: str = "credit_model", version: str = "1", **policy: Any) -> ModelVersion:
-    return register_model(
-        name=name,
-        version=version,
-        registered_by=None,
-        policy={"protected_attributes": ["race", "sex"], "privileged": {"race": "White", "sex": "Male"}, **policy},
-    )
+    return register_model(name=name, version=version, registered_by=None, policy={**CREDIT_POLICY, **policy})
 
 
 def prediction(

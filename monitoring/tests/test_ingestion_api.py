@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.services import model_client_key_create
 from monitoring.models import Prediction, PredictionRollup
-from monitoring.tests.factories import make_version, prediction
+from monitoring.tests.factories import CREDIT_POLICY, CUSTOMER_ID, INCOME, make_version, prediction
+from registry.services import policy_create
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/models/credit_model/versions/1/predictions"
@@ -47,7 +48,8 @@ def test_a_model_client_ingests_json_and_gets_counts(key_client: APIClient) -> N
     assert Prediction.objects.count() == 2
 
 
-def test_csv_ingestion_with_feature_columns(key_client: APIClient) -> None:
+def test_csv_ingestion_with_feature_columns(key_client: APIClient, version: Any) -> None:
+    policy_create(model=version.model, **{**CREDIT_POLICY, "features": [INCOME, CUSTOMER_ID]})
     csv = (
         "id,timestamp,race,sex,y_pred,y_true,score,income,customer_id\n"
         "c-1,2026-03-02T09:00:00Z,Black,Female,1,1,0.8,52000,C-1\n"

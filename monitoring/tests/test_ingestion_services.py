@@ -11,7 +11,7 @@ from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 from monitoring.selectors import window_counts
 from monitoring.services import ingest_labels, ingest_predictions, rebuild_rollups
-from monitoring.tests.factories import make_version, prediction
+from monitoring.tests.factories import CUSTOMER_ID, INCOME, make_version, prediction
 
 pytestmark = pytest.mark.django_db
 ATTRIBUTES = ["race", "sex"]
@@ -155,8 +155,8 @@ def test_rebuild_gives_the_same_rollups_as_incremental_updates() -> None:
     assert rollup_snapshot(version) == incremental
 
 
-def test_id_like_features_are_pseudonymised() -> None:
-    version = make_version()
+def test_declared_identifier_features_are_pseudonymised() -> None:
+    version = make_version(features=[INCOME, CUSTOMER_ID])
     ingest(version, [prediction("f-1", features={"customer_id": "C-991", "income": 52000})])
     stored = Prediction.objects.get().features
     assert stored["income"] == 52000

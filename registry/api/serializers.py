@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.constants import BANDED_METRICS
+from registry.constants import BANDED_METRICS, FEATURE_TYPES
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 
 
@@ -31,6 +31,14 @@ class BandSerializer(serializers.Serializer):
     max = serializers.FloatField(required=False, allow_null=True)
 
 
+class FeatureSerializer(serializers.Serializer):
+    name = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", max_length=63)
+    type = serializers.ChoiceField(choices=list(FEATURE_TYPES), help_text="numeric, or categorical (any text).")
+    identifier = serializers.BooleanField(
+        required=False, default=False, help_text="Stored only as a keyed hash (customer numbers, e-mail addresses)."
+    )
+
+
 class PolicyInputSerializer(serializers.Serializer):
     protected_attributes = serializers.ListField(child=serializers.CharField(max_length=63), min_length=1)
     privileged = serializers.DictField(child=serializers.CharField(max_length=100))
@@ -44,6 +52,11 @@ class PolicyInputSerializer(serializers.Serializer):
     check_interval_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=["webhook", "email", "slack"]), required=False
+    )
+    features = FeatureSerializer(
+        many=True,
+        required=False,
+        help_text="The features that may be stored; any other feature sent with a prediction is dropped.",
     )
 
 
@@ -75,6 +88,7 @@ class PolicyOutputSerializer(serializers.ModelSerializer):
             "window_hours",
             "check_interval_minutes",
             "channels",
+            "features",
             "created_at",
         )
         read_only_fields = fields
