@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.services import audit_append
@@ -18,8 +18,15 @@ from fairlens_site.api.errors import ApplicationError
 from monitoring.constants import MAX_REPORTED_ERRORS
 from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import is_id_like, pseudonymize
-from monitoring.ingestion.rollup_math import merge_deltas, rollup_cells, rollup_deltas
-from monitoring.ingestion.storage import apply_rollup_cells, apply_rollup_deltas, insert_new_predictions
+from monitoring.ingestion.rollup_math import RollupCells, merge_deltas, rollup_cells, rollup_deltas
+from monitoring.ingestion.storage import (
+    SqliteRows,
+    apply_rollup_cells,
+    apply_rollup_deltas,
+    insert_new_predictions,
+    sqlite_rows,
+)
+from monitoring.locking import retry_when_locked
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 from monitoring.tasks import enqueue_ingestion_check
 from registry.models import ModelVersion
@@ -74,6 +81,50 @@ def _pseudonymize_features(features: pd.Series) -> pd.Series:
     return features.map(clean)
 
 
+@dataclass
+class PreparedBatch:
+    """A validated batch with everything computed that needs no database: pseudonymised keys, the rollup cells
+    of all its rows and (SQLite) the encoded rows. Built before the write transaction, which then stays short."""
+
+    parsed: ParsedBatch
+    frame: pd.DataFrame
+    attributes: list[str]
+    cells: RollupCells
+    encoded: SqliteRows | None
+
+    @property
+    def valid_frame(self) -> pd.DataFrame:
+        """Every valid row (re-sent duplicates included), for metrics "over this request"."""
+        return self.frame.drop(columns=["id"])
+
+
+def prepare_predictions(*, raw: pd.DataFrame, attributes: Sequence[str], atomic: bool = False) -> PreparedBatch:
+    """Validate and pseudonymise a batch and compute its rollups, without touching the database.
+
+    With ``atomic``, any invalid row rejects the whole batch (422).
+    """
+    parsed = validate(
+        raw, attributes, now=timezone.now(), max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    )
+    if atomic and parsed.rejected_rows:
+        raise ApplicationError(
+            f"{parsed.rejected_rows} of {parsed.total_rows} rows are invalid; nothing was stored (atomic batch).",
+            code="batch_rejected",
+            status_code=422,
+            details={"rejected": parsed.rejected_rows, "errors": parsed.reported_errors()},
+        )
+    frame = parsed.frame.copy()
+    frame["prediction_key"] = pseudonymize(frame["id"].tolist())
+    frame["features"] = _pseudonymize_features(frame["features"])
+    return PreparedBatch(
+        parsed=parsed,
+        frame=frame,
+        attributes=list(attributes),
+        cells=rollup_cells(frame, attributes),
+        encoded=sqlite_rows(frame, attributes) if connection.vendor == "sqlite" else None,
+    )
+
+
 def ingest_predictions(
     *,
     model_version: ModelVersion,
@@ -89,31 +140,34 @@ def ingest_predictions(
     row rejects the whole batch (422) and nothing is stored. A prediction id already stored for this version
     (or repeated within the batch) is a duplicate: it is not stored or counted again.
     """
-    parsed = validate(
-        raw, attributes, now=timezone.now(), max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    prepared = prepare_predictions(raw=raw, attributes=attributes, atomic=atomic)
+    return store_predictions(model_version=model_version, prepared=prepared, principal=principal, source=source)
+
+
+def store_predictions(
+    *, model_version: ModelVersion, prepared: PreparedBatch, principal: str, source: str = IngestionRecord.Source.API
+) -> IngestionResult:
+    """Store a prepared batch and its rollups in one transaction, rerun if SQLite's write lock was busy."""
+    return retry_when_locked(
+        lambda: _store(model_version=model_version, prepared=prepared, principal=principal, source=source),
+        what=f"ingestion into {model_version}",
     )
-    if atomic and parsed.rejected_rows:
-        raise ApplicationError(
-            f"{parsed.rejected_rows} of {parsed.total_rows} rows are invalid; nothing was stored (atomic batch).",
-            code="batch_rejected",
-            status_code=422,
-            details={"rejected": parsed.rejected_rows, "errors": parsed.reported_errors()},
-        )
-    return _store(model_version=model_version, parsed=parsed, attributes=attributes, principal=principal, source=source)
 
 
 @transaction.atomic
-def _store(
-    *, model_version: ModelVersion, parsed: ParsedBatch, attributes: Sequence[str], principal: str, source: str
-) -> IngestionResult:
-    frame = parsed.frame.copy()
-    frame["prediction_key"] = pseudonymize(frame["id"].tolist())
-    frame["features"] = _pseudonymize_features(frame["features"])
+def _store(*, model_version: ModelVersion, prepared: PreparedBatch, principal: str, source: str) -> IngestionResult:
+    parsed, frame, attributes = prepared.parsed, prepared.frame, prepared.attributes
     record = IngestionRecord.objects.create(model_version=model_version, source=source, principal=principal)
     inserted = insert_new_predictions(
-        frame=frame, attributes=attributes, model_version_id=model_version.pk, record_id=record.pk
+        frame=frame,
+        attributes=attributes,
+        model_version_id=model_version.pk,
+        record_id=record.pk,
+        encoded=prepared.encoded,
     )
-    apply_rollup_cells(model_version_id=model_version.pk, cells=rollup_cells(inserted, attributes))
+    # Usually every row is new and the cells computed beforehand are the ones to add.
+    cells = prepared.cells if len(inserted) == len(frame) else rollup_cells(inserted, attributes)
+    apply_rollup_cells(model_version_id=model_version.pk, cells=cells)
     duplicates = parsed.duplicates_in_batch + (len(frame) - len(inserted))
     record.accepted = len(inserted)
     record.duplicates = duplicates
@@ -134,14 +188,16 @@ def _store(
         },
     )
     if len(inserted):
-        transaction.on_commit(lambda: enqueue_ingestion_check(model_version))
+        # Robust: the batch is committed by then, so a failure to enqueue (e.g. the check gate's row is locked)
+        # is logged rather than turned into an error for a request whose rows are stored.
+        transaction.on_commit(lambda: enqueue_ingestion_check(model_version), robust=True)
     return IngestionResult(
         record=record,
         accepted=len(inserted),
         duplicates=duplicates,
         rejected=parsed.rejected_rows,
         errors=parsed.reported_errors(),
-        valid_frame=frame.drop(columns=["id"]),
+        valid_frame=prepared.valid_frame,
     )
 
 
