@@ -462,8 +462,11 @@ def _add_rollups_postgresql(version_id: int, cells: RollupCells) -> None:
 
 def _add_rollups_sqlite(model_version_id: int, cells: RollupCells) -> None:
     """One upsert statement over every cell (``executemany``): new cells are inserted, stored ones added to."""
-    buckets = [connection.ops.adapt_datetimefield_value(bucket.to_pydatetime()) for bucket in cells.buckets]
-    histograms = [json.dumps(histogram) for histogram in cells.histograms.tolist()]
+    # Batch-wide formatting (a cell per hour and group: a batch spanning 30 days has over 10,000 of them).
+    buckets = _sqlite_datetimes(pd.Series(cells.buckets))
+    histogram_format = "[" + ",".join(["%d"] * SCORE_BINS) + "]"
+    numbers = tuple(cells.histograms.astype(np.int64).ravel().tolist())
+    histograms = ("\n".join([histogram_format] * len(cells)) % numbers).split("\n")
     values = [
         (model_version_id, bucket, attribute, group, *counts, histogram)
         for bucket, attribute, group, counts, histogram in zip(
