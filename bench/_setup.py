@@ -146,17 +146,24 @@ print(MARKER + json.dumps({"version_ids": versions, "api_key": api_key}))
 """
 
 
-def provision_model(environment: dict[str, str], *, model: str, versions: list[str]) -> dict[str, Any]:
-    """Register ``versions`` of ``model`` with a race/sex policy banding every metric, and issue one API key for
-    the model.
+def provision_model(
+    environment: dict[str, str],
+    *,
+    model: str,
+    versions: list[str],
+    privileged: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Register ``versions`` of ``model`` with a policy protecting the attributes of ``privileged`` (default
+    race/sex) and banding every metric, and issue one API key for the model.
 
     Returns ``{"version_ids": {version: primary key}, "api_key": key}``.
     """
+    reference = privileged or PRIVILEGED
     spec = {
         "model": model,
         "versions": versions,
-        "attributes": list(ATTRIBUTES),
-        "privileged": PRIVILEGED,
+        "attributes": list(reference),
+        "privileged": reference,
         "metric_bands": METRIC_BANDS,
     }
     script = f"MARKER = {PROVISIONED_MARKER!r}\n{_PROVISION_SCRIPT}"

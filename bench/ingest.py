@@ -1,7 +1,8 @@
 """Benchmark: prediction ingestion over HTTP against raw PostgreSQL COPY of the same rows.
 
 ``python -m bench.ingest --rows N [--clients C] [--workers W] [--order random|time]`` prints one JSON line (and
-appends it to ``bench/results/ingest.jsonl``)::
+appends it to ``bench/results/ingest.jsonl``); ``--sqlite`` measures the embedded SQLite database instead (see
+``bench/ingest_sqlite.py``)::
 
     {"rows": N, "http_rows_per_s": ..., "copy_rows_per_s": ..., "ratio": ..., "app_peak_rss_mib": ..., ...}
 
@@ -144,8 +145,8 @@ class GunicornServer:
             try:
                 if requests.get(f"{self.base_url}/api/health", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still importing on a busy machine
             time.sleep(0.25)
         raise RuntimeError(f"/api/health did not answer 200 within {STARTUP_TIMEOUT_S}s:\n{self.log_tail()}")
 
@@ -496,7 +497,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database", default="fairlens_bench", help="dropped and recreated on every run")
     parser.add_argument("--output", type=Path, default=None, help="results file (default bench/results/ingest.jsonl)")
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="the embedded SQLite database instead (see bench/ingest_sqlite.py): JSON batches for the demo's"
+        " one-attribute policy and a two-attribute one, against a raw executemany",
+    )
     args = parser.parse_args(argv)
+    if args.sqlite:
+        from bench.ingest_sqlite import POLICIES, run_policy
+
+        for policy in POLICIES:
+            sqlite_result = run_policy(
+                policy,
+                args.rows,
+                batch_size=args.batch_size,
+                clients=args.clients,
+                workers=args.workers,
+                copy_repeats=args.copy_repeats,
+                seed=args.seed,
+            )
+            record("ingest", sqlite_result, args.output)
+        return
     result = run(
         args.rows,
         batch_size=args.batch_size,

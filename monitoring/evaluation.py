@@ -14,10 +14,11 @@ from django.utils import timezone
 from fairlens_site.api.errors import ApplicationError
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.locking import retry_when_locked
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
 from monitoring.records import explain_alert, finish_record
-from monitoring.services import ingest_predictions, protected_attributes_for
+from monitoring.services import IngestionResult, prepare_predictions, protected_attributes_for, store_predictions
 from registry.demo import predict_frame
 from registry.models import ModelVersion
 from registry.services import load_model
@@ -25,7 +26,6 @@ from registry.services import load_model
 SIMULATED_ATTRIBUTE = "gender"
 
 
-@transaction.atomic
 def evaluate_model(
     *,
     model_version: ModelVersion,
@@ -36,7 +36,11 @@ def evaluate_model(
     seed: int | None = None,
 ) -> dict[str, Any]:
     """Simulate ``n_samples`` applicants at ``drift_level``; decide with the simulator (``demo``) or with the
-    registered model's artifact (``prod``); store the predictions and return their summary and metrics."""
+    registered model's artifact (``prod``); store the predictions and return their summary and metrics.
+
+    Simulation, validation and metrics come first; only storing the predictions and finishing their record
+    run in the (short) write transaction, which is rerun if SQLite's write lock was busy.
+    """
     attributes = protected_attributes_for(model_version)
     if attributes != [SIMULATED_ATTRIBUTE]:
         raise ApplicationError(
@@ -72,14 +76,8 @@ def evaluate_model(
         for index, row in enumerate(data.itertuples(index=False))
     ]
     raw = frame_from_json_records(items, attributes, settings.INGEST_MAX_ROWS)
-    result = ingest_predictions(
-        model_version=model_version,
-        raw=raw,
-        attributes=attributes,
-        principal=principal,
-        source=IngestionRecord.Source.EVALUATE,
-    )
-    metrics, alert = batch_metrics(model_version=model_version, frame=result.valid_frame, attributes=attributes)
+    prepared = prepare_predictions(model_version=model_version, raw=raw, attributes=attributes)
+    metrics, alert = batch_metrics(model_version=model_version, frame=prepared.valid_frame, attributes=attributes)
     truth = data["creditworthy"].astype(int).to_numpy()
     summary = {
         "n": n_samples,
@@ -93,11 +91,20 @@ def evaluate_model(
         "seed": seed,
     }
     explanation = explain_alert(metrics, data) if alert else None
-    finish_record(
-        result.record,
-        summary={"mode": mode, "predictions_summary": summary, "metrics": metrics, "alert": alert},
-        explanation=explanation,
-    )
+
+    @transaction.atomic
+    def store() -> IngestionResult:
+        result = store_predictions(
+            model_version=model_version, prepared=prepared, principal=principal, source=IngestionRecord.Source.EVALUATE
+        )
+        finish_record(
+            result.record,
+            summary={"mode": mode, "predictions_summary": summary, "metrics": metrics, "alert": alert},
+            explanation=explanation,
+        )
+        return result
+
+    result = retry_when_locked(store, what=f"evaluation of {model_version}")
     return {
         **result.as_dict(),
         "model": model_version.model.name,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.services import audit_append
@@ -19,8 +19,15 @@ from monitoring.constants import MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
 from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
-from monitoring.ingestion.rollup_math import merge_deltas, rollup_cells, rollup_deltas
-from monitoring.ingestion.storage import apply_rollup_cells, apply_rollup_deltas, insert_new_predictions
+from monitoring.ingestion.rollup_math import RollupCells, merge_deltas, rollup_cells, rollup_deltas
+from monitoring.ingestion.storage import (
+    SqliteRows,
+    apply_rollup_cells,
+    apply_rollup_deltas,
+    insert_new_predictions,
+    sqlite_rows,
+)
+from monitoring.locking import retry_when_locked
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 from monitoring.tasks import enqueue_ingestion_check
 from registry.models import ModelVersion
@@ -81,21 +88,29 @@ def _stored_features(frame: pd.DataFrame, schema: Sequence[FeatureSpec]) -> pd.S
     return feature_records(frame)
 
 
-def ingest_predictions(
-    *,
-    model_version: ModelVersion,
-    raw: pd.DataFrame,
-    attributes: Sequence[str],
-    principal: str,
-    source: str = IngestionRecord.Source.API,
-    atomic: bool = False,
-) -> IngestionResult:
-    """Validate, pseudonymise and store a batch; update the rollups in the same transaction.
+@dataclass
+class PreparedBatch:
+    """A validated batch with everything computed that needs no database: pseudonymised keys, the rollup cells
+    of all its rows and (SQLite) the encoded rows. Built before the write transaction, which then stays short."""
 
-    Only the features the model's policy declares are stored; the others are dropped and named in the result.
-    Invalid rows are rejected with reasons and valid ones stored, unless ``atomic``, in which case any invalid
-    row rejects the whole batch (422) and nothing is stored. A prediction id already stored for this version
-    (or repeated within the batch) is a duplicate: it is not stored or counted again.
+    parsed: ParsedBatch
+    frame: pd.DataFrame
+    attributes: list[str]
+    cells: RollupCells
+    encoded: SqliteRows | None
+
+    @property
+    def valid_frame(self) -> pd.DataFrame:
+        """Every valid row (re-sent duplicates included), for metrics "over this request"."""
+        return self.frame.drop(columns=["id"])
+
+
+def prepare_predictions(
+    *, model_version: ModelVersion, raw: pd.DataFrame, attributes: Sequence[str], atomic: bool = False
+) -> PreparedBatch:
+    """Validate and pseudonymise a batch and compute its rollups; reads the policy's feature schema only.
+
+    With ``atomic``, any invalid row rejects the whole batch (422).
     """
     schema = feature_schema_for(model_version)
     parsed = validate(
@@ -116,35 +131,63 @@ def ingest_predictions(
                 "dropped_features": parsed.dropped_features,
             },
         )
-    return _store(
-        model_version=model_version,
-        parsed=parsed,
-        attributes=attributes,
-        principal=principal,
-        source=source,
-        schema=schema,
-    )
-
-
-@transaction.atomic
-def _store(
-    *,
-    model_version: ModelVersion,
-    parsed: ParsedBatch,
-    attributes: Sequence[str],
-    principal: str,
-    source: str,
-    schema: Sequence[FeatureSpec],
-) -> IngestionResult:
     frame = parsed.frame.copy()
     frame["prediction_key"] = pseudonymize(frame["id"].tolist())
     frame["features"] = _stored_features(frame, schema)
     frame = frame.drop(columns=[column for column in frame.columns if column.startswith(FEATURE_PREFIX)])
+    return PreparedBatch(
+        parsed=parsed,
+        frame=frame,
+        attributes=list(attributes),
+        cells=rollup_cells(frame, attributes),
+        encoded=sqlite_rows(frame, attributes) if connection.vendor == "sqlite" else None,
+    )
+
+
+def ingest_predictions(
+    *,
+    model_version: ModelVersion,
+    raw: pd.DataFrame,
+    attributes: Sequence[str],
+    principal: str,
+    source: str = IngestionRecord.Source.API,
+    atomic: bool = False,
+) -> IngestionResult:
+    """Validate, pseudonymise and store a batch; update the rollups in the same transaction.
+
+    Only the features the model's policy declares are stored; the others are dropped and named in the result.
+    Invalid rows are rejected with reasons and valid ones stored, unless ``atomic``, in which case any invalid
+    row rejects the whole batch (422) and nothing is stored. A prediction id already stored for this version
+    (or repeated within the batch) is a duplicate: it is not stored or counted again.
+    """
+    prepared = prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
+    return store_predictions(model_version=model_version, prepared=prepared, principal=principal, source=source)
+
+
+def store_predictions(
+    *, model_version: ModelVersion, prepared: PreparedBatch, principal: str, source: str = IngestionRecord.Source.API
+) -> IngestionResult:
+    """Store a prepared batch and its rollups in one transaction, rerun if SQLite's write lock was busy."""
+    return retry_when_locked(
+        lambda: _store(model_version=model_version, prepared=prepared, principal=principal, source=source),
+        what=f"ingestion into {model_version}",
+    )
+
+
+@transaction.atomic
+def _store(*, model_version: ModelVersion, prepared: PreparedBatch, principal: str, source: str) -> IngestionResult:
+    parsed, frame, attributes = prepared.parsed, prepared.frame, prepared.attributes
     record = IngestionRecord.objects.create(model_version=model_version, source=source, principal=principal)
     inserted = insert_new_predictions(
-        frame=frame, attributes=attributes, model_version_id=model_version.pk, record_id=record.pk
+        frame=frame,
+        attributes=attributes,
+        model_version_id=model_version.pk,
+        record_id=record.pk,
+        encoded=prepared.encoded,
     )
-    apply_rollup_cells(model_version_id=model_version.pk, cells=rollup_cells(inserted, attributes))
+    # Usually every row is new and the cells computed beforehand are the ones to add.
+    cells = prepared.cells if len(inserted) == len(frame) else rollup_cells(inserted, attributes)
+    apply_rollup_cells(model_version_id=model_version.pk, cells=cells)
     duplicates = parsed.duplicates_in_batch + (len(frame) - len(inserted))
     record.accepted = len(inserted)
     record.duplicates = duplicates
@@ -166,7 +209,9 @@ def _store(
         },
     )
     if len(inserted):
-        transaction.on_commit(lambda: enqueue_ingestion_check(model_version))
+        # Robust: the batch is committed by then, so a failure to enqueue (e.g. the check gate's row is locked)
+        # is logged rather than turned into an error for a request whose rows are stored.
+        transaction.on_commit(lambda: enqueue_ingestion_check(model_version), robust=True)
     return IngestionResult(
         record=record,
         accepted=len(inserted),
@@ -174,7 +219,7 @@ def _store(
         rejected=parsed.rejected_rows,
         errors=parsed.reported_errors(),
         dropped_features=parsed.dropped_features,
-        valid_frame=frame.drop(columns=["id"]),
+        valid_frame=prepared.valid_frame,
     )
 
 

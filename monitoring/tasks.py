@@ -113,9 +113,20 @@ def retrain_task(version_id: int, reason: str) -> int | None:
     return new_version.pk
 
 
-@shared_task(name="monitoring.tasks.demo_stream_task", acks_late=True)
+@shared_task(
+    name="monitoring.tasks.demo_stream_task",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=3,
+)
 def demo_stream_task() -> int:
-    """Post one batch of simulated predictions for the demo model (make run), drift rising over time."""
+    """Post one batch of simulated predictions for the demo model (make run), drift rising over time.
+
+    Storing reruns itself while SQLite is locked (see monitoring.locking); a batch that still failed stored
+    nothing, so the task's own retry makes a fresh one.
+    """
     if not settings.FAIRLENS_DEMO_STREAM:
         return 0
     from monitoring.demo_stream import stream_batch

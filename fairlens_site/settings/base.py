@@ -89,12 +89,19 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'fairlens.sqlite3'}"),
 }
+# How long an SQLite writer waits for the write lock before "database is locked", and how many times a
+# write transaction that still got it is rerun (with backoff) before the request or task fails.
+SQLITE_BUSY_TIMEOUT_SECONDS = env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=10.0)
+DATABASE_LOCK_RETRIES = env.int("DATABASE_LOCK_RETRIES", default=4)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside one writer; IMMEDIATE takes the write lock when a transaction starts, so
     # web, worker and beat queue on busy_timeout instead of failing with "database is locked" mid-transaction.
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        f" PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)};",
         "transaction_mode": "IMMEDIATE",
+        # sqlite3.connect's own timeout, which is the busy timeout until init_command runs.
+        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)

@@ -41,6 +41,7 @@ from monitoring.ingestion.parsing import (
     labels_from_csv,
     parse_json_body,
 )
+from monitoring.locking import retry_when_locked
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
 from monitoring.records import explain_alert, finish_record
@@ -88,14 +89,21 @@ def _json_field(body: RawBody, name: str) -> Any:
 
 
 def _idempotent(request: Request, body: RawBody, handler: Callable[[], Response]) -> Response:
-    """Run ``handler`` at most once per (caller, Idempotency-Key); repeats get the first response."""
-    return run_idempotently(
-        key=request.headers.get("Idempotency-Key"),
-        principal=principal_name(request),
-        method=request.method,
-        path=request.get_full_path(),
-        body=body.content,
-        handler=handler,
+    """Run ``handler`` at most once per (caller, Idempotency-Key); repeats get the first response.
+
+    The whole exchange is rerun if SQLite's write lock stayed busy: a failed attempt stored nothing, not even
+    the key, so the rerun is the first run again.
+    """
+    return retry_when_locked(
+        lambda: run_idempotently(
+            key=request.headers.get("Idempotency-Key"),
+            principal=principal_name(request),
+            method=request.method,
+            path=request.get_full_path(),
+            body=body.content,
+            handler=handler,
+        ),
+        what=f"{request.method} {request.path}",
     )
 
 
@@ -139,9 +147,13 @@ class PredictionsView(APIView):
         body = _body(request)
         atomic = _flag(request, "atomic")
         attributes = services.protected_attributes_for(model_version, _attributes_param(request))
+        # Parsed and validated before any transaction: on SQLite the write lock is held only to store.
+        prepared = _prepare(model_version, body, attributes, atomic)
 
         def ingest() -> Response:
-            result = _ingest(model_version, body, attributes, principal_name(request), atomic)
+            result = services.store_predictions(
+                model_version=model_version, prepared=prepared, principal=principal_name(request)
+            )
             return Response(result.as_dict(), status=201 if result.accepted else 200)
 
         return _idempotent(request, body, ingest)
@@ -162,21 +174,12 @@ class _PredictionCursor(CursorPagination):
     page_size_query_param = "limit"
 
 
-def _ingest(
-    model_version: ModelVersion,
-    body: RawBody,
-    attributes: list[str],
-    principal: str,
-    atomic: bool,
-    source: str = IngestionRecord.Source.API,
-) -> services.IngestionResult:
+def _prepare(model_version: ModelVersion, body: RawBody, attributes: list[str], atomic: bool) -> services.PreparedBatch:
     if body.media_type == "text/csv":
         raw = frame_from_csv(body.content, attributes, settings.INGEST_MAX_ROWS)
     else:
         raw = frame_from_json_records(_json_field(body, "predictions"), attributes, settings.INGEST_MAX_ROWS)
-    return services.ingest_predictions(
-        model_version=model_version, raw=raw, attributes=attributes, principal=principal, source=source, atomic=atomic
-    )
+    return services.prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
 
 
 class LabelsView(APIView):
@@ -227,28 +230,31 @@ class SubmitPredictionsView(APIView):
         model_version = version_by_name(fields["model_name"], fields["version"])
         require_model_scope(request, model_version.model)
         attributes = services.protected_attributes_for(model_version, fields.get("protected_attributes"))
+        # Validation and metrics need no transaction, so they run before the write lock is taken; metrics that
+        # cannot be computed (400) leave nothing stored.
+        raw = frame_from_json_records(fields["predictions"], attributes, settings.INGEST_MAX_ROWS)
+        prepared = services.prepare_predictions(model_version=model_version, raw=raw, attributes=attributes)
+        metrics, alert = batch_metrics(
+            model_version=model_version,
+            frame=prepared.valid_frame,
+            attributes=attributes,
+            privileged=fields.get("privileged"),
+            favorable_label=fields.get("favorable_label"),
+        )
+        explanation = explain_alert(metrics) if alert else None
 
-        @transaction.atomic  # metrics that cannot be computed (400) leave nothing stored
+        @transaction.atomic
         def submit() -> Response:
-            raw = frame_from_json_records(fields["predictions"], attributes, settings.INGEST_MAX_ROWS)
-            result = services.ingest_predictions(
+            result = services.store_predictions(
                 model_version=model_version,
-                raw=raw,
-                attributes=attributes,
+                prepared=prepared,
                 principal=principal_name(request),
                 source=IngestionRecord.Source.SUBMIT,
-            )
-            metrics, alert = batch_metrics(
-                model_version=model_version,
-                frame=result.valid_frame,
-                attributes=attributes,
-                privileged=fields.get("privileged"),
-                favorable_label=fields.get("favorable_label"),
             )
             finish_record(
                 result.record,
                 summary={"metrics": metrics, "alert": alert},
-                explanation=explain_alert(metrics) if alert else None,
+                explanation=explanation,
             )
             return envelope(
                 {**result.as_dict(), "alert": alert, "metrics": metrics},

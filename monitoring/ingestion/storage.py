@@ -12,7 +12,9 @@ PostgreSQL, rollups: the cells are COPY'd into a staging table and added with on
 ``INSERT ... ON CONFLICT DO UPDATE``, in cell-key order for the same reason.
 
 SQLite: writers are serialised by IMMEDIATE transactions, so reading the keys that already exist and
-bulk-inserting the rest is exact.
+inserting the rest is exact. The rows are encoded before the transaction (:func:`sqlite_rows`); inside it, one
+look-up of the batch's keys, one ``executemany`` INSERT and one ``executemany`` upsert of the rollup cells, with
+no ORM objects, keep SQLite's single write lock short.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +36,6 @@ from monitoring.constants import SCORE_BINS
 from monitoring.ingestion.rollup_math import COUNT_FIELDS, CellDelta, CellKey, RollupCells
 from monitoring.models import Prediction, PredictionRollup
 
-_SQLITE_IN_CHUNK = 900
 _PREDICTIONS = Prediction._meta.db_table
 _ROLLUPS = PredictionRollup._meta.db_table
 # The key comes first so that sorting the CSV lines sorts the rows by key.
@@ -96,6 +98,30 @@ _ADD_ROLLUPS_FROM_STAGE = (
     + ")"
 )
 
+_SQLITE_EXISTING_KEYS = (
+    f"SELECT prediction_key FROM {_PREDICTIONS}"  # noqa: S608
+    " WHERE model_version_id = %s AND prediction_key IN (SELECT value FROM json_each(%s))"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO {_PREDICTIONS} (model_version_id, prediction_key, occurred_at, attributes, y_pred, y_true,"  # noqa: S608
+    " score, features, record_id, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+# A missing or short stored histogram counts as zeros, as in the PostgreSQL statement.
+_SQLITE_ADD_ROLLUPS = (
+    f"INSERT INTO {_ROLLUPS} AS cell"  # noqa: S608
+    f' (model_version_id, bucket_start, attribute, "group", {", ".join(COUNT_FIELDS)}, score_histogram)'
+    f" VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(COUNT_FIELDS))}, %s)"
+    ' ON CONFLICT (model_version_id, bucket_start, attribute, "group") DO UPDATE SET '
+    + ", ".join(f"{name} = cell.{name} + excluded.{name}" for name in COUNT_FIELDS)
+    + ", score_histogram = json_array("
+    + ", ".join(
+        f"COALESCE(json_extract(cell.score_histogram, '$[{index}]'), 0)"
+        f" + json_extract(excluded.score_histogram, '$[{index}]')"
+        for index in range(SCORE_BINS)
+    )
+    + ")"
+)
+
 
 def _attribute_combinations(frame: pd.DataFrame, attributes: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Each row's attribute set as a code into JSON texts of the distinct sets (they repeat a lot: each is
@@ -120,9 +146,17 @@ def _attributes_json(frame: pd.DataFrame, attributes: Sequence[str]) -> np.ndarr
 
 
 def insert_new_predictions(
-    *, frame: pd.DataFrame, attributes: Sequence[str], model_version_id: int, record_id: int
+    *,
+    frame: pd.DataFrame,
+    attributes: Sequence[str],
+    model_version_id: int,
+    record_id: int,
+    encoded: SqliteRows | None = None,
 ) -> pd.DataFrame:
-    """Insert rows whose ``prediction_key`` is new for this version; return the inserted subset of ``frame``."""
+    """Insert rows whose ``prediction_key`` is new for this version; return the inserted subset of ``frame``.
+
+    ``encoded`` (SQLite only) is :func:`sqlite_rows` of ``frame``, built by the caller before its transaction.
+    """
     if frame.empty:
         return frame
     if connection.vendor == "postgresql":
@@ -133,7 +167,10 @@ def insert_new_predictions(
         if inserted_keys is None:
             return frame
     else:
-        inserted_keys = _insert_generic(frame, attributes, model_version_id, record_id)
+        rows = encoded if encoded is not None else sqlite_rows(frame, attributes)
+        inserted_keys = _insert_sqlite(rows, model_version_id, record_id)
+        if len(inserted_keys) == len(frame):
+            return frame
     return frame[frame["prediction_key"].isin(inserted_keys)]
 
 
@@ -311,45 +348,76 @@ def _copy(cursor: Any, table: str, columns: Sequence[str], payload: bytes, copy_
     cursor.copy_expert(statement, io.BytesIO(payload), size=_COPY_CHUNK_BYTES)
 
 
-def _insert_generic(frame: pd.DataFrame, attributes: Sequence[str], version_id: int, record_id: int) -> set[str]:
-    keys = frame["prediction_key"].tolist()
-    existing: set[str] = set()
-    for start in range(0, len(keys), _SQLITE_IN_CHUNK):
-        chunk = keys[start : start + _SQLITE_IN_CHUNK]
-        existing.update(
-            Prediction.objects.filter(model_version_id=version_id, prediction_key__in=chunk).values_list(
-                "prediction_key", flat=True
-            )
-        )
-    new = frame[~frame["prediction_key"].isin(existing)]
-    attribute_json = _attributes_json(new, attributes)
-    now = timezone.now()
-    rows = [
-        Prediction(
-            model_version_id=version_id,
-            prediction_key=key,
-            occurred_at=occurred.to_pydatetime(),
-            attributes=json.loads(attrs),
-            y_pred=int(y_pred),
-            y_true=None if pd.isna(y_true) else int(y_true),
-            score=None if pd.isna(score) else float(score),
-            features=features,
-            record_id=record_id,
-            received_at=now,
-        )
-        for key, occurred, attrs, y_pred, y_true, score, features in zip(
-            new["prediction_key"],
-            new["occurred_at"],
-            attribute_json,
-            new["y_pred"],
-            new["y_true"],
-            new["score"],
-            new["features"],
-            strict=True,
-        )
-    ]
-    Prediction.objects.bulk_create(rows, batch_size=2000)
-    return set(new["prediction_key"])
+@dataclass(frozen=True)
+class SqliteRows:
+    """A batch's column values as SQLite stores them (Django's text forms), built before the write transaction.
+
+    Datetimes are naive UTC text as Django's SQLite backend writes them (``YYYY-MM-DD HH:MM:SS[.ffffff]``, so
+    that comparisons, which are textual in SQLite, agree with the ORM's), JSON is ``json.dumps`` text as the
+    JSONField writes it. The transaction then only checks which keys exist and runs one ``executemany``.
+    """
+
+    keys: list[str]
+    columns: list[list[Any]]  # occurred_at, attributes, y_pred, y_true, score, features: one list per column
+
+
+def sqlite_rows(frame: pd.DataFrame, attributes: Sequence[str]) -> SqliteRows:
+    """Encode ``frame`` for :func:`insert_new_predictions` on SQLite; pure work, no database access.
+
+    Rows are put in key order: inserting into the unique index in order touches each of its pages once, where
+    random keys (the keys are hashes) would touch a random page per row.
+    """
+    frame = frame.iloc[np.argsort(frame["prediction_key"].to_numpy(dtype=str), kind="stable")]
+    combination, texts = _attribute_combinations(frame, attributes)
+    # The JSONField's own encoding (ASCII-escaped), so the stored text is what an ORM save would store.
+    attribute_texts = np.asarray([json.dumps(json.loads(text)) for text in texts], dtype=object)
+    labels = frame["y_true"].to_numpy(dtype=np.float64)
+    scores = frame["score"].to_numpy(dtype=np.float64)
+    features = frame["features"].tolist()
+    return SqliteRows(
+        keys=frame["prediction_key"].tolist(),
+        columns=[
+            _sqlite_datetimes(frame["occurred_at"]),
+            attribute_texts[combination].tolist(),
+            frame["y_pred"].to_numpy(dtype=np.int64).tolist(),
+            [None if label != label else int(label) for label in labels.tolist()],  # NaN != NaN: no label
+            [None if score != score else score for score in scores.tolist()],
+            [None if value is None else json.dumps(value) for value in features],
+        ],
+    )
+
+
+def _sqlite_datetimes(stamps: pd.Series) -> list[str]:
+    """UTC timestamps as Django's SQLite backend stores them: ``str()`` of the naive UTC datetime, which has
+    microseconds only when they are not zero."""
+    if stamps.empty:
+        return []
+    micros = _unix_microseconds(stamps).view("M8[us]")
+    whole = micros.astype(np.int64) % 1_000_000 == 0
+    text = np.where(whole, np.datetime_as_string(micros, unit="s"), np.datetime_as_string(micros, unit="us"))
+    return np.char.replace(text, "T", " ").tolist()
+
+
+def _insert_sqlite(rows: SqliteRows, version_id: int, record_id: int) -> set[str]:
+    """Insert the rows whose key is not stored yet; return their keys.
+
+    The caller's transaction is IMMEDIATE (it holds SQLite's single write lock), so no other writer can add a
+    key between the look-up and the insert: the keys found missing are exactly the ones inserted. A plain
+    INSERT (no OR IGNORE) makes a broken assumption fail loudly instead of silently miscounting rollups.
+    """
+    with connection.cursor() as cursor:
+        # One statement for the whole batch: the keys travel as one JSON array, probed against the unique index.
+        cursor.execute(_SQLITE_EXISTING_KEYS, [version_id, json.dumps(rows.keys)])
+        existing = {row[0] for row in cursor.fetchall()}
+        received = connection.ops.adapt_datetimefield_value(timezone.now())
+        values = [
+            (version_id, key, *fields, record_id, received)
+            for key, *fields in zip(rows.keys, *rows.columns, strict=True)
+            if key not in existing
+        ]
+        if values:
+            cursor.executemany(_SQLITE_INSERT, values)
+    return {row[1] for row in values}
 
 
 def apply_rollup_deltas(*, model_version_id: int, deltas: dict[CellKey, CellDelta]) -> None:
@@ -359,7 +427,7 @@ def apply_rollup_deltas(*, model_version_id: int, deltas: dict[CellKey, CellDelt
     if connection.vendor == "postgresql":
         _add_rollups_postgresql(model_version_id, RollupCells.from_deltas(deltas))
     else:
-        _add_rollups_generic(model_version_id, deltas)
+        _add_rollups_sqlite(model_version_id, RollupCells.from_deltas(deltas))
 
 
 def apply_rollup_cells(*, model_version_id: int, cells: RollupCells) -> None:
@@ -369,7 +437,7 @@ def apply_rollup_cells(*, model_version_id: int, cells: RollupCells) -> None:
     if connection.vendor == "postgresql":
         _add_rollups_postgresql(model_version_id, cells)
     else:
-        _add_rollups_generic(model_version_id, cells.as_deltas())
+        _add_rollups_sqlite(model_version_id, cells)
 
 
 def _rollup_copy_text(cells: RollupCells) -> bytes:
@@ -392,36 +460,18 @@ def _add_rollups_postgresql(version_id: int, cells: RollupCells) -> None:
         cursor.execute(_ADD_ROLLUPS_FROM_STAGE, [version_id])
 
 
-def _add_rollups_generic(model_version_id: int, deltas: dict[CellKey, CellDelta]) -> None:
-    PredictionRollup.objects.bulk_create(
-        [
-            PredictionRollup(
-                model_version_id=model_version_id,
-                bucket_start=bucket.to_pydatetime(),
-                attribute=attribute,
-                group=group,
-                score_histogram=[0] * SCORE_BINS,
-            )
-            for bucket, attribute, group in deltas
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    buckets = {key[0].to_pydatetime() for key in deltas}
-    attributes = {key[1] for key in deltas}
-    rows = (
-        PredictionRollup.objects.select_for_update()
-        .filter(model_version_id=model_version_id, bucket_start__in=buckets, attribute__in=attributes)
-        .order_by("id")
-    )
-    changed = []
-    for row in rows:
-        delta = deltas.get((pd.Timestamp(row.bucket_start), row.attribute, row.group))
-        if delta is None:
-            continue
-        for name, value in zip(COUNT_FIELDS, delta.counts, strict=True):
-            setattr(row, name, getattr(row, name) + value)
-        histogram = row.score_histogram or [0] * SCORE_BINS
-        row.score_histogram = [a + b for a, b in zip(histogram, delta.histogram, strict=True)]
-        changed.append(row)
-    PredictionRollup.objects.bulk_update(changed, [*COUNT_FIELDS, "score_histogram"], batch_size=1000)
+def _add_rollups_sqlite(model_version_id: int, cells: RollupCells) -> None:
+    """One upsert statement over every cell (``executemany``): new cells are inserted, stored ones added to."""
+    # Batch-wide formatting (a cell per hour and group: a batch spanning 30 days has over 10,000 of them).
+    buckets = _sqlite_datetimes(pd.Series(cells.buckets))
+    histogram_format = "[" + ",".join(["%d"] * SCORE_BINS) + "]"
+    numbers = tuple(cells.histograms.astype(np.int64).ravel().tolist())
+    histograms = ("\n".join([histogram_format] * len(cells)) % numbers).split("\n")
+    values = [
+        (model_version_id, bucket, attribute, group, *counts, histogram)
+        for bucket, attribute, group, counts, histogram in zip(
+            buckets, cells.attributes.tolist(), cells.groups.tolist(), cells.counts.tolist(), histograms, strict=True
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_SQLITE_ADD_ROLLUPS, values)
