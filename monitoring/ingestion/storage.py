@@ -345,7 +345,9 @@ def _insert_postgresql(
 def _copy(cursor: Any, table: str, columns: Sequence[str], payload: bytes, copy_format: str = "csv") -> None:
     options = "FORMAT binary" if copy_format == "binary" else "FORMAT csv, NULL ''"
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH ({options})"
-    cursor.copy_expert(statement, io.BytesIO(payload), size=_COPY_CHUNK_BYTES)
+    # The chunk size is positional: Django's debug cursor (DEBUG=true, as `make run` sets it) passes only
+    # positional arguments through to psycopg2.
+    cursor.copy_expert(statement, io.BytesIO(payload), _COPY_CHUNK_BYTES)
 
 
 @dataclass(frozen=True)

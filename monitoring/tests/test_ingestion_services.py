@@ -161,3 +161,16 @@ def test_declared_identifier_features_are_pseudonymised() -> None:
     stored = Prediction.objects.get().features
     assert stored["income"] == 52000
     assert stored["customer_id"] == pseudonymize(["C-991"])[0]
+
+
+@pytest.mark.requires_postgres
+def test_copy_ingestion_works_under_the_debug_cursor() -> None:
+    """`make run` sets DEBUG, and Django's debug cursor wraps COPY: ingestion must still store the batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    version = make_version()
+    with CaptureQueriesContext(connection):  # the same debug cursor wrapper DEBUG=true installs
+        result = ingest(version, [prediction(f"debug-{index}") for index in range(5)])
+    assert result.accepted == 5
+    assert Prediction.objects.filter(model_version=version).count() == 5
