@@ -4,6 +4,7 @@ an explanation of the drifted scenario (encrypted when it alerts), a record and 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,32 @@ class DemoScenarioResult:
     record_id: str
 
 
+def _two_decimals(value: float | None) -> str:
+    return "not computable" if value is None else f"{value:.2f}"
+
+
+def _generating_line(wanted: tuple[str, ...], n_samples: int, drift_level: float) -> str:
+    if wanted == SCENARIOS:
+        return f"Generating fair and drifted datasets (n={n_samples}, drift={drift_level})"
+    if wanted == ("fair",):
+        return f"Generating fair dataset (n={n_samples}, drift=0.0)"
+    return f"Generating drifted dataset (n={n_samples}, drift={drift_level})"
+
+
+def _console(record: IngestionRecord, dir_value: float | None, alert: bool) -> None:
+    """The seed's console lines, once the record and its audit entries are committed (and so mirrored)."""
+    if alert:
+        logger.warning("⚠ ALERT: Fairness Drift Detected! DIR = %s", _two_decimals(dir_value))
+        if record.encrypted_alert:
+            logger.warning("Encrypted alert token: %s", record.encrypted_alert)
+            # The seed's debug echo; the decryption itself is an audit entry, and only demo mode allows it.
+            if settings.FAIRLENS_DEMO_ENDPOINTS:
+                logger.warning("Decrypted alert: %s", demo_console_decrypt(record, "encrypted_alert"))
+    else:
+        logger.info("✅ Model Fairness Stable. DIR = %s", _two_decimals(dir_value))
+    logger.info("Event logged at %s", os.path.basename(settings.AUDIT_MIRROR_PATH))
+
+
 def _rates(n_samples: int, drift_level: float, seed: int) -> tuple[dict[str, Any], Any]:
     data = generate_loan_data(n_samples, drift_level=drift_level, seed=seed)
     return to_native(calculate_disparate_impact_ratio(data)), data
@@ -51,6 +78,7 @@ def run_demo_scenarios(
 ) -> DemoScenarioResult:
     """Run the fair scenario (drift 0), the drifted one (``drift_level``) or both, as the seed describes."""
     wanted = (scenario,) if scenario else SCENARIOS
+    logger.info(_generating_line(wanted, n_samples, drift_level))
     scenarios: dict[str, dict[str, Any]] = {}
     explanation = None
     if "fair" in wanted:
@@ -82,13 +110,5 @@ def run_demo_scenarios(
             "encrypted_alert_sha256": digest_of(token) if token else None,
         },
     )
-    if alert:
-        logger.warning("⚠ ALERT: Fairness Drift Detected! DIR = %s", alerting.get("dir"))
-        logger.warning("Encrypted alert: %s", token)
-        if settings.FAIRLENS_DEMO_ENDPOINTS and token:
-            transaction.on_commit(
-                lambda: logger.warning("Decrypted: %s", demo_console_decrypt(record, "encrypted_alert"))
-            )
-    else:
-        logger.info("✅ Model Fairness Stable. DIR = %s", alerting.get("dir"))
+    transaction.on_commit(lambda: _console(record, alerting.get("dir"), alert))
     return DemoScenarioResult(scenarios, alert, str(record.record_id))

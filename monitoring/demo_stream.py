@@ -13,7 +13,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from monitoring.evaluation import evaluate_model
+from monitoring.evaluation import simulate_decisions
+from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.models import IngestionRecord
+from monitoring.services import ingest_predictions
 from registry.demo import DEMO_MODEL_NAME
 from registry.models import ModelVersion
 
@@ -58,18 +61,26 @@ def demo_version() -> ModelVersion | None:
 def stream_batch(now: datetime) -> int:
     """Ingest one batch of simulated decisions at the current drift; returns rows stored.
 
-    The decisions are the simulator's (evaluate_model's ``demo`` mode), in which the injected bias acts
-    directly; the trained demo model passes only part of it on, so its drift would take far longer to show.
+    No outer transaction: the simulation runs before the write lock is taken, and ingestion's own short
+    transaction is rerun if SQLite's write lock was busy.
+
+    This is the demo model's client, so unlike evaluate_model its predictions are real ingestion: stored, rolled
+    up, checked and alerted on. The decisions are the simulator's (evaluate_model's ``demo`` mode), in which the
+    injected bias acts directly; the trained demo model passes only part of it on, so its drift would take far
+    longer to show.
     """
     version = demo_version()
     if version is None:
         return 0
-    result = evaluate_model(
-        model_version=version,
-        n_samples=BATCH_SIZE,
-        drift_level=drift_at(now),
-        mode="demo",
-        principal=PRINCIPAL,
-        seed=int(now.timestamp()),
+    decisions = simulate_decisions(
+        model_version=version, n_samples=BATCH_SIZE, drift_level=drift_at(now), mode="demo", seed=int(now.timestamp())
     )
-    return int(result["accepted"])
+    raw = frame_from_json_records(decisions.items, decisions.attributes, settings.INGEST_MAX_ROWS)
+    result = ingest_predictions(
+        model_version=version,
+        raw=raw,
+        attributes=decisions.attributes,
+        principal=PRINCIPAL,
+        source=IngestionRecord.Source.DEMO_STREAM,
+    )
+    return result.accepted

@@ -1,46 +1,60 @@
-"""The seed's evaluate_model: run a registered model on simulated loan applicants and store the predictions."""
+"""The seed's evaluate_model: run a registered model on simulated loan applicants and keep a record of the run.
+
+A simulated evaluation is a record, never monitoring data: its predictions are scored and returned, its
+metrics and the encrypted explanation are kept on an ``IngestionRecord`` with audit entries, but nothing goes
+into the version's predictions or rollups, which checks and alerts read. Only real ingestion writes those (the
+demo stream, which is the demo model's client, ingests the same simulated decisions on purpose).
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
 from monitoring.fairness import generate_loan_data
-from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.parsing import frame_from_json_records, validate
+from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.locking import retry_when_locked
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
 from monitoring.records import explain_alert, finish_record
-from monitoring.services import IngestionResult, prepare_predictions, protected_attributes_for, store_predictions
+from monitoring.services import protected_attributes_for
 from registry.demo import predict_frame
 from registry.models import ModelVersion
 from registry.services import load_model
 
 SIMULATED_ATTRIBUTE = "gender"
+# The response lists at most this many predictions (the first ones); metrics and summary cover all of them.
+MAX_RETURNED_PREDICTIONS = 1000
 
 
-def evaluate_model(
-    *,
-    model_version: ModelVersion,
-    n_samples: int,
-    drift_level: float,
-    mode: str,
-    principal: str,
-    seed: int | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SimulatedDecisions:
+    """Simulated applicants and the decisions on them, as prediction items in the ingestion format."""
+
+    data: pd.DataFrame
+    predicted: np.ndarray
+    items: list[dict[str, Any]]
+    attributes: list[str]
+    seed: int
+
+
+def simulate_decisions(
+    *, model_version: ModelVersion, n_samples: int, drift_level: float, mode: str, seed: int | None = None
+) -> SimulatedDecisions:
     """Simulate ``n_samples`` applicants at ``drift_level``; decide with the simulator (``demo``) or with the
-    registered model's artifact (``prod``); store the predictions and return their summary and metrics.
-
-    Simulation, validation and metrics come first; only storing the predictions and finishing their record
-    run in the (short) write transaction, which is rerun if SQLite's write lock was busy.
-    """
+    registered model's artifact (``prod``). Stores nothing."""
     attributes = protected_attributes_for(model_version)
     if attributes != [SIMULATED_ATTRIBUTE]:
         raise ApplicationError(
@@ -75,12 +89,15 @@ def evaluate_model(
         }
         for index, row in enumerate(data.itertuples(index=False))
     ]
-    raw = frame_from_json_records(items, attributes, settings.INGEST_MAX_ROWS)
-    prepared = prepare_predictions(model_version=model_version, raw=raw, attributes=attributes)
-    metrics, alert = batch_metrics(model_version=model_version, frame=prepared.valid_frame, attributes=attributes)
+    return SimulatedDecisions(data=data, predicted=predicted, items=items, attributes=attributes, seed=seed)
+
+
+def predictions_summary(decisions: SimulatedDecisions, drift_level: float) -> dict[str, Any]:
+    """Approval rate overall and by group, and accuracy against the simulated truth."""
+    data, predicted = decisions.data, decisions.predicted
     truth = data["creditworthy"].astype(int).to_numpy()
-    summary = {
-        "n": n_samples,
+    return {
+        "n": len(data),
         "approval_rate": float(predicted.mean()),
         "approval_rate_by_group": {
             str(group): float(predicted[(data["gender"] == group).to_numpy()].mean())
@@ -88,31 +105,89 @@ def evaluate_model(
         },
         "accuracy": float(np.mean(predicted == truth)),
         "drift_level": drift_level,
-        "seed": seed,
+        "seed": decisions.seed,
     }
-    explanation = explain_alert(metrics, data) if alert else None
 
+
+def returned_predictions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first MAX_RETURNED_PREDICTIONS items with their ids pseudonymised (the keyed hash storage uses)."""
+    shown = items[:MAX_RETURNED_PREDICTIONS]
+    keys = pseudonymize([item["id"] for item in shown])
+    return [{**item, "id": key} for item, key in zip(shown, keys, strict=True)]
+
+
+def evaluate_model(
+    *,
+    model_version: ModelVersion,
+    n_samples: int,
+    drift_level: float,
+    mode: str,
+    principal: str,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate the model on simulated applicants: metrics over the run, an evaluation record with its audit
+    entries, and the predictions (pseudonymised, up to MAX_RETURNED_PREDICTIONS) in the answer."""
+    decisions = simulate_decisions(
+        model_version=model_version, n_samples=n_samples, drift_level=drift_level, mode=mode, seed=seed
+    )
+    attributes = decisions.attributes
+    raw = frame_from_json_records(decisions.items, attributes, settings.INGEST_MAX_ROWS)
+    # The same validation (and so the same counting) as ingestion, without storing anything.
+    parsed = validate(
+        raw, attributes, now=timezone.now(), max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    )
+    metrics, alert = batch_metrics(model_version=model_version, frame=parsed.frame, attributes=attributes)
+    summary = predictions_summary(decisions, drift_level)
+    explanation = explain_alert(metrics, decisions.data) if alert else None
+
+    # Simulation and metrics ran outside any transaction; only the record and its audit entries are written, in
+    # a short transaction that is rerun if SQLite's write lock was busy.
     @transaction.atomic
-    def store() -> IngestionResult:
-        result = store_predictions(
-            model_version=model_version, prepared=prepared, principal=principal, source=IngestionRecord.Source.EVALUATE
+    def record_evaluation() -> IngestionRecord:
+        record = IngestionRecord.objects.create(
+            model_version=model_version, source=IngestionRecord.Source.EVALUATE, principal=principal
+        )
+        audit_append(
+            action="model.evaluate",
+            actor=principal,
+            object_type="ingestion_record",
+            object_id=str(record.record_id),
+            payload={
+                "model": model_version.model.name,
+                "version": model_version.version,
+                "mode": mode,
+                "simulated": True,
+                "n_samples": n_samples,
+                "drift_level": drift_level,
+                "seed": decisions.seed,
+                "stored_predictions": 0,
+            },
         )
         finish_record(
-            result.record,
-            summary={"mode": mode, "predictions_summary": summary, "metrics": metrics, "alert": alert},
+            record,
+            summary={
+                "mode": mode,
+                "simulated": True,
+                "predictions_summary": summary,
+                "metrics": metrics,
+                "alert": alert,
+            },
             explanation=explanation,
         )
-        return result
+        return record
 
-    result = retry_when_locked(store, what=f"evaluation of {model_version}")
+    record = retry_when_locked(record_evaluation, what=f"evaluation of {model_version}")
     return {
-        **result.as_dict(),
+        "record_id": str(record.record_id),
+        "simulated": True,
         "model": model_version.model.name,
         "version": model_version.version,
         "mode": mode,
+        "predictions": returned_predictions(decisions.items),
+        "predictions_truncated": n_samples > MAX_RETURNED_PREDICTIONS,
         "predictions_summary": summary,
         "metrics": metrics,
         "alert": alert,
         "explanation": explanation,
-        "encrypted_alert": result.record.encrypted_alert or None,
+        "encrypted_alert": record.encrypted_alert or None,
     }

@@ -81,14 +81,16 @@ class PredictionRollup(models.Model):
 
 
 class IngestionRecord(models.Model):
-    """One ingestion (a batch, a seed submit_predictions call, a demo evaluation); ``record_id`` names it."""
+    """One ingestion (a batch, a seed submit_predictions call, the demo stream), or a simulated run
+    (evaluate_model, monitor_fairness) that stores no predictions; ``record_id`` names it."""
 
     class Source(models.TextChoices):
         API = "api", "Predictions API"
         SUBMIT = "submit", "submit_predictions"
-        EVALUATE = "evaluate", "evaluate_model"
+        EVALUATE = "evaluate", "evaluate_model (simulated, not monitored)"
         LABELS = "labels", "Labels API"
         MONITOR = "monitor_fairness", "monitor_fairness demo"
+        DEMO_STREAM = "demo_stream", "Demo stream"
 
     record_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="ingestion_records")

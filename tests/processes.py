@@ -1,10 +1,12 @@
-"""Start FairLens processes (Celery worker, beat) for tests, pointed at the test database."""
+"""Start FairLens processes (Celery worker, beat, the web server) for tests, pointed at the test database."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -26,26 +28,58 @@ def database_url_for_subprocesses() -> str:
     return f"postgres://{credentials}{settings.get('HOST') or '127.0.0.1'}{port}/{settings['NAME']}"
 
 
-def start_celery(*args: str, log_path: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """``celery -A fairlens_site <args>`` with this run's settings and secrets, logging to ``log_path``.
-
-    ``env`` adds or overrides environment variables (settings are env-driven, e.g. CHECK_DISPATCH_SECONDS).
-    """
-    env = {
+def _test_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fairlens_site.settings.test",
         "DATABASE_URL": database_url_for_subprocesses(),
         **(env or {}),
     }
+
+
+def start_celery(*args: str, log_path: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``celery -A fairlens_site <args>`` with this run's settings and secrets, logging to ``log_path``.
+
+    ``env`` adds or overrides environment variables (settings are env-driven, e.g. CHECK_DISPATCH_SECONDS).
+    """
     log = log_path.open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "fairlens_site", *args],
         cwd=ROOT,
-        env=env,
+        env=_test_env(env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+_LISTENING = re.compile(rb"Listening at: (http://\S+)")
+
+
+def start_web(
+    *, log_path: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn with FairLens's own config on a port the OS picks (no fixed port to collide on); returns the
+    process and its base URL once it listens. ``env`` adds or overrides environment variables."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "fairlens_site.wsgi", "-c", "fairlens_site/gunicorn_conf.py"],
+        cwd=ROOT,
+        env={"WEB_CONCURRENCY": "1", **_test_env(env), "FAIRLENS_BIND": "127.0.0.1:0"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _LISTENING.search(log_path.read_bytes())
+        if found:
+            return process, found.group(1).decode()
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop(process)
+    raise RuntimeError(f"gunicorn did not start listening: {log_path.read_text(errors='replace')[-2000:]}")
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:

@@ -106,10 +106,28 @@ class EvaluateInputSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**32 - 1)
 
 
-class EvaluateResultSerializer(SubmitResultSerializer):
+class EvaluatedPredictionSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The simulated applicant's id, pseudonymised (HMAC-SHA256).")
+    timestamp = serializers.DateTimeField()
+    attributes = serializers.DictField(child=serializers.CharField())
+    y_pred = serializers.IntegerField()
+    y_true = serializers.IntegerField()
+    score = serializers.FloatField(allow_null=True, help_text="The model's probability (prod mode only).")
+    features = serializers.DictField()
+
+
+class EvaluateResultSerializer(serializers.Serializer):
+    record_id = serializers.UUIDField(help_text="The evaluation record (for /api/verify_alert).")
+    simulated = serializers.BooleanField(
+        help_text="Always true: the predictions are not stored and do not enter the model's monitoring."
+    )
     model = serializers.CharField()
     version = serializers.CharField()
     mode = serializers.CharField()
+    predictions = EvaluatedPredictionSerializer(many=True, help_text="The first 1000 predictions at most.")
+    predictions_truncated = serializers.BooleanField(help_text="True when n_samples exceeds the rows returned.")
     predictions_summary = serializers.DictField()
+    alert = serializers.BooleanField(help_text="True when any comparison's verdict is a violation.")
+    metrics = serializers.DictField(help_text="Per attribute: groups, comparisons with intervals and verdicts.")
     explanation = serializers.CharField(allow_null=True, help_text="Why the alert was raised (null without one).")
     encrypted_alert = serializers.CharField(allow_null=True, help_text="The explanation as stored, encrypted.")

@@ -266,7 +266,8 @@ class SubmitPredictionsView(APIView):
 
 class EvaluateModelView(APIView):
     """Seed endpoint: run a registered model on simulated applicants (``mode=prod``) or take the simulator's own
-    decisions (``mode=demo``), store the predictions and return a summary, metrics and a ``record_id``."""
+    decisions (``mode=demo``); return the predictions, a summary, metrics and the ``record_id`` of an evaluation
+    record. The predictions are not stored: a simulation never changes the model's monitoring."""
 
     required_roles = {"POST": {Role.MONITOR, Role.ADMIN}}
 

@@ -3,9 +3,12 @@ endpoints /api/fairness_trend, /api/pre_alert and /api/predict_fairness_drift ov
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from compliance.models import AuditEntry
 from monitoring.checks import run_check
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
 from monitoring.ingestion.parsing import frame_from_json_records
-from monitoring.models import FairnessCheck, IngestionRecord
+from monitoring.models import FairnessCheck, IngestionRecord, PredictionRollup
 from monitoring.services import ingest_predictions
 from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY
 from registry.models import ModelVersion
@@ -114,6 +117,62 @@ def test_monitor_fairness_runs_both_scenarios(client_as: Callable[[str], APIClie
     assert entry.payload["alert"] is True
     assert entry.payload["drift_level"] == 0.8
     assert "Potential bias" not in str(entry.payload)
+
+
+def console_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "fairlens.monitor"]
+
+
+def test_monitor_fairness_prints_the_seeds_console_lines(
+    client_as: Callable[[str], APIClient],
+    demo: ModelVersion,
+    caplog: pytest.LogCaptureFixture,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.FAIRLENS_DEMO_ENDPOINTS = True
+    caplog.set_level(logging.INFO, logger="fairlens.monitor")
+    with django_capture_on_commit_callbacks(execute=True):
+        data = data_of(client_as("monitor").get(MONITOR, {"n_samples": 1000, "drift_level": 0.5, "seed": 42}))
+    drifted = data["drifted_scenario"]
+    assert drifted["dir_alert"] is True
+    assert console_lines(caplog) == [
+        "Generating fair and drifted datasets (n=1000, drift=0.5)",
+        f"⚠ ALERT: Fairness Drift Detected! DIR = {drifted['dir']:.2f}",
+        f"Encrypted alert token: {drifted['encrypted_alert']}",
+        f"Decrypted alert: {drifted['explanation']}",
+        "Event logged at compliance_audit_log.jsonl",
+    ]
+    levels = [r.levelname for r in caplog.records if r.name == "fairlens.monitor"]
+    assert levels == ["INFO", "WARNING", "WARNING", "WARNING", "INFO"]
+    # the event is in the seed's JSONL file when the line says so
+    mirrored = [json.loads(line) for line in Path(settings.AUDIT_MIRROR_PATH).read_text().splitlines()]
+    assert data["record_id"] in {line["object_id"] for line in mirrored if line["action"] == "fairness_check"}
+
+
+def test_a_stable_run_prints_two_decimals_and_no_token(
+    client_as: Callable[[str], APIClient],
+    demo: ModelVersion,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    caplog.set_level(logging.INFO, logger="fairlens.monitor")
+    with django_capture_on_commit_callbacks(execute=True):
+        data = data_of(client_as("monitor").get(MONITOR, {"scenario": "fair", "n_samples": 1000, "seed": 3}))
+    assert console_lines(caplog) == [
+        "Generating fair dataset (n=1000, drift=0.0)",
+        f"✅ Model Fairness Stable. DIR = {data['fair_scenario']['dir']:.2f}",
+        "Event logged at compliance_audit_log.jsonl",
+    ]
+
+
+def test_monitor_fairness_leaves_the_models_rollups_alone(
+    client_as: Callable[[str], APIClient], demo: ModelVersion
+) -> None:
+    checked_hours(demo, [80, 80])
+    before = list(PredictionRollup.objects.order_by("pk").values())
+    data_of(client_as("monitor").get(MONITOR, {"n_samples": 2000, "drift_level": 0.8}))
+    assert list(PredictionRollup.objects.order_by("pk").values()) == before
 
 
 def test_the_same_seed_gives_the_same_rates(client_as: Callable[[str], APIClient], demo: ModelVersion) -> None:

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import model_client_key_create
-from monitoring.evaluation import evaluate_model
+from monitoring.demo_stream import BATCH_SIZE, stream_batch
 from monitoring.ingestion.features import looks_like_contact
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.ingestion.pseudonymize import pseudonymize
@@ -241,8 +242,8 @@ def test_existing_policies_get_the_features_their_model_declared() -> None:
 
 def test_the_demo_stream_keeps_the_demo_models_features() -> None:
     version = register_model(name=DEMO_MODEL_NAME, version="1", registered_by=None, policy=DEMO_POLICY)
-    result = evaluate_model(model_version=version, n_samples=40, drift_level=0.2, mode="demo", principal="demo", seed=3)
-    assert (result["accepted"], result["dropped_features"]) == (40, [])
+    assert stream_batch(timezone.now()) == BATCH_SIZE
+    assert Prediction.objects.filter(model_version=version).count() == BATCH_SIZE
     stored = Prediction.objects.first()
     assert set(stored.features) == {"credit_score", "income", "region"}
     assert isinstance(stored.features["income"], float)
