@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -163,3 +164,19 @@ def test_the_command_refuses_the_owner_an_unknown_role_and_a_member_of_the_owner
 def test_the_command_explains_that_roles_need_postgresql() -> None:
     with pytest.raises(CommandError, match="only on PostgreSQL, not sqlite"):
         call_command("grant_runtime_role", "fairlens_app")
+
+
+def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_role() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    migrate = services["migrate"]
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://fairlens:")
+    assert "grant_runtime_role fairlens_app" in " ".join(migrate["command"])
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://fairlens_app:"), name
+    assert "./deploy/postgres:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
+    script = (root / "deploy" / "postgres" / "10-fairlens-roles.sh").read_text()
+    assert "CREATE ROLE fairlens LOGIN NOSUPERUSER" in script
+    assert "CREATE ROLE fairlens_app LOGIN NOSUPERUSER" in script
