@@ -86,9 +86,7 @@ def run_demo_scenarios(
         logger.warning("⚠ ALERT: Fairness Drift Detected! DIR = %s", alerting.get("dir"))
         logger.warning("Encrypted alert: %s", token)
         if settings.FAIRLENS_DEMO_ENDPOINTS and token:
-            transaction.on_commit(
-                lambda: logger.warning("Decrypted: %s", demo_console_decrypt(record, "encrypted_alert"))
-            )
+            transaction.on_commit(lambda: logger.info("Decrypted: %s", demo_console_decrypt(record, "encrypted_alert")))
     else:
         logger.info("✅ Model Fairness Stable. DIR = %s", alerting.get("dir"))
     return DemoScenarioResult(scenarios, alert, str(record.record_id))
