@@ -131,8 +131,9 @@ def client_as(
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     """On PostgreSQL, let test teardown empty the append-only audit tables.
 
-    The append-only triggers pass sessions with ``fairlens.audit_maintenance = on``; only the *test* database
-    sets it by default (the application never does). Tests that check the triggers turn it off in their session.
+    The append-only triggers pass the tables' owner (the test connection, which ran the migrations) when
+    ``fairlens.audit_maintenance = on``; only the *test* database sets it by default (the application never does,
+    and its runtime role is refused even with it). Tests that check the triggers turn it off in their session.
     """
     from django.db import connection
 

@@ -22,7 +22,7 @@ from compliance.crypto import (
     merkle_root_from_leaf_hashes,
 )
 from compliance.models import Anchor, AuditEntry, AuditHead, Checkpoint
-from compliance.services import audit_append, locked_head, rfc3339
+from compliance.services import audit_append, locked_head, open_private_append, rfc3339
 from compliance.signing import signing_key
 
 
@@ -115,9 +115,7 @@ class SimulatedChainSink:
             "checkpoint": checkpoint.signed_note,
             "anchored_at": rfc3339(timezone.now()),
         }
-        path = settings.ANCHOR_FILE_PATH
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "a") as handle:
+        with open_private_append(settings.ANCHOR_FILE_PATH) as handle:
             handle.write(json.dumps(receipt, separators=(",", ":")) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

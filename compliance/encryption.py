@@ -121,13 +121,14 @@ def system_decrypt(obj: models.Model, field: str) -> str:
 
 def demo_console_decrypt(obj: models.Model, field: str) -> str:
     """The seed's debug echo of a decrypted alert on the console, allowed only in demo mode
-    (FAIRLENS_DEMO_ENDPOINTS) and recorded in the audit log like any other decryption."""
+    (FAIRLENS_DEMO_ENDPOINTS) and audited as its own action, ``demo.decrypt``: every demo run makes one, and
+    auditors reviewing who read data (``data.decrypt``) should not have to wade through them."""
     if not settings.FAIRLENS_DEMO_ENDPOINTS:
         raise PermissionError("console decryption is a demo feature (FAIRLENS_DEMO_ENDPOINTS is off)")
     spec = _spec(obj, field)
     with transaction.atomic():
         audit_append(
-            action="data.decrypt",
+            action="demo.decrypt",
             object_type=obj._meta.label_lower,
             object_id=str(obj.pk),
             payload={"field": field, "reason": "demo console echo", "key_id": getattr(obj, spec.key_id_field)},

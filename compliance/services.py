@@ -144,9 +144,7 @@ def sync_mirror() -> int:
     The mirror is written after commit, so rolled-back entries never reach it; a file lock and the last seq in
     the file keep concurrent writers from duplicating or reordering lines. Returns how many lines were added.
     """
-    path = settings.AUDIT_MIRROR_PATH
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a+") as handle:
+    with open_private_append(settings.AUDIT_MIRROR_PATH, readable=True) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         last_seq = _last_mirrored_seq(handle)
         added = 0
@@ -157,6 +155,23 @@ def sync_mirror() -> int:
             handle.flush()
             os.fsync(handle.fileno())
         return added
+
+
+def open_private_append(path: str | os.PathLike[str], *, readable: bool = False) -> Any:
+    """Open a local audit file (the mirror, the simulated chain) for appending, readable by its owner only.
+
+    They hold the whole log and its anchors, so like the secrets they are 0600: created with that mode, and a
+    file left 0644 by an older version is narrowed on the next write.
+    """
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    flags = os.O_CREAT | os.O_APPEND | (os.O_RDWR if readable else os.O_WRONLY)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "a+" if readable else "a")
 
 
 def _last_mirrored_seq(handle: Any) -> int:

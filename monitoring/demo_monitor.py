@@ -55,7 +55,7 @@ def _console(record: IngestionRecord, dir_value: float | None, alert: bool) -> N
             logger.warning("Encrypted alert token: %s", record.encrypted_alert)
             # The seed's debug echo; the decryption itself is an audit entry, and only demo mode allows it.
             if settings.FAIRLENS_DEMO_ENDPOINTS:
-                logger.warning("Decrypted alert: %s", demo_console_decrypt(record, "encrypted_alert"))
+                logger.info("Decrypted alert: %s", demo_console_decrypt(record, "encrypted_alert"))
     else:
         logger.info("✅ Model Fairness Stable. DIR = %s", _two_decimals(dir_value))
     logger.info("Event logged at %s", os.path.basename(settings.AUDIT_MIRROR_PATH))

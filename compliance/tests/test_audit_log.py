@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -63,6 +64,27 @@ def test_the_jsonl_mirror_holds_the_same_entries_and_verifies_offline(settings: 
     assert [json.loads(line)["seq"] for line in lines] == list(range(1, AuditEntry.objects.count() + 1))
     assert sync_mirror() == 0  # nothing new, nothing duplicated
     assert verify_export(lines, checkpoint.signed_note, [signing_key().public_key]).ok
+
+
+def mode_of(path: Any) -> str:
+    return oct(os.stat(path).st_mode & 0o777)
+
+
+@pytest.mark.parametrize("left_by_an_older_version", [False, True])
+def test_the_mirror_and_the_anchor_file_are_readable_by_their_owner_only(
+    settings: Any, left_by_an_older_version: bool
+) -> None:
+    files = (settings.AUDIT_MIRROR_PATH, settings.ANCHOR_FILE_PATH)
+    if left_by_an_older_version:
+        for path in files:
+            path.touch(mode=0o644)
+            os.chmod(path, 0o644)
+    audit_append(action="test.event")
+    sync_mirror()
+    anchor_checkpoint(create_checkpoint().pk)
+    assert [mode_of(path) for path in files] == ["0o600", "0o600"]
+    assert len(settings.AUDIT_MIRROR_PATH.read_text().splitlines()) == 1
+    assert len(settings.ANCHOR_FILE_PATH.read_text().splitlines()) == 1
 
 
 def test_every_existing_change_is_audited(client_as: Any, monitor_user: Any) -> None:
