@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+import fairlens_site.broker  # noqa: F401 - registers the embedded broker's atomicfs:// transport
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlens_site.settings.base")
 
 app = Celery("fairlens")

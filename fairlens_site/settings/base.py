@@ -121,16 +121,23 @@ else:
         }
     }
 
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+BROKER_DIR = Path(env.str("FAIRLENS_BROKER_DIR", default=str(VAR_DIR / "broker")))
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "atomicfs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's filesystem transport is a real broker that needs no server: messages are files in one folder
-    # that producers write and consumers claim with a file lock.
+    # kombu's own filesystem transport lets a worker read a message that is still being written and crash
+    # (fairlens_site/broker.py); the same folders work with the atomic one.
+    CELERY_BROKER_URL = CELERY_BROKER_URL.replace("filesystem://", "atomicfs://", 1)
+if CELERY_BROKER_URL.startswith("atomicfs://"):
+    # A real broker that needs no server: messages are files in one folder, each written under a temporary
+    # name and renamed when complete, and claimed by renaming it away (fairlens_site/broker.py).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # How long a worker waits before looking again when it finds nothing to do (kombu's default is 1 s,
+        # which also paces a busy worker: it sleeps whenever its prefetch limit is reached).
+        "polling_interval": env.float("FAIRLENS_BROKER_POLLING_SECONDS", default=0.1),
     }
 else:
     # Longer than any task may run (CELERY_TASK_TIME_LIMIT) so Redis never redelivers a task still running.
