@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
@@ -384,6 +385,14 @@ FAIRLENS_ALERT_THRESHOLD = env.float("ALERT_THRESHOLD", default=0.8)
 if not 0 < FAIRLENS_ALERT_THRESHOLD <= 1:
     raise ImproperlyConfigured("ALERT_THRESHOLD must be in (0, 1]; the four-fifths rule is 0.8.")
 FAIRLENS_WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
+# Port of the demo webhook receiver (manage.py demo_receiver). `make run` picks a free one per checkout and
+# points WEBHOOK_URL at it; by default it is the port of a loopback WEBHOOK_URL, so the two agree.
+try:
+    _webhook_url = urlsplit(FAIRLENS_WEBHOOK_URL)
+    _loopback_port = _webhook_url.port if _webhook_url.hostname in ("127.0.0.1", "localhost") else None
+except ValueError:  # a malformed WEBHOOK_URL is reported where the endpoint is created, not here
+    _loopback_port = None
+FAIRLENS_DEMO_RECEIVER_PORT = env.int("DEMO_RECEIVER_PORT", default=_loopback_port or 8765)
 # Secret of the default endpoint (whsec_...). Without one, production generates a random secret that an admin
 # reveals with the endpoint's rotate-secret action.
 FAIRLENS_WEBHOOK_SECRET = secret("WEBHOOK_SECRET", debug=DEBUG, default=None if DEBUG else "")
