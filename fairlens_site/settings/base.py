@@ -349,12 +349,29 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "fairlens_site.request_context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "fairlens_site.request_context.RequestIdLogFilter"},
+        # Celery's received/succeeded/sending-due lines for the sweeps beat runs every few seconds go to DEBUG:
+        # at INFO they were most of the log. The tasks' own lines (an alert opened, a delivery) stay at INFO.
+        "quiet_periodic_tasks": {
+            "()": "fairlens_site.log_filters.QuietPeriodicTasks",
+            "tasks": [
+                "alerts.tasks.deliver_due_task",
+                "monitoring.tasks.dispatch_checks_task",
+                "monitoring.tasks.demo_stream_task",
+                "compliance.tasks.checkpoint_task",
+            ],
+        },
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "quiet_periodic_tasks"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
