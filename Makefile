@@ -30,16 +30,23 @@ install: $(VENV)/.runtime-installed ## Create the virtualenv with the runtime de
 
 install-dev: $(VENV)/.dev-installed ## Virtualenv with test and lint tools too
 
+# The demo receiver's port: DEMO_RECEIVER_PORT if set, else this checkout's port from last time while it is
+# free, else a free one (var/demo-receiver.port). Worked out once, and only by the targets that use it.
+ifeq ($(origin DEMO_RECEIVER_PORT),undefined)
+DEMO_RECEIVER_PORT = $(eval DEMO_RECEIVER_PORT := $(shell $(PYTHON) fairlens_site/demo_port.py var/demo-receiver.port))$(DEMO_RECEIVER_PORT)
+endif
+
 # Development defaults for `make run`: DEBUG on (local secrets are generated once into var/), SQLite and the
-# filesystem broker unless DATABASE_URL / REDIS_URL say otherwise.
+# embedded filesystem broker unless DATABASE_URL / REDIS_URL say otherwise.
 # The demo is on: anonymous calls to the seed's demo endpoints, a drifting prediction stream for the demo model,
-# and a local receiver (port 8765) that verifies the webhooks of the default endpoint.
-RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
+# and a local receiver (DEMO_RECEIVER_PORT) that verifies the webhooks of the default endpoint.
+RUN_ENV = DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
 	FAIRLENS_DEMO_ENDPOINTS=$${FAIRLENS_DEMO_ENDPOINTS:-true} \
 	FAIRLENS_DEMO_STREAM=$${FAIRLENS_DEMO_STREAM:-true} \
 	CHECK_DEBOUNCE_SECONDS=$${CHECK_DEBOUNCE_SECONDS:-20} \
-	WEBHOOK_URL=$${WEBHOOK_URL:-http://127.0.0.1:8765/webhooks} \
-	WEBHOOK_ALLOWED_PRIVATE_TARGETS=$${WEBHOOK_ALLOWED_PRIVATE_TARGETS:-127.0.0.1:8765}
+	DEMO_RECEIVER_PORT=$(DEMO_RECEIVER_PORT) \
+	WEBHOOK_URL=$${WEBHOOK_URL:-http://127.0.0.1:$(DEMO_RECEIVER_PORT)/webhooks} \
+	WEBHOOK_ALLOWED_PRIVATE_TARGETS=$${WEBHOOK_ALLOWED_PRIVATE_TARGETS:-127.0.0.1:$(DEMO_RECEIVER_PORT)}
 
 serve-prepare: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput

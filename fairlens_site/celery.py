@@ -3,6 +3,9 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
+
+import fairlens_site.broker  # noqa: F401 - registers the embedded broker's atomicfs:// transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlens_site.settings.base")
 
@@ -20,3 +23,16 @@ def _make_filesystem_broker_folders(sender: Celery, **_kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@worker_process_init.connect
+def _leave_shutdown_to_the_main_process(**_kwargs: object) -> None:
+    """Pool processes ignore SIGTERM; the worker's main process stops them once their tasks are done.
+
+    honcho (make run) and systemd's default KillMode signal the whole process group. Without this the pool
+    processes die at once, mid-task, and the warm shutdown of the main process reports each as an ERROR.
+    A hard time limit still ends a pool process: billiard follows SIGTERM with SIGKILL.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -2,12 +2,19 @@
 
 import os
 
+from fairlens_site.env import VAR_DIR
+
 bind = os.environ.get("FAIRLENS_BIND", f"127.0.0.1:{os.environ.get('PORT', '5050')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # FairLens logs each request itself (method, path, user, role, status, duration, request id).
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket (gunicornc) defaults to one path per user (~/.gunicorn/gunicorn.ctl), which a second
+# instance on the machine takes over. One per instance under var/ instead; empty turns it off. A Unix socket
+# path is limited to 107 bytes, so a longer one is turned off rather than failing at start.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", str(VAR_DIR / "gunicorn.ctl"))
+control_socket_disable = not control_socket or len(os.fsencode(os.path.abspath(control_socket))) > 107
 
 
 def when_ready(server: object) -> None:

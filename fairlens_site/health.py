@@ -71,7 +71,7 @@ def probe_broker() -> ProbeResult:
     scheme = url.split("://", 1)[0] or "unknown"
 
     def run() -> None:
-        if scheme == "filesystem":
+        if scheme in ("atomicfs", "filesystem"):
             folder = Path(app.conf.broker_transport_options["data_folder_out"])
             folder.mkdir(parents=True, exist_ok=True)
             marker = folder / f".health-{uuid.uuid4().hex}"

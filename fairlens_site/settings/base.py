@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
@@ -128,16 +129,23 @@ else:
         }
     }
 
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+BROKER_DIR = Path(env.str("FAIRLENS_BROKER_DIR", default=str(VAR_DIR / "broker")))
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "atomicfs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's filesystem transport is a real broker that needs no server: messages are files in one folder
-    # that producers write and consumers claim with a file lock.
+    # kombu's own filesystem transport lets a worker read a message that is still being written and crash
+    # (fairlens_site/broker.py); the same folders work with the atomic one.
+    CELERY_BROKER_URL = CELERY_BROKER_URL.replace("filesystem://", "atomicfs://", 1)
+if CELERY_BROKER_URL.startswith("atomicfs://"):
+    # A real broker that needs no server: messages are files in one folder, each written under a temporary
+    # name and renamed when complete, and claimed by renaming it away (fairlens_site/broker.py).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # How long a worker waits before looking again when it finds nothing to do (kombu's default is 1 s,
+        # which also paces a busy worker: it sleeps whenever its prefetch limit is reached).
+        "polling_interval": env.float("FAIRLENS_BROKER_POLLING_SECONDS", default=0.1),
     }
 else:
     # Longer than any task may run (CELERY_TASK_TIME_LIMIT) so Redis never redelivers a task still running.
@@ -348,12 +356,29 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "fairlens_site.request_context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "fairlens_site.request_context.RequestIdLogFilter"},
+        # Celery's received/succeeded/sending-due lines for the sweeps beat runs every few seconds go to DEBUG:
+        # at INFO they were most of the log. The tasks' own lines (an alert opened, a delivery) stay at INFO.
+        "quiet_periodic_tasks": {
+            "()": "fairlens_site.log_filters.QuietPeriodicTasks",
+            "tasks": [
+                "alerts.tasks.deliver_due_task",
+                "monitoring.tasks.dispatch_checks_task",
+                "monitoring.tasks.demo_stream_task",
+                "compliance.tasks.checkpoint_task",
+            ],
+        },
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "quiet_periodic_tasks"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -384,6 +409,14 @@ FAIRLENS_ALERT_THRESHOLD = env.float("ALERT_THRESHOLD", default=0.8)
 if not 0 < FAIRLENS_ALERT_THRESHOLD <= 1:
     raise ImproperlyConfigured("ALERT_THRESHOLD must be in (0, 1]; the four-fifths rule is 0.8.")
 FAIRLENS_WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
+# Port of the demo webhook receiver (manage.py demo_receiver). `make run` picks a free one per checkout and
+# points WEBHOOK_URL at it; by default it is the port of a loopback WEBHOOK_URL, so the two agree.
+try:
+    _webhook_url = urlsplit(FAIRLENS_WEBHOOK_URL)
+    _loopback_port = _webhook_url.port if _webhook_url.hostname in ("127.0.0.1", "localhost") else None
+except ValueError:  # a malformed WEBHOOK_URL is reported where the endpoint is created, not here
+    _loopback_port = None
+FAIRLENS_DEMO_RECEIVER_PORT = env.int("DEMO_RECEIVER_PORT", default=_loopback_port or 8765)
 # Secret of the default endpoint (whsec_...). Without one, production generates a random secret that an admin
 # reveals with the endpoint's rotate-secret action.
 FAIRLENS_WEBHOOK_SECRET = secret("WEBHOOK_SECRET", debug=DEBUG, default=None if DEBUG else "")
