@@ -172,3 +172,23 @@ def test_401_carries_a_bearer_challenge(db: None) -> None:
         "message": "Authentication credentials were not provided.",
         "details": {},
     }
+
+
+def test_an_api_key_sent_as_a_bearer_token_is_told_the_api_key_scheme(model_key: tuple) -> None:
+    # given a model client that put its API key where a JWT goes
+    _, raw_key = model_key
+    # when
+    status, body = me_status(raw_key)
+    # then the answer is one plain sentence naming the right header
+    assert status == 401
+    assert body["code"] == "api_key_as_bearer"
+    assert "Authorization: Api-Key <key>" in body["message"]
+    assert "ErrorDetail" not in body["message"]
+
+
+def test_an_invalid_bearer_token_has_a_plain_sentence_as_message(monitor_user: object) -> None:
+    status, body = me_status("definitely.not.a-token")
+    assert status == 401
+    assert body["code"] == "token_not_valid"
+    assert body["message"] == "Given token not valid for any token type"
+    assert body["details"] == {}

@@ -284,6 +284,8 @@ def test_access_matches_the_policy(
     assert response.status_code == row.expected[principal], response.content[:300]
     if response.status_code >= 400:
         assert response.json()["status"] == "error"
+        assert isinstance(response.json()["message"], str)
+        assert "ErrorDetail(" not in response.json()["message"]
 
 
 def _json(body: dict[str, Any] | None) -> str:
