@@ -140,6 +140,7 @@ MATRIX = [
     Row("GET", "/api/verify_alert/{record_id}", AUDITOR_ONLY),
     Row("GET", "/api/get_anchor/{digest}", OPEN),
     Row("POST", "/api/admin/reset_key", ADMIN_ONLY),
+    Row("POST", "/api/admin/reset_key", ADMIN_ONLY, query="rewrap_only=true"),
     Row("GET", "/api/v1/compliance/entries/", AUDITOR_ONLY),
     Row("GET", "/api/v1/compliance/verify", AUDITOR_ONLY),
     Row("GET", "/api/v1/compliance/export", AUDITOR_ONLY),
