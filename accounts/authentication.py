@@ -1,15 +1,39 @@
-"""DRF authentication for model clients: ``Authorization: Api-Key <prefix>.<secret>``."""
+"""DRF authentication: people with ``Authorization: Bearer <JWT>``, model clients with
+``Authorization: Api-Key <prefix>.<secret>``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_api_key.permissions import KeyParser
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts.models import ModelClientKey, ModelClientPrincipal
 from accounts.services import model_client_key_mark_used
+
+# The shape of a key from ModelClientKey.objects.create_key: an 8-character prefix, a dot, a 32-character secret.
+# A JWT has three dot-separated parts, so the two never look alike.
+_API_KEY_SHAPE = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
+
+
+class ApiKeyAsBearer(AuthenticationFailed):
+    default_code = "api_key_as_bearer"
+
+
+class BearerJWTAuthentication(JWTAuthentication):
+    """simplejwt's Bearer authentication, which also recognises the common mistake of sending an API key as a
+    Bearer token and says which header API keys use, instead of "Given token not valid"."""
+
+    def get_validated_token(self, raw_token: bytes) -> Any:
+        if _API_KEY_SHAPE.fullmatch(raw_token.decode("latin-1").strip()):
+            raise ApiKeyAsBearer(
+                "This is an API key, not an access token: API keys use `Authorization: Api-Key <key>`, "
+                "not `Authorization: Bearer <key>`."
+            )
+        return super().get_validated_token(raw_token)
 
 
 class ModelClientKeyAuthentication(BaseAuthentication):

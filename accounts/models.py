@@ -69,3 +69,23 @@ class ModelClientPrincipal:
 
     def __str__(self) -> str:
         return self.get_username()
+
+
+class RefreshTokenRevocation(models.Model):
+    """Why a refresh token was revoked. simplejwt's blacklist only says *that* it was; the reason decides what
+    presenting it again means: a rotated-away token in use again is a theft signal (someone kept a copy),
+    while a logged-out or otherwise revoked token is merely refused."""
+
+    class Reason(models.TextChoices):
+        ROTATED = "rotated", "replaced by a newer token on refresh"
+        LOGGED_OUT = "logged_out", "logged out"
+        REVOKED = "revoked", "revoked with all of the user's sessions"
+
+    token = models.OneToOneField(
+        "token_blacklist.OutstandingToken", on_delete=models.CASCADE, primary_key=True, related_name="revocation"
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.token_id}: {self.reason}"

@@ -1,6 +1,13 @@
-"""OpenAPI description of the model-client API key scheme (loaded by AccountsConfig.ready)."""
+"""OpenAPI description of the authentication schemes (loaded by AccountsConfig.ready)."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class BearerJWTScheme(SimpleJWTScheme):
+    """The Bearer JWT scheme, as drf-spectacular describes simplejwt's (it matches that class exactly)."""
+
+    target_class = "accounts.authentication.BearerJWTAuthentication"
 
 
 class ModelClientKeyScheme(OpenApiAuthenticationExtension):

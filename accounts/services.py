@@ -22,7 +22,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from accounts.models import ModelClientKey, User
+from accounts.models import ModelClientKey, RefreshTokenRevocation, User
 from accounts.roles import INCOMPATIBLE_ROLES, Role, assigned_role, primary_role, roles_of
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
@@ -176,8 +176,13 @@ def revoke_all_refresh_tokens(*, user: User, reason: str) -> int:
     outstanding = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now()).exclude(
         blacklistedtoken__isnull=False
     )
+    outstanding = list(outstanding)
     created = BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    RefreshTokenRevocation.objects.bulk_create(
+        [RefreshTokenRevocation(token=token, reason=RefreshTokenRevocation.Reason.REVOKED) for token in outstanding],
+        ignore_conflicts=True,
     )
     security_log.warning("refresh tokens revoked user=%s count=%s reason=%s", user.username, len(created), reason)
     audit_append(
@@ -300,9 +305,10 @@ def _decode_refresh(raw_token: str) -> dict[str, object]:
 def refresh_session(*, raw_refresh: str) -> dict[str, object]:
     """Exchange a refresh token for a new access token and a new refresh token (rotation).
 
-    The old refresh token is blacklisted. Presenting a token that was already rotated or logged out is
-    treated as theft (someone holds a copy): every refresh token of that user is revoked, which signs all
-    of the user's sessions out, and a security event is logged.
+    The old refresh token is blacklisted as rotated. Presenting a rotated-away token again is treated as theft
+    (someone holds a copy): every refresh token of that user is revoked, which signs all of the user's
+    sessions out, and a security event is logged. A token that was logged out, or revoked with all sessions,
+    is only refused: the user did that on purpose, and nobody else is signed out.
     """
     payload = _decode_refresh(raw_refresh)
     user = User.objects.filter(pk=payload.get(jwt_settings.USER_ID_CLAIM)).first()
@@ -310,18 +316,26 @@ def refresh_session(*, raw_refresh: str) -> dict[str, object]:
         raise InvalidToken("No active account for this token.")
     if payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
         raise InvalidToken("The password changed since this token was issued.")
-    if not _blacklist_once(raw_refresh, payload, user):
+    revoked, earlier_reason = _blacklist_once(raw_refresh, payload, user, RefreshTokenRevocation.Reason.ROTATED)
+    if revoked:
+        return issue_tokens(user)
+    if earlier_reason == RefreshTokenRevocation.Reason.ROTATED:
         # Outside the rotation's transaction: the revocation must stand although this request fails.
         revoke_all_refresh_tokens(user=user, reason="refresh_token_reuse")
         raise InvalidToken(
             "This refresh token was already used; all sessions of this account were signed out.", code="token_reused"
         )
-    return issue_tokens(user)
+    if earlier_reason == RefreshTokenRevocation.Reason.LOGGED_OUT:
+        raise InvalidToken("This refresh token was logged out; sign in again.", code="token_logged_out")
+    raise InvalidToken("This refresh token was revoked; sign in again.", code="token_revoked")
 
 
 @transaction.atomic
-def _blacklist_once(raw_refresh: str, payload: dict[str, object], user: User | None) -> bool:
-    """Blacklist the token; False if it already was. The row lock makes concurrent reuse lose the race."""
+def _blacklist_once(
+    raw_refresh: str, payload: dict[str, object], user: User | None, reason: str
+) -> tuple[bool, str | None]:
+    """Blacklist the token for ``reason``. Returns (True, None) if this call revoked it, else (False, the reason
+    it was revoked for earlier; None if unrecorded). The row lock makes concurrent reuse lose the race."""
     outstanding, _ = OutstandingToken.objects.select_for_update().get_or_create(
         jti=payload[jwt_settings.JTI_CLAIM],
         defaults={
@@ -331,11 +345,16 @@ def _blacklist_once(raw_refresh: str, payload: dict[str, object], user: User | N
         },
     )
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
-    return created
+    if created:
+        RefreshTokenRevocation.objects.update_or_create(token=outstanding, defaults={"reason": reason})
+        return True, None
+    earlier = RefreshTokenRevocation.objects.filter(token=outstanding).values_list("reason", flat=True).first()
+    return False, earlier
 
 
 def logout_session(*, raw_refresh: str) -> bool:
     """Revoke a refresh token. Returns False when it was already revoked (logging out twice is harmless)."""
     payload = _decode_refresh(raw_refresh)
     user = User.objects.filter(pk=payload.get(jwt_settings.USER_ID_CLAIM)).first()
-    return _blacklist_once(raw_refresh, payload, user)
+    revoked, _ = _blacklist_once(raw_refresh, payload, user, RefreshTokenRevocation.Reason.LOGGED_OUT)
+    return revoked

@@ -47,12 +47,31 @@ ENCRYPTED_FIELDS: list[EncryptedField] = [
 ]
 
 
+class KeyProviderUnavailable(ApplicationError):
+    status_code = 503
+    code = "key_provider_unavailable"
+
+
+def uses_local_keys() -> bool:
+    return settings.KEY_PROVIDER_URI.startswith("local")
+
+
 def key_provider() -> KeyProvider:
-    """The configured key provider: local keys (FERNET_KEYS plus the rotation keyring), Vault or AWS KMS."""
+    """The configured key provider: local keys (FERNET_KEYS plus the rotation keyring), Vault or AWS KMS.
+
+    The Vault and KMS clients are optional packages (requirements-optional.txt); without them this raises
+    ``KeyProviderUnavailable`` naming the package, instead of an ImportError deep in a request.
+    """
     uri = settings.KEY_PROVIDER_URI
     if uri.startswith("local"):
         return LocalFernetProvider(keyring.active_keys())
-    return provider_from_uri(uri)
+    try:
+        return provider_from_uri(uri)
+    except ImportError as exc:
+        raise KeyProviderUnavailable(
+            f"KEY_PROVIDER_URI={uri} needs a client library that is not installed: {exc} "
+            "Install the optional requirements: pip install -r requirements-optional.txt."
+        ) from exc
 
 
 def context_for(obj: models.Model, field: str) -> str:
@@ -186,9 +205,22 @@ def keys_still_in_use() -> set[str]:
 
 
 def retire_unused_keys() -> list[str]:
-    """Retire every key except the primary that no stored ciphertext uses any more."""
+    """Retire every key except the primary that no stored ciphertext uses any more.
+
+    Local keys are retired in the keyring file. Keys in Vault or KMS are the key service's to retire (Vault:
+    raise ``min_decryption_version``; KMS: drop them from the previous keys, then disable them): FairLens
+    records which of them no ciphertext needs any more, so an operator can retire them safely.
+    """
     provider = key_provider()
     unused = set(provider.key_ids) - {provider.primary_key_id} - keys_still_in_use()
+    if not uses_local_keys():
+        audit_append(
+            action="keys.rewrap_complete",
+            object_type="encryption_key",
+            object_id=provider.primary_key_id,
+            payload={"primary_key_id": provider.primary_key_id, "unused_key_ids": sorted(unused)},
+        )
+        return []
     retired = keyring.retire_keys(unused)
     if retired:
         audit_append(
@@ -203,7 +235,7 @@ def retire_unused_keys() -> list[str]:
 def rotate_encryption_key(*, rotated_by: Any) -> dict[str, Any]:
     """Make a new primary key; stored ciphertexts are re-encrypted in the background (``rewrap_keys_task``),
     and old keys are retired once nothing uses them."""
-    if not settings.KEY_PROVIDER_URI.startswith("local"):
+    if not uses_local_keys():
         raise ApplicationError(
             "Rotate keys in the key service (Vault or KMS); FairLens then re-encrypts with "
             "POST /api/admin/reset_key?rewrap_only=true.",
@@ -225,3 +257,29 @@ def rotate_encryption_key(*, rotated_by: Any) -> dict[str, Any]:
 
         transaction.on_commit(rewrap_keys_task.delay)
     return {"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending}
+
+
+def rewrap_under_current_key(*, requested_by: Any) -> dict[str, Any]:
+    """Re-encrypt every stored ciphertext under the provider's current primary key, without making a key.
+
+    This is the second half of a rotation done outside FairLens: a new Vault transit key version or KMS key
+    (or a new first key in FERNET_KEYS). Vault and KMS re-wrap inside the key service, so the plaintext never
+    reaches FairLens. The work runs in ``rewrap_keys_task``, in batches that commit on their own and skip rows
+    another worker holds, so calling this again while one runs, or after a worker died, resumes the work.
+    """
+    provider = key_provider()
+    primary = provider.primary_key_id
+    key_ids = provider.key_ids
+    with transaction.atomic():
+        pending = sum(rows_not_under(spec, primary).count() for spec in ENCRYPTED_FIELDS)
+        audit_append(
+            action="keys.rewrap",
+            actor=requested_by,
+            object_type="encryption_key",
+            object_id=primary,
+            payload={"primary_key_id": primary, "key_ids": key_ids, "rows_to_reencrypt": pending},
+        )
+        from compliance.tasks import rewrap_keys_task
+
+        transaction.on_commit(rewrap_keys_task.delay)
+    return {"primary_key_id": primary, "key_ids": key_ids, "rows_to_reencrypt": pending}

@@ -3,8 +3,12 @@
 Both implement ``compliance.crypto.KeyProvider``. Their client libraries are optional dependencies, imported only
 when a provider is built without an injected client:
 
-* ``VaultTransitProvider`` needs ``hvac`` (``pip install hvac``);
-* ``AwsKmsProvider`` needs ``boto3`` (``pip install boto3``).
+* ``VaultTransitProvider`` needs ``hvac``;
+* ``AwsKmsProvider`` needs ``boto3``.
+
+Both are pinned in ``requirements-optional.txt`` (``pip install -r requirements-optional.txt``), not in
+``requirements.txt``: a deployment with local keys needs neither. ``manage.py check`` reports a configured provider
+whose library is missing (fairlens.E020).
 
 Any object with the same few methods can be injected as ``client`` instead (the tests use small in-memory fakes).
 """
@@ -285,6 +289,6 @@ def _import_optional(module_name: str, provider: str) -> Any:
         return importlib.import_module(module_name)
     except ImportError as error:
         raise ImportError(
-            f"{provider} needs the optional dependency '{module_name}' (pip install {module_name}), "
-            "or pass an already configured client=..."
+            f"{provider} needs the optional dependency '{module_name}' "
+            "(pip install -r requirements-optional.txt), or pass an already configured client=..."
         ) from error

@@ -32,6 +32,27 @@ def check_fernet_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return errors
 
 
+# The client library each external key provider needs (requirements-optional.txt).
+KEY_PROVIDER_LIBRARIES = {"hcvault://": "hvac", "aws-kms://": "boto3"}
+
+
+@register()
+def check_key_provider_library(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A Vault or KMS key provider needs its optional client library; say so at startup, not at first use."""
+    import importlib.util
+
+    for scheme, module in KEY_PROVIDER_LIBRARIES.items():
+        if settings.KEY_PROVIDER_URI.startswith(scheme) and importlib.util.find_spec(module) is None:
+            return [
+                Error(
+                    f"KEY_PROVIDER_URI uses {scheme} but the Python package {module!r} is not installed.",
+                    hint="pip install -r requirements-optional.txt",
+                    id="fairlens.E020",
+                )
+            ]
+    return []
+
+
 @register(deploy=True)
 def check_production_exposure(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     warnings: list[Warning] = []

@@ -1,13 +1,15 @@
-"""Project-level views: API index, health, and JSON answers for errors raised outside DRF."""
+"""Project-level views: API index, health, and the answers for errors raised outside DRF: JSON, except on the
+two admin sites, which people use in a browser and which get the admin's own HTML error page."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.conf import settings
+from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
-from django.urls import Resolver404, resolve
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -102,28 +104,59 @@ def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
     return error_response(404, "not_found", message)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(400, "bad_request", "The request could not be understood.")
+def _admin_site_of(request: HttpRequest) -> AdminSite | None:
+    """The admin site (``/admin/`` or the auditor's ``/auditor/``) ``request`` is for, or None outside both."""
+    from django.contrib import admin
+
+    from accounts.admin_sites import auditor_site
+
+    for site in (admin.site, auditor_site):
+        try:
+            index_url = reverse(f"{site.name}:index")
+        except NoReverseMatch:
+            continue
+        if request.path.startswith(index_url):
+            return site
+    return None
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(403, "permission_denied", "You do not have permission to do this.")
+def _error(request: HttpRequest, status: int, code: str, message: str, title: str) -> HttpResponse:
+    """The error as the admin's HTML page on the admin sites, as the JSON error shape everywhere else."""
+    site = _admin_site_of(request)
+    if site is None:
+        return error_response(status, code, message)
+    context = {
+        **site.each_context(request),
+        "title": title,
+        "message": message,
+        "site_index": reverse(f"{site.name}:index"),
+    }
+    return render(request, "admin/fairlens_error.html", context, status=status)
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(404, "not_found", f"Nothing at {request.path}.")
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "bad_request", "The request could not be understood.", "Bad request")
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "permission_denied", "You do not have permission to do this.", "Not allowed")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "not_found", f"Nothing at {request.path}.", "Not found")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
     """500 outside DRF. The error id is the request id, which Django's own error log line carries too."""
     request_id = current_request_id()
-    return error_response(
-        500,
-        "server_error",
-        "An unexpected error occurred. Quote the error id when reporting it.",
-        error_id=request_id if request_id != "-" else uuid.uuid4().hex,
+    error_id = request_id if request_id != "-" else uuid.uuid4().hex
+    message = "An unexpected error occurred. Quote the error id when reporting it."
+    if _admin_site_of(request) is not None:
+        return _error(request, 500, "server_error", f"{message} Error id: {error_id}.", "Server error")
+    return error_response(500, "server_error", message, error_id=error_id)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return _error(
+        request, 403, "csrf_failed", "CSRF verification failed; reload the page and try again.", "Not allowed"
     )
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
-    return error_response(403, "csrf_failed", "CSRF verification failed; reload the page and try again.")

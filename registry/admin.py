@@ -1,14 +1,18 @@
-"""Admin for the registry: models, versions (artifact hash read-only), immutable policies."""
+"""Admin for the registry: models, versions (artifact hash read-only), immutable policies (added through the
+same service as the API, which numbers the version and writes the audit entry)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.admin_sites import ReadOnlyAdmin, auditor_site
+from fairlens_site.api.errors import ApplicationError
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
+from registry.services import default_policy_fields, policy_create, policy_fields_validated
 
 VERSION_FIELDS = (
     "model",
@@ -36,6 +40,30 @@ POLICY_FIELDS = (
     "created_by",
     "created_at",
 )
+# What a person chooses when adding a policy; the version, author and time are the service's to set.
+POLICY_INPUT_FIELDS = tuple(f for f in POLICY_FIELDS if f not in ("version", "created_by", "created_at"))
+
+
+class PolicyAddForm(forms.ModelForm):
+    """A new policy version, checked by the registry's own policy rules, so the admin accepts exactly what the
+    API accepts; their messages appear next to the fields they concern."""
+
+    class Meta:
+        model = MonitoringPolicy
+        fields = POLICY_INPUT_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            policy_fields_validated(**{name: cleaned.get(name) for name in POLICY_INPUT_FIELDS if name != "model"})
+        except ApplicationError as exc:
+            if not exc.details:
+                raise forms.ValidationError(exc.message) from exc
+            for field, problems in exc.details.items():
+                self.add_error(field if field in self.fields else None, problems)
+        return cleaned
 
 
 @admin.register(MLModel)
@@ -66,15 +94,33 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(MonitoringPolicy)
 class MonitoringPolicyAdmin(admin.ModelAdmin):
-    """Policies are immutable: a change is a new version, created through the API."""
+    """Policies are immutable: a change is a new version. Adding one here goes through ``policy_create``, as
+    the API does; an existing version is shown read-only."""
 
     list_display = ("model", "version", "protected_attributes", "min_group_size", "created_at")
     list_filter = ("model",)
-    fields = POLICY_FIELDS
-    readonly_fields = POLICY_FIELDS
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return POLICY_INPUT_FIELDS if obj is None else POLICY_FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else POLICY_FIELDS
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = PolicyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {**default_policy_fields(), **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: MonitoringPolicy, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing on an existing version is editable
+        values = {name: form.cleaned_data[name] for name in POLICY_INPUT_FIELDS if name != "model"}
+        policy = policy_create(model=form.cleaned_data["model"], created_by=request.user, **values)
+        # The admin's success message, log entry and redirect use ``obj``: make it the row the service wrote.
+        obj.pk, obj.version, obj.created_by, obj.created_at = policy.pk, policy.version, request.user, policy.created_at
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

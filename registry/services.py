@@ -148,12 +148,19 @@ def _validate_policy(fields: dict[str, Any]) -> None:
         raise ApplicationError("Invalid monitoring policy.", code="invalid_policy", details=errors)
 
 
-@transaction.atomic
-def policy_create(*, model: MLModel, created_by: User | None = None, **fields: Any) -> MonitoringPolicy:
-    """Put a new policy version in force for ``model`` (unspecified fields take the defaults)."""
+def policy_fields_validated(**fields: Any) -> dict[str, Any]:
+    """The policy ``fields`` with the defaults filled in; raises ``ApplicationError`` (details per field) when
+    they do not make a valid policy. Forms call it to show the errors before anything is written."""
     values = {**default_policy_fields(), **{k: v for k, v in fields.items() if v is not None}}
     _validate_policy(values)
     values["features"] = _normalised_features(values["features"])
+    return values
+
+
+@transaction.atomic
+def policy_create(*, model: MLModel, created_by: User | None = None, **fields: Any) -> MonitoringPolicy:
+    """Put a new policy version in force for ``model`` (unspecified fields take the defaults)."""
+    values = policy_fields_validated(**fields)
     MLModel.objects.select_for_update().filter(pk=model.pk).first()  # serialises version numbering
     next_version = (model.policies.aggregate(last=Max("version"))["last"] or 0) + 1
     policy = MonitoringPolicy(model=model, version=next_version, created_by=created_by, **values)

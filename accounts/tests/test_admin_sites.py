@@ -79,8 +79,140 @@ def test_registry_and_monitoring_pages_open_for_admins_and_auditors(
         assert client.get(url.replace("/admin/", prefix)).status_code == 200
 
 
-def test_nobody_adds_policies_or_predictions_through_the_admin(admin_user: User) -> None:
+def test_nobody_adds_predictions_through_the_admin_and_the_refusal_is_an_html_page(admin_user: User) -> None:
     client = Client()
     client.force_login(admin_user)
-    assert client.get("/admin/registry/monitoringpolicy/add/").status_code == 403
-    assert client.get("/admin/monitoring/prediction/add/").status_code == 403
+    response = client.get("/admin/monitoring/prediction/add/")
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")
+    assert b"You do not have permission to do this." in response.content
+    assert b"FairLens administration" in response.content
+
+
+def test_admin_site_errors_are_html_and_api_errors_stay_json(admin_user: User, auditor_user: User) -> None:
+    admin_client, auditor_client = Client(), Client()
+    admin_client.force_login(admin_user)
+    auditor_client.force_login(auditor_user)
+    for response in (
+        admin_client.get("/admin/registry/monitoringpolicy/999999/delete/"),
+        admin_client.get("/admin/no-such-page/"),
+        auditor_client.get("/auditor/registry/monitoringpolicy/add/"),
+    ):
+        assert response.status_code in (403, 404)
+        assert response["Content-Type"].startswith("text/html")
+        assert b'"status": "error"' not in response.content
+    api = admin_client.get("/api/v1/no-such-thing/")
+    assert api.status_code == 404
+    assert api.json()["code"] == "not_found"
+
+
+def test_an_admin_adds_a_policy_version_through_the_registry_service(admin_user: User) -> None:
+    from compliance.models import AuditEntry
+    from monitoring.tests.factories import make_version
+    from registry.models import MonitoringPolicy
+
+    # given a model with a policy in force
+    version = make_version()
+    model = version.model
+    before = model.policies.count()
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/registry/monitoringpolicy/add/").status_code == 200
+    # when an admin adds a policy on the admin site
+    response = client.post(
+        "/admin/registry/monitoringpolicy/add/",
+        {
+            "model": model.pk,
+            "protected_attributes": '["gender", "race"]',
+            "privileged": '{"gender": "Male", "race": "White"}',
+            "favorable_label": 1,
+            "metric_bands": '{"DIR": {"min": 0.8, "max": null}}',
+            "min_group_size": 50,
+            "confidence_level": 0.95,
+            "window_hours": 24,
+            "check_interval_minutes": 60,
+            "channels": '["webhook"]',
+        },
+    )
+    # then it is the next version, written by the service (numbered, attributed and audited)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy = MonitoringPolicy.objects.get(model=model, version=before + 1)
+    assert policy.protected_attributes == ["gender", "race"]
+    assert policy.min_group_size == 50
+    assert policy.created_by == admin_user
+    entry = AuditEntry.objects.get(action="policy.create", object_id=f"{model.name}:{before + 1}")
+    assert entry.actor == "alice-admin"
+    assert model.policies.count() == before + 1
+
+
+def test_an_invalid_policy_is_shown_on_the_form_and_nothing_is_written(admin_user: User) -> None:
+    from monitoring.tests.factories import make_version
+
+    model = make_version().model
+    before = model.policies.count()
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/registry/monitoringpolicy/add/",
+        {
+            "model": model.pk,
+            "protected_attributes": '["gender"]',
+            "privileged": '{"race": "White"}',
+            "favorable_label": 1,
+            "metric_bands": '{"XYZ": {"min": 0.8}}',
+            "min_group_size": 30,
+            "confidence_level": 0.95,
+            "window_hours": 24,
+            "check_interval_minutes": 60,
+            "channels": "[]",
+        },
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "give a privileged value for exactly these attributes: gender" in body
+    assert "XYZ: unknown" in body
+    assert model.policies.count() == before
+
+
+def test_an_admin_issues_an_api_key_that_is_shown_once_and_works(admin_user: User, ml_model: object) -> None:
+    from rest_framework.test import APIClient
+
+    from accounts.models import ModelClientKey
+    from compliance.models import AuditEntry
+
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/accounts/modelclientkey/add/").status_code == 200
+    # when an admin issues a key on the admin site
+    response = client.post(
+        "/admin/accounts/modelclientkey/add/", {"model": ml_model.pk, "name": "batch-scorer"}, follow=True
+    )
+    # then the key is shown once, in a message, and works for the model client
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"] if "shown once" in str(message)]
+    assert len(shown) == 1
+    key = ModelClientKey.objects.get(name="batch-scorer")
+    raw_key = shown[0].split(": ", 1)[1].split()[0]
+    assert raw_key.startswith(f"{key.prefix}.")
+    assert key.created_by == admin_user
+    assert AuditEntry.objects.filter(action="api_key.create", object_id=key.prefix, actor="alice-admin").exists()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    assert api.get("/api/v1/accounts/me/").status_code == 200
+    # and never again
+    again = client.get(f"/admin/accounts/modelclientkey/{key.pk}/change/")
+    assert raw_key not in again.content.decode()
+
+
+def test_an_api_key_expiring_in_the_past_is_refused_on_the_form(admin_user: User, ml_model: object) -> None:
+    from accounts.models import ModelClientKey
+
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/accounts/modelclientkey/add/",
+        {"model": ml_model.pk, "name": "late", "expiry_date_0": "2001-01-01", "expiry_date_1": "00:00:00"},
+    )
+    assert response.status_code == 200
+    assert "The expiry time is in the past" in response.content.decode()
+    assert not ModelClientKey.objects.filter(name="late").exists()

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import user_set_password, user_update
+from compliance.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-Horse-battery-9"
@@ -146,6 +147,37 @@ def test_refresh_after_logout_is_rejected(monitor_user: object) -> None:
     assert refresh.status_code == 401
 
 
+def test_a_logged_out_refresh_token_is_refused_as_logged_out_not_as_theft(monitor_user: object) -> None:
+    # given two sessions of one user, and the first one logs out
+    laptop = login(APIClient(), "carol-monitor")
+    phone = login(APIClient(), "carol-monitor")
+    APIClient().post("/api/logout", {"refresh_token": laptop["refresh_token"]}, format="json")
+    # when the logged-out refresh token is presented (a stale tab, a retried request)
+    stale = APIClient().post("/api/refresh", {"refresh_token": laptop["refresh_token"]}, format="json")
+    # then it is refused as logged out, with a plain sentence, and the other session is not revoked
+    assert stale.status_code == 401
+    assert stale.json()["code"] == "token_logged_out"
+    assert stale.json()["message"] == "This refresh token was logged out; sign in again."
+    assert not AuditEntry.objects.filter(action="auth.tokens_revoked").exists()
+    still_signed_in = APIClient().post("/api/refresh", {"refresh_token": phone["refresh_token"]}, format="json")
+    assert still_signed_in.status_code == 200
+
+
+def test_a_token_revoked_with_all_sessions_is_refused_without_another_revocation(monitor_user: object) -> None:
+    # given a rotated token was reused, which revoked every session, including a second one
+    tokens = login(APIClient(), "carol-monitor")
+    other = login(APIClient(), "carol-monitor")
+    APIClient().post("/api/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
+    APIClient().post("/api/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
+    revocations = AuditEntry.objects.filter(action="auth.tokens_revoked").count()
+    # when the second session's (revoked, never rotated) token is presented
+    response = APIClient().post("/api/refresh", {"refresh_token": other["refresh_token"]}, format="json")
+    # then it is refused as revoked; that is not a new theft signal
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    assert AuditEntry.objects.filter(action="auth.tokens_revoked").count() == revocations
+
+
 def test_password_change_invalidates_existing_tokens(monitor_user: object) -> None:
     tokens = login(APIClient(), "carol-monitor")
     user_set_password(user=monitor_user, password="a-Different-passphrase-42")
@@ -172,3 +204,23 @@ def test_401_carries_a_bearer_challenge(db: None) -> None:
         "message": "Authentication credentials were not provided.",
         "details": {},
     }
+
+
+def test_an_api_key_sent_as_a_bearer_token_is_told_the_api_key_scheme(model_key: tuple) -> None:
+    # given a model client that put its API key where a JWT goes
+    _, raw_key = model_key
+    # when
+    status, body = me_status(raw_key)
+    # then the answer is one plain sentence naming the right header
+    assert status == 401
+    assert body["code"] == "api_key_as_bearer"
+    assert "Authorization: Api-Key <key>" in body["message"]
+    assert "ErrorDetail" not in body["message"]
+
+
+def test_an_invalid_bearer_token_has_a_plain_sentence_as_message(monitor_user: object) -> None:
+    status, body = me_status("definitely.not.a-token")
+    assert status == 401
+    assert body["code"] == "token_not_valid"
+    assert body["message"] == "Given token not valid for any token type"
+    assert body["details"] == {}

@@ -22,7 +22,7 @@ from compliance.api.serializers import (
     VerificationRunSerializer,
 )
 from compliance.checkpoints import proof_of_consistency, proof_of_inclusion
-from compliance.encryption import decrypt_for, rotate_encryption_key
+from compliance.encryption import decrypt_for, rewrap_under_current_key, rotate_encryption_key
 from compliance.models import AuditEntry, Checkpoint, SigningKeyRecord
 from compliance.verification import export_lines, latest_checkpoint, verify_entry, verify_log
 from fairlens_site.api.envelope import envelope, envelope_serializer
@@ -309,14 +309,45 @@ class DecryptRecordAlertView(APIView):
 
 class ResetKeyView(APIView):
     """Seed endpoint: rotate the encryption key (admin). Stored ciphertexts are re-encrypted in the background;
-    the old key is retired when nothing uses it."""
+    the old key is retired when nothing uses it.
+
+    ``?rewrap_only=true`` makes no key: it re-encrypts under the provider's current key, after a rotation done in
+    Vault or KMS (where FairLens cannot rotate), or to resume an interrupted re-encryption.
+    """
 
     required_roles = {"POST": {Role.ADMIN}}
 
-    @extend_schema(request=None, responses=envelope_serializer("KeyRotation", serializers.DictField()), tags=["seed"])
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "rewrap_only",
+                OpenApiTypes.BOOL,
+                description="Re-encrypt under the key service's current key without making a new key.",
+            )
+        ],
+        responses=envelope_serializer("KeyRotation", serializers.DictField()),
+        tags=["seed"],
+    )
     def post(self, request: Request) -> Response:
+        if _flag(request, "rewrap_only"):
+            result = rewrap_under_current_key(requested_by=request.user)
+            return envelope(
+                result, f"re-encrypting {result['rows_to_reencrypt']} value(s) under key {result['primary_key_id']}"
+            )
         result = rotate_encryption_key(rotated_by=request.user)
         return envelope(result, f"new primary key {result['new_key_id']}; re-encryption started")
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip().lower() in ("", "false", "0", "no"):
+        return False
+    if raw.strip().lower() in ("true", "1", "yes"):
+        return True
+    raise ApplicationError(
+        f"{name} must be true or false, not {raw!r}.", code="invalid", details={name: ["must be true or false"]}
+    )
 
 
 def _uuid(value: str) -> str | None:

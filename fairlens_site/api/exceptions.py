@@ -70,10 +70,24 @@ def _api_exception_response(exc: exceptions.APIException) -> Response:
         message = _first_message(details) or "The request is invalid."
         code = "invalid"
     else:
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        message = str(exc.detail) if isinstance(exc.detail, str) else _DEFAULT_MESSAGES.get(code, str(exc))
+        code = _code_of(exc)
+        # A plain sentence, never ``str()`` of a dict or list detail (a Python repr full of ``ErrorDetail(``):
+        # simplejwt's InvalidToken, for one, carries ``{"detail": ..., "code": ..., "messages": [...]}``.
+        detail = exc.detail.get("detail", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+        message = _first_message(detail) or _DEFAULT_MESSAGES.get(code, "The request failed.")
         details = {}
     return Response(error_body(code, message, _plain(details)), status=exc.status_code, headers=headers)
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    """The machine code: the exception's own, or the ``code`` inside a dict detail (simplejwt's InvalidToken
+    raises ``{"detail": ..., "code": ..., "messages": [...]}``)."""
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict) and isinstance(exc.detail, dict) and isinstance(exc.detail.get("code"), str):
+        return str(exc.detail["code"])
+    return exc.default_code
 
 
 def _first_message(details: Any, path: str = "") -> str:

@@ -245,7 +245,7 @@ NUM_PROXIES = env.int("FAIRLENS_NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so a missing or bad token answers 401 with "WWW-Authenticate: Bearer".
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.BearerJWTAuthentication",
         "accounts.authentication.ModelClientKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

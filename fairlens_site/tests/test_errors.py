@@ -105,3 +105,22 @@ def test_a_crash_outside_drf_is_a_json_500_whose_id_is_the_request_id() -> None:
         "error_id": "req-0123456789",
         "message": "An unexpected error occurred. Quote the error id when reporting it.",
     }
+
+
+def test_a_nested_error_detail_becomes_a_plain_sentence_not_a_repr() -> None:
+    # given an API exception whose detail is a dict, as simplejwt's InvalidToken raises
+    from rest_framework import exceptions
+
+    from fairlens_site.api.exceptions import exception_handler
+
+    nested = exceptions.AuthenticationFailed({"detail": "Token is expired", "code": "token_not_valid"})
+    listed = exceptions.PermissionDenied(["First reason.", "Second reason."])
+    # when
+    nested_body = exception_handler(nested, {}).data
+    listed_body = exception_handler(listed, {}).data
+    # then
+    assert nested_body["message"] == "Token is expired"
+    assert listed_body["message"] == "First reason."
+    for body in (nested_body, listed_body):
+        assert isinstance(body["message"], str)
+        assert "ErrorDetail(" not in body["message"]

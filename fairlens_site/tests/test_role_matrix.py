@@ -140,6 +140,7 @@ MATRIX = [
     Row("GET", "/api/verify_alert/{record_id}", AUDITOR_ONLY),
     Row("GET", "/api/get_anchor/{digest}", OPEN),
     Row("POST", "/api/admin/reset_key", ADMIN_ONLY),
+    Row("POST", "/api/admin/reset_key", ADMIN_ONLY, query="rewrap_only=true"),
     Row("GET", "/api/v1/compliance/entries/", AUDITOR_ONLY),
     Row("GET", "/api/v1/compliance/verify", AUDITOR_ONLY),
     Row("GET", "/api/v1/compliance/export", AUDITOR_ONLY),
@@ -284,6 +285,8 @@ def test_access_matches_the_policy(
     assert response.status_code == row.expected[principal], response.content[:300]
     if response.status_code >= 400:
         assert response.json()["status"] == "error"
+        assert isinstance(response.json()["message"], str)
+        assert "ErrorDetail(" not in response.json()["message"]
 
 
 def _json(body: dict[str, Any] | None) -> str:
@@ -296,3 +299,51 @@ def test_every_endpoint_is_in_the_matrix() -> None:
     covered = {row.path for row in MATRIX}
     served = {path for path in endpoints() if not path.startswith("/api-auth/")}
     assert served - covered == set(), "add these endpoints to MATRIX"
+
+
+# --- Pages (signed-in session) ------------------------------------------------------------------------------
+# The same roles table for the server-rendered pages: anonymous visitors go to the login page (302), a wrong
+# role gets the HTML 403 page. Admins get the report's read-only summary but not the evidence bundle, which
+# holds the full report.
+PAGE_PRINCIPALS = ("anonymous", "monitor", "auditor", "admin")
+
+
+def _pages(anonymous: int, monitor: int, auditor: int, admin: int) -> dict[str, int]:
+    return dict(zip(PAGE_PRINCIPALS, (anonymous, monitor, auditor, admin), strict=True))
+
+
+PAGE_MATRIX = [
+    Row("GET", "/dashboard/", _pages(302, 200, 200, 200)),
+    Row("GET", "/dashboard/{name}/", _pages(302, 200, 200, 200)),
+    Row("GET", "/reports/", _pages(302, 403, 200, 200)),
+    Row("GET", "/reports/{name}/", _pages(302, 403, 200, 200)),
+    Row("GET", "/reports/{name}/evidence.json", _pages(302, 403, 200, 403)),
+    Row("GET", "/reports/{name}/evidence.csv", _pages(302, 403, 200, 403)),
+]
+
+
+@pytest.mark.parametrize("principal", PAGE_PRINCIPALS)
+@pytest.mark.parametrize("row", PAGE_MATRIX, ids=lambda row: f"{row.method} {row.path}")
+def test_page_access_matches_the_policy(
+    row: Row,
+    principal: str,
+    targets: dict[str, str],
+    admin_user: Any,
+    auditor_user: Any,
+    monitor_user: Any,
+) -> None:
+    from django.test import Client
+
+    # given
+    client = Client()
+    user = {"monitor": monitor_user, "auditor": auditor_user, "admin": admin_user}.get(principal)
+    if user is not None:
+        client.force_login(user)
+    # when
+    response = client.generic(row.method, row.path.format(**targets))
+    # then
+    assert response.status_code == row.expected[principal], response.content[:300]
+    if response.status_code == 302:
+        assert response["Location"].startswith("/login/")
+    if response.status_code == 403:
+        assert response["Content-Type"].startswith("text/html")

@@ -576,13 +576,29 @@ def test_evidence_json_is_a_self_checking_bundle(auditor_user: Any) -> None:
     assert entry.payload["format"] == "json"
 
 
-def test_the_bundle_is_the_same_for_the_same_request_and_admins_may_export(admin_user: Any) -> None:
+def test_the_bundle_is_the_same_for_the_same_request(auditor_user: Any) -> None:
     drifted_model()
-    client = client_for(admin_user)
+    client = client_for(auditor_user)
     first = client.get(REPORT + "evidence.json", PERIOD).json()
     second = client.get(REPORT + "evidence.json", PERIOD).json()
     assert first["bundle_sha256"] == second["bundle_sha256"]
-    assert AuditEntry.objects.filter(action="report.export", actor="alice-admin").count() == 2
+    assert AuditEntry.objects.filter(action="report.export", actor="bob-auditor").count() == 2
+
+
+def test_admins_get_no_evidence_bundle_only_the_summary(admin_user: Any) -> None:
+    # given an admin, who gets the read-only summary of a report (README, Roles)
+    drifted_model()
+    client = client_for(admin_user)
+    # when they ask for the full evidence
+    responses = [client.get(REPORT + name, PERIOD) for name in ("evidence.json", "evidence.csv")]
+    # then both are refused with the HTML page naming who may, nothing is exported, and the summary has no links
+    for response in responses:
+        assert response.status_code == 403
+        assert response["Content-Type"].startswith("text/html")
+        assert "auditor" in response.content.decode()
+    assert not AuditEntry.objects.filter(action="report.export").exists()
+    _, body = page(client, **PERIOD)
+    assert "evidence.json" not in body
 
 
 def test_evidence_csv_has_the_rows_and_the_digests(auditor_user: Any) -> None:

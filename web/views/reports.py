@@ -1,7 +1,8 @@
 """Audit report pages: a model version's fairness over a period, with evidence downloads.
 
 Auditors get the full report (chart, alerts with their lifecycle, audited decryption of explanations, a
-"Verify now" button); admins a read-only summary. Reads and assembly live in ``web.report_data``.
+"Verify now" button, the evidence downloads); admins a read-only summary. The evidence bundle carries the full
+report, so only auditors may download it (README, Roles). Reads and assembly live in ``web.report_data``.
 """
 
 from __future__ import annotations
@@ -74,13 +75,13 @@ def _evidence_download(request: HttpRequest, name: str, kind: str) -> HttpRespon
     return response
 
 
-@page_roles(*REPORT_READERS)
+@page_roles(Role.AUDITOR)
 @require_safe
 def evidence_json(request: HttpRequest, name: str) -> HttpResponse:
     return _evidence_download(request, name, "json")
 
 
-@page_roles(*REPORT_READERS)
+@page_roles(Role.AUDITOR)
 @require_safe
 def evidence_csv(request: HttpRequest, name: str) -> HttpResponse:
     return _evidence_download(request, name, "csv")
