@@ -45,7 +45,9 @@ def dispatch_checks_task() -> int:
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
-    retry_backoff_max=300,
+    # Below the Redis visibility timeout (the time limit plus a minute): a longer countdown would be redelivered
+    # while it waits, and run twice.
+    retry_backoff_max=settings.CELERY_TASK_TIME_LIMIT,
     retry_jitter=True,
     max_retries=5,
 )
