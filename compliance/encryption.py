@@ -194,6 +194,16 @@ def rewrap_all(*, batch_size: int = 500, max_batches: int | None = None) -> int:
     return done
 
 
+def rewrap_owed() -> bool:
+    """Whether a key rotation made here left ciphertexts under an older key. Only for local keys: a rotation in
+    Vault or KMS is followed by an explicit re-encryption, and this must not call the key service every minute;
+    nor is a key merely added to FERNET_KEYS (no rotation in the keyring) re-encrypted behind the operator."""
+    if not settings.KEY_PROVIDER_URI.startswith("local") or not keyring.load_state().generated:
+        return False
+    primary = key_provider().primary_key_id
+    return any(rows_not_under(spec, primary).exists() for spec in ENCRYPTED_FIELDS)
+
+
 def keys_still_in_use() -> set[str]:
     return {
         key_id
@@ -253,9 +263,9 @@ def rotate_encryption_key(*, rotated_by: Any) -> dict[str, Any]:
             object_id=new_key_id,
             payload={"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending},
         )
-        from compliance.tasks import rewrap_keys_task
+        from compliance.tasks import start_rewrap
 
-        transaction.on_commit(rewrap_keys_task.delay)
+        transaction.on_commit(start_rewrap)
     return {"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending}
 
 

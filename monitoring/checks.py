@@ -69,15 +69,21 @@ def _check_row(
     return check
 
 
+def _lease_expired(now: datetime) -> Q:
+    """Running checks whose holder's lease ran out: its worker died or was killed (the lease outlives the task
+    time limit, so a live run never loses it)."""
+    stale = now - timedelta(seconds=settings.CHECK_LEASE_SECONDS)
+    return Q(status=FairnessCheck.Status.RUNNING, claimed_at__lt=stale)
+
+
 def _claim(check: FairnessCheck, token: str) -> bool:
     """Take the check: it is pending, or ours already (a redelivered task), or its holder's lease ran out."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.CHECK_LEASE_SECONDS)
     claimable = (
         Q(status=FairnessCheck.Status.PENDING)
         | Q(status=FairnessCheck.Status.FAILED)
         | Q(status=FairnessCheck.Status.RUNNING, claim_token=token)
-        | Q(status=FairnessCheck.Status.RUNNING, claimed_at__lt=stale)
+        | _lease_expired(now)
     )
     taken = FairnessCheck.objects.filter(claimable, pk=check.pk).update(
         status=FairnessCheck.Status.RUNNING, claim_token=token, claimed_at=now
@@ -307,6 +313,37 @@ def due_checks(now: datetime) -> list[tuple[ModelVersion, MonitoringPolicy, date
         if has_data and not stored:
             due.append((version, policy, end))
     return due
+
+
+def _orphaned(now: datetime) -> Q:
+    stale = now - timedelta(seconds=settings.CHECK_LEASE_SECONDS)
+    return _lease_expired(now) | Q(status=FairnessCheck.Status.PENDING, created_at__lt=stale)
+
+
+def orphaned_checks(now: datetime) -> list[FairnessCheck]:
+    """Checks nobody will finish by themselves: running past their lease, or created and never claimed (the
+    runner died between the two) for as long. Beat re-dispatches only the current window, and the lost task
+    message comes back only after the broker's visibility timeout, so the reaper re-enqueues these."""
+    return list(FairnessCheck.objects.filter(_orphaned(now)).order_by("window_end", "pk"))
+
+
+def take_over(check: FairnessCheck, token: str, now: datetime) -> bool:
+    """Hand an orphaned check to the runner ``token`` (a task about to be enqueued) with a fresh lease.
+
+    Conditional on the check still being orphaned, so of two reapers (or a reaper and a redelivered message)
+    one wins, and the next reaper pass leaves the check to that runner until its own lease runs out.
+    """
+    taken = FairnessCheck.objects.filter(_orphaned(now), pk=check.pk).update(
+        status=FairnessCheck.Status.RUNNING, claim_token=token, claimed_at=now
+    )
+    return taken == 1
+
+
+def release(check: FairnessCheck, token: str, claimed_at: datetime | None) -> None:
+    """Give back a takeover whose task could not be enqueued (broker down): the next reaper pass tries again."""
+    FairnessCheck.objects.filter(pk=check.pk, status=FairnessCheck.Status.RUNNING, claim_token=token).update(
+        claimed_at=claimed_at or check.created_at
+    )
 
 
 def open_ingestion_gate(model_version: ModelVersion, now: datetime) -> bool:

@@ -11,11 +11,12 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
+from celery.utils import uuid
 from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from monitoring.checks import CheckBusy, due_checks, run_check
+from monitoring.checks import CheckBusy, due_checks, orphaned_checks, release, run_check, take_over
 from registry.models import ModelVersion, MonitoringPolicy
 
 logger = logging.getLogger("fairlens.checks")
@@ -44,7 +45,9 @@ def dispatch_checks_task() -> int:
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
-    retry_backoff_max=300,
+    # Below the Redis visibility timeout (the time limit plus a minute): a longer countdown would be redelivered
+    # while it waits, and run twice.
+    retry_backoff_max=settings.CELERY_TASK_TIME_LIMIT,
     retry_jitter=True,
     max_retries=5,
 )
@@ -64,6 +67,47 @@ def run_check_task(self, version_id: int, policy_id: int | None, window_end: str
         logger.info("%s", busy)
         return None
     return check.pk
+
+
+@shared_task(name="monitoring.tasks.reap_expired_claims_task")
+def reap_expired_claims_task() -> int:
+    """Re-enqueue claimed work whose holder is gone (beat, every CHECK_DISPATCH_SECONDS): checks past their
+    lease, and the re-encryption a key rotation left unfinished. Returns how many were re-enqueued.
+
+    Deliveries need nothing here: the deliver-due sweep already sends any whose claim (``locked_until``) ran out.
+    """
+    from compliance.tasks import resume_rewrap
+
+    reaped = reap_checks(timezone.now())
+    return reaped + int(resume_rewrap())
+
+
+def reap_checks(now: datetime) -> int:
+    """Hand each orphaned check to a new task and enqueue it; returns how many were enqueued."""
+    reaped = 0
+    for check in orphaned_checks(now):
+        task_id = uuid()
+        token = f"task:{task_id}"
+        previous_holder, previous_claim = check.claim_token, check.claimed_at
+        if not take_over(check, token, now):
+            continue  # finished or taken over meanwhile
+        args = (check.model_version_id, check.policy_id, check.window_end.isoformat(), check.trigger)
+        try:
+            run_check_task.apply_async(args=args, task_id=task_id)
+        except Exception:  # broker down: give the claim back so the next pass retries
+            release(check, token, previous_claim)
+            logger.warning("could not re-enqueue check %s", check.pk, exc_info=True)
+            continue
+        logger.warning(
+            "check %s (window ending %s) was held by %s since %s past its lease; re-enqueued as %s",
+            check.pk,
+            check.window_end.isoformat(),
+            previous_holder or "nobody",
+            previous_claim.isoformat() if previous_claim else "never",
+            token,
+        )
+        reaped += 1
+    return reaped
 
 
 def enqueue_ingestion_check(model_version: ModelVersion) -> None:

@@ -8,6 +8,9 @@ reference library (``standardwebhooks``), not with FairLens's own code.
    once, after the retry schedule (time-scaled) has been followed.
 3. The worker's pool process is SIGKILLed in the middle of a check: the message is requeued and the check ends
    as one completed row with one audit entry.
+4. The whole worker is SIGKILLed in the middle of checks of past windows (which beat never re-dispatches, and
+   whose messages Redis returns only after its visibility timeout): a new worker and the reaper complete every
+   check within the lease plus one dispatch interval (plus the run itself).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -470,3 +474,93 @@ def test_a_check_whose_worker_process_is_killed_midway_is_redone_once(processes:
     assert audit_count("fairness_check.completed", check.pk) == 1
     assert Alert.objects.filter(model=version.model).count() == 1
     assert OutboxEvent.objects.filter(type="alert.opened", model=version.model).count() == 1
+
+
+# --- 4. SIGKILL of the whole worker in the middle of checks: the reaper ------------------------------------
+
+
+def forget_unacknowledged(task_ids: set[str]) -> None:
+    """Drop the killed worker's unacknowledged messages of these tasks from Redis, so no later test's worker
+    gets them back (after the visibility timeout) for rows this test's teardown deleted."""
+    import redis
+
+    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    for tag, raw in client.hgetall("unacked").items():
+        if json.loads(raw)[0]["headers"]["id"] in task_ids:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+
+
+def test_checks_held_by_a_killed_worker_complete_within_the_lease_and_one_dispatch_interval(
+    processes: Processes,
+) -> None:
+    # given short leases and dispatch interval (the task time limit under the lease, as in production), checks
+    # that sleep 3 s once claimed, and a version whose data lies only in past windows (nothing due for beat)
+    lease, dispatch, delay = 12, 2, 3
+    env = {
+        "CHECK_LEASE_SECONDS": str(lease),
+        "CHECK_DISPATCH_SECONDS": str(dispatch),
+        "CELERY_TASK_TIME_LIMIT": "10",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "9",
+        "CHECK_FAULT_DELAY_SECONDS": str(delay),
+    }
+    version = register_model(
+        name="reaped",
+        version="1",
+        registered_by=None,
+        stage=ModelVersion.Stage.PRODUCTION,
+        policy={"protected_attributes": ATTRIBUTES, "privileged": {"gender": "Male"}, "window_hours": 1},
+    )
+    IngestionCheckGate.objects.create(model_version=version, next_allowed_at=timezone.now() + timedelta(days=1))
+    policy = current_policy(version.model)
+    ingest_drifting_predictions(version, n=500)  # two hours ago
+    start_worker_and_beat(processes, env, concurrency=2)
+    worker = processes.started[0]
+    # when four checks of past windows are requested: two run (and sleep), two wait in the queue
+    first_end = timezone.now().replace(microsecond=0) - timedelta(hours=2) + timedelta(minutes=1)
+    ends = [first_end + timedelta(minutes=number) for number in range(4)]
+    sent = {run_check_task.apply_async(args=(version.pk, policy.pk, end.isoformat(), "manual")).id for end in ends}
+    rows = FairnessCheck.objects.filter(model_version=version)
+    wait_for(lambda: rows.filter(status=FairnessCheck.Status.RUNNING).count() == 2, processes, "two claimed checks")
+    # and the whole worker, pool and parent, is killed while it holds both
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    processes.started.remove(worker)
+    killed_at = timezone.now()
+    held = {check.pk: check for check in rows.filter(status=FairnessCheck.Status.RUNNING)}
+    assert len(held) == 2, processes.logs()
+    processes.start(
+        "worker-2", *WORKER_ARGS, "--pool", "prefork", "--concurrency", "2", env=env
+    )  # a new worker; beat kept running
+    # then every check completes: the queued ones at once, the held ones once the reaper takes them over
+    wait_for(
+        lambda: rows.filter(status=FairnessCheck.Status.COMPLETED).count() == len(ends),
+        processes,
+        "every check to complete",
+        seconds=lease + dispatch + 30,
+    )
+    logs = processes.logs()
+    processes.stop_all()
+    forget_unacknowledged(sent)
+    assert sorted(rows.values_list("window_end", flat=True)) == ends  # one row per window
+    run_seconds = delay + 3  # the rerun itself: the injected sleep and the computation
+    for check in rows.filter(pk__in=held):
+        original = held[check.pk]
+        recovered = (check.completed_at - original.claimed_at).total_seconds()
+        assert recovered <= lease + dispatch + run_seconds, (recovered, logs)
+        assert check.claim_token != original.claim_token  # a reaper's task, not the lost message
+        assert check.claim_token.removeprefix("task:") not in sent
+        assert check.attempts == 1
+        logger.info(
+            "reaper: check %s held by the killed worker completed %.1f s after its claim, %.1f s after the kill "
+            "(lease %d s + dispatch %d s + a %d s run)",
+            check.pk,
+            recovered,
+            (check.completed_at - killed_at).total_seconds(),
+            lease,
+            dispatch,
+            delay,
+        )
+    for check in rows:
+        assert audit_count("fairness_check.completed", check.pk) == 1
+    assert "re-enqueued as task:" in processes.log_path("worker-2").read_text(errors="replace"), logs

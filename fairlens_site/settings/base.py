@@ -129,6 +129,8 @@ else:
         }
     }
 
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 BROKER_DIR = Path(env.str("FAIRLENS_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "atomicfs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -148,8 +150,11 @@ if CELERY_BROKER_URL.startswith("atomicfs://"):
         "polling_interval": env.float("FAIRLENS_BROKER_POLLING_SECONDS", default=0.1),
     }
 else:
-    # Longer than any task may run (CELERY_TASK_TIME_LIMIT) so Redis never redelivers a task still running.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+    # Redis hands an unacknowledged message (acks_late) to another worker once it has been out this long. A
+    # task still running at CELERY_TASK_TIME_LIMIT is killed, so a minute past that limit a message still out
+    # belongs to a worker that died: it comes back then, not after an hour. A countdown or ETA longer than this
+    # would be redelivered early and run twice, so task retry backoffs stay below it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60, "socket_connect_timeout": 2}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -157,8 +162,6 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
@@ -512,6 +515,14 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "dispatch-checks": {
             "task": "monitoring.tasks.dispatch_checks_task",
+            "schedule": float(CHECK_DISPATCH_SECONDS),
+            "options": {"expires": CHECK_DISPATCH_SECONDS},
+        },
+        # Re-enqueues checks whose worker died past their lease (and an unfinished key re-encryption): beat
+        # re-dispatches only the current window, and Redis returns a lost message only after its visibility
+        # timeout. So a check completes within CHECK_LEASE_SECONDS plus this interval after a worker is killed.
+        "reap-expired-claims": {
+            "task": "monitoring.tasks.reap_expired_claims_task",
             "schedule": float(CHECK_DISPATCH_SECONDS),
             "options": {"expires": CHECK_DISPATCH_SECONDS},
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
@@ -146,3 +147,22 @@ def test_check_deploy_refuses_webhook_holes_and_demo_settings(
     result = manage({**production_env(tmp_path), name: value}, "check", "--deploy")
     assert result.returncode != 0
     assert error in result.stderr + result.stdout
+
+
+def test_redis_redelivers_a_lost_message_a_minute_after_the_longest_task_could_have_run(tmp_path: Path) -> None:
+    # given the production settings on a Redis broker (nothing connects while settings load)
+    code = (
+        "import json\n"
+        "from django.conf import settings\n"
+        "from monitoring.tasks import run_check_task\n"
+        "print(json.dumps([settings.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'],"
+        " settings.CELERY_TASK_TIME_LIMIT, run_check_task.retry_backoff_max]))\n"
+    )
+    env = {**production_env(tmp_path), "REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_TASK_TIME_LIMIT": "120"}
+    result = manage(env, "shell", "--no-imports", "-c", code)
+    assert result.returncode == 0, result.stderr
+    visibility, time_limit, backoff_max = json.loads(result.stdout.splitlines()[-1])
+    # then an unacknowledged message comes back a minute after the task would have been killed, not after an
+    # hour; and a check's retry countdown is shorter, so a waiting retry is not redelivered early
+    assert (visibility, time_limit) == (180, 120)
+    assert backoff_max < visibility
