@@ -50,12 +50,14 @@ RUN_ENV = DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
 
 serve-prepare: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	# With DEBUG off, pages name the hashed files of the collected manifest; without it every page is a 500.
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py train_demo_model --samples 5000
 	$(RUN_ENV) $(PY) manage.py demo_stream --reset
 
 run: serve-prepare ## Migrate, seed demo users and model, start web + worker + beat on $$PORT (default 5050)
-	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start -p $(PORT)
+	$(RUN_ENV) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start -p $(PORT)
 
 worker: install ## Run only the Celery worker
 	$(RUN_ENV) $(BIN)/celery -A fairlens_site worker --loglevel INFO

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_shutdown, worker_shutting_down
 
 import fairlens_site.broker  # noqa: F401 - registers the embedded broker's atomicfs:// transport
 
@@ -36,3 +36,25 @@ def _leave_shutdown_to_the_main_process(**_kwargs: object) -> None:
     import signal
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@worker_shutting_down.connect
+def _stop_polling_the_embedded_broker(**_kwargs: object) -> None:
+    """A stopping worker stops waiting on the embedded broker at once (see broker.Transport.drain_events).
+
+    Sent from the worker's SIGTERM/SIGINT handler in the main process; only sets an event.
+    """
+    fairlens_site.broker.stop_draining.set()
+
+
+@worker_shutdown.connect
+def _skip_the_exit_time_garbage_collection(**_kwargs: object) -> None:
+    """The stopped worker's interpreter exits without its final collections over the whole heap.
+
+    Finalisation collects garbage after tearing down the modules; over the worker's heap (Django, pandas,
+    scikit-learn) that took 1.4 s of the warm shutdown. Frozen objects are left out of those collections; the
+    process is about to end, and reference counting still finalises what is not in a cycle.
+    """
+    import gc
+
+    gc.freeze()

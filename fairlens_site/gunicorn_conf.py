@@ -6,7 +6,20 @@ from fairlens_site.env import VAR_DIR
 
 bind = os.environ.get("FAIRLENS_BIND", f"127.0.0.1:{os.environ.get('PORT', '5050')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threaded workers: `make run` serves clients directly, and a sync worker is held by one client for as long as
+# that client takes to send its request (two connections dribbling a header line every 5 s stalled both
+# workers and every health probe). A gthread worker waits for a connection's first bytes in its event loop and
+# gives each request a thread of its own, so a slow client holds one of GUNICORN_THREADS threads, not the
+# worker. Behind the buffering proxy (deploy/nginx/) gunicorn only ever sees complete requests.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# An idle kept-alive connection waits in the event loop (no thread) and is closed after this many seconds.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Requests with oversized or too many header lines are refused before they reach Django.
+limit_request_line = 8190
+limit_request_fields = 100
 # FairLens logs each request itself (method, path, user, role, status, duration, request id).
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
