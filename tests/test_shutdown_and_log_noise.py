@@ -52,8 +52,9 @@ def test_sigterm_to_the_worker_process_group_is_a_clean_warm_shutdown(tmp_path: 
     # then it exits by itself, successfully, and logs no error (pool processes killed mid-shutdown did)
     assert returncode == 0, log[-3000:]
     print(f"warm shutdown took {elapsed:.1f}s")  # noqa: T201 - for the record
-    # and quickly: it took 7 s while the embedded broker was polled out twice and the heap collected at exit
-    assert elapsed < 4.0, log[-3000:]
+    # and before honcho's fixed 5 s kill (KILL_WAIT): it took 7 s while the embedded broker was polled out twice
+    # and the heap collected at exit
+    assert elapsed < 5.0, log[-3000:]
     assert " ERROR " not in log, log[-3000:]
     assert " CRITICAL " not in log, log[-3000:]
 
