@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from accounts.roles import ANYONE
 from fairlens_site.api.envelope import envelope, envelope_serializer
 from fairlens_site.api.errors import error_body, error_response
 from fairlens_site.health import run_probes
+from fairlens_site.outages import outage_response, unavailable_dependency
 from fairlens_site.request_context import current_request_id
 
 API_INDEX = {
@@ -114,8 +116,16 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return error_response(404, "not_found", f"Nothing at {request.path}.")
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
-    """500 outside DRF. The error id is the request id, which Django's own error log line carries too."""
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 outside DRF. The error id is the request id, which Django's own error log line carries too.
+
+    Django calls this while handling the exception, so ``sys.exc_info()`` still holds it: an unreachable
+    database or cache raised in middleware (saving the session, say) answers 503 + Retry-After instead.
+    """
+    failure = sys.exc_info()[1]
+    dependency = unavailable_dependency(failure)
+    if dependency is not None and failure is not None:
+        return outage_response(request, dependency, failure)
     request_id = current_request_id()
     return error_response(
         500,
