@@ -154,7 +154,7 @@ class ContentSecurityMiddleware:
                 "Content-Type", ""
             ).startswith("text/html")
             response["Content-Security-Policy"] = THIRD_PARTY_UI_CSP if third_party else STRICT_CSP
-        if _signed_in(request):
+        if "no-store" not in response.get("Cache-Control", "") and _signed_in(request):
             add_never_cache_headers(response)
         return response
 
@@ -174,6 +174,7 @@ class JsonNotFoundMiddleware:
     """An HTML 404 for an API client becomes the JSON error: with DEBUG on, Django answers an unmatched URL
     with its HTML debug page (listing every URL pattern), which ``handler404`` never sees.
 
+    Only with DEBUG on (otherwise ``handler404`` answers JSON already, and pages' own HTML 404s stay pages);
     DRF's own responses are left alone: their renderer was negotiated with the client.
     """
 
@@ -183,7 +184,8 @@ class JsonNotFoundMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if (
-            response.status_code == 404
+            settings.DEBUG
+            and response.status_code == 404
             and response.get("Content-Type", "").startswith("text/html")
             and not hasattr(response, "accepted_renderer")
             and wants_json(request)
