@@ -2,12 +2,14 @@
 
 Tests marked ``requires_redis`` / ``requires_postgres`` skip when that service is not configured, unless
 ``FAIRLENS_REQUIRE_SERVICES=1`` (set by .ci/run), which turns the skip into a failure so CI cannot pass
-without having exercised them.
+without having exercised them. Tests marked ``outage`` start their own PostgreSQL and Redis servers, so they
+need the server programs (initdb/pg_ctl, redis-server) rather than running services; the same rule applies.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +43,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+def _outage_programs_missing() -> str:
+    from tests.test_outage import postgres_bin
+
+    missing = [] if postgres_bin() is not None else ["pg_ctl (postgresql)"]
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    return ", ".join(missing)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("outage") is not None and (missing := _outage_programs_missing()):
+        message = f"outage: {missing} not installed"
+        if os.environ.get("FAIRLENS_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " and FAIRLENS_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+        pytest.skip(message)
     for marker, (variable, usable) in SERVICE_MARKERS.items():
         if item.get_closest_marker(marker) is None:
             continue

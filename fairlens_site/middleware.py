@@ -1,4 +1,4 @@
-"""Request logging and the HTTPS rule for API paths."""
+"""Request logging, the HTTPS rule for API paths, 503s during outages, CSP and caching headers, JSON 404s."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
-from fairlens_site.api.errors import error_response
+from fairlens_site.api.errors import error_response, wants_json
+from fairlens_site.outages import outage_response, unavailable_dependency
 from fairlens_site.request_context import new_request_id, reset_request_id, set_request_id
 
 logger = logging.getLogger("fairlens.request")
@@ -50,7 +52,13 @@ class RequestLogMiddleware:
 def _principal(request: HttpRequest) -> tuple[str, str]:
     from accounts.roles import principal_label
 
-    return principal_label(getattr(request, "user", None), getattr(request, "auth", None))
+    try:
+        return principal_label(getattr(request, "user", None), getattr(request, "auth", None))
+    except Exception as exc:
+        # The user is loaded lazily from the session; with the database down the request is still logged.
+        if unavailable_dependency(exc) is None:
+            raise
+        return "unknown", "-"
 
 
 class ApiHttpsOnlyMiddleware:
@@ -95,3 +103,92 @@ class RejectNulQueryMiddleware:
                     {name: ["must not contain NUL characters"] for name in bad},
                 )
         return self.get_response(request)
+
+
+class DependencyOutageMiddleware:
+    """A view outside DRF that fails because PostgreSQL or Redis is unreachable answers 503 + Retry-After.
+
+    DRF views get the same answer from the API exception handler, and failures in other middleware (the
+    session saved after the view) from ``handler500``; this covers pages, the admin sites and the rest.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        dependency = unavailable_dependency(exception)
+        if dependency is None:
+            return None
+        return outage_response(request, dependency, exception)
+
+
+# Our pages load only their own script and stylesheet: no inline script, style or handler anywhere.
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI and DRF's browsable API (HTML under /api/ and /api-auth/) are third-party templates with inline
+# script and style; they still load nothing from another origin.
+THIRD_PARTY_UI_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_THIRD_PARTY_UI_PREFIXES = ("/api/", "/api-auth/")
+
+
+class ContentSecurityMiddleware:
+    """A Content-Security-Policy on every response, and ``Cache-Control: no-store`` on what a signed-in
+    principal gets, so a shared or back-button cache never keeps another person's page or data."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            third_party = request.path.startswith(_THIRD_PARTY_UI_PREFIXES) and response.get(
+                "Content-Type", ""
+            ).startswith("text/html")
+            response["Content-Security-Policy"] = THIRD_PARTY_UI_CSP if third_party else STRICT_CSP
+        if "no-store" not in response.get("Cache-Control", "") and _signed_in(request):
+            add_never_cache_headers(response)
+        return response
+
+
+def _signed_in(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    try:
+        return bool(user is not None and user.is_authenticated)
+    except Exception as exc:
+        # The session could not be read (database down): the answer is not cached either way.
+        if unavailable_dependency(exc) is None:
+            raise
+        return True
+
+
+class JsonNotFoundMiddleware:
+    """An HTML 404 for an API client becomes the JSON error: with DEBUG on, Django answers an unmatched URL
+    with its HTML debug page (listing every URL pattern), which ``handler404`` never sees.
+
+    Only with DEBUG on (otherwise ``handler404`` answers JSON already, and pages' own HTML 404s stay pages);
+    DRF's own responses are left alone: their renderer was negotiated with the client.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not hasattr(response, "accepted_renderer")
+            and wants_json(request)
+        ):
+            return error_response(404, "not_found", f"Nothing at {request.path}.")
+        return response

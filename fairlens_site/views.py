@@ -3,6 +3,7 @@ two admin sites, which people use in a browser and which get the admin's own HTM
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from accounts.roles import ANYONE
 from fairlens_site.api.envelope import envelope, envelope_serializer
 from fairlens_site.api.errors import error_body, error_response
 from fairlens_site.health import run_probes
+from fairlens_site.outages import outage_response, unavailable_dependency
 from fairlens_site.request_context import current_request_id
 
 API_INDEX = {
@@ -147,7 +149,15 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500 outside DRF. The error id is the request id, which Django's own error log line carries too."""
+    """500 outside DRF. The error id is the request id, which Django's own error log line carries too.
+
+    Django calls this while handling the exception, so ``sys.exc_info()`` still holds it: an unreachable
+    database or cache raised in middleware (saving the session, say) answers 503 + Retry-After instead.
+    """
+    failure = sys.exc_info()[1]
+    dependency = unavailable_dependency(failure)
+    if dependency is not None and failure is not None:
+        return outage_response(request, dependency, failure)
     request_id = current_request_id()
     error_id = request_id if request_id != "-" else uuid.uuid4().hex
     message = "An unexpected error occurred. Quote the error id when reporting it."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 
 
 class ApplicationError(Exception):
@@ -48,3 +48,14 @@ def error_response(
 ) -> JsonResponse:
     """A plain Django JSON error response, for code that runs outside DRF (middleware, URL-level handlers)."""
     return JsonResponse(error_body(code, message, details, **extra), status=status)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """Whether an error for this request should be JSON: every /api/ path, and any client that asks for JSON
+    rather than HTML. Browsers (``text/html`` first) get pages; a client naming no type gets JSON."""
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("Accept", "")
+    if accept.startswith("text/html"):
+        return False
+    return "text/html" not in accept or "application/json" in accept

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
 from fairlens_site.api.errors import ApplicationError, error_body
+from fairlens_site.outages import log_outage, outage_body, retry_after_seconds, unavailable_dependency
 from monitoring.fairness.errors import FairnessInputError
 
 logger = logging.getLogger("fairlens.api")
@@ -27,6 +28,15 @@ _DEFAULT_MESSAGES = {
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Map any exception raised in an API view to a JSON error response; never a traceback."""
+    dependency = unavailable_dependency(exc)
+    if dependency is not None:
+        request = context.get("request")
+        log_outage(request.path if request is not None else "-", dependency, exc)
+        return Response(
+            outage_body(dependency),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(retry_after_seconds())},
+        )
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, FairnessInputError):

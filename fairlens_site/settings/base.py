@@ -51,6 +51,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outermost of our own: it times the whole request and sees the final status code.
     "fairlens_site.middleware.RequestLogMiddleware",
+    "fairlens_site.middleware.ContentSecurityMiddleware",
+    "fairlens_site.middleware.JsonNotFoundMiddleware",
+    # Turns a view's "database/cache unreachable" into 503 + Retry-After (DRF views: the exception handler).
+    "fairlens_site.middleware.DependencyOutageMiddleware",
     "fairlens_site.middleware.ApiHttpsOnlyMiddleware",
     "fairlens_site.middleware.RejectNulQueryMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -431,6 +435,8 @@ FERNET_KEYS = [
     if key.strip()
 ]
 FAIRLENS_HEALTH_TIMEOUT_SECONDS = env.float("FAIRLENS_HEALTH_TIMEOUT_SECONDS", default=2.0)
+# Retry-After (seconds) of the 503 answered while PostgreSQL or Redis cannot be reached.
+OUTAGE_RETRY_AFTER_SECONDS = env.int("FAIRLENS_OUTAGE_RETRY_AFTER_SECONDS", default=5)
 # Key for pseudonymising prediction ids (HMAC-SHA256). Changing it makes earlier ids unrecognisable, so
 # re-sent predictions would count twice and labels could not find their predictions: keep it stable.
 FAIRLENS_ID_PEPPER = secret("FAIRLENS_ID_PEPPER", debug=DEBUG)

@@ -96,3 +96,45 @@ def test_login_without_a_client_address_is_not_a_server_error(monitor_user: obje
         "/api/login", {"username": "carol-monitor", "password": "bad"}, format="json"
     )
     assert response.status_code == 401
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_pages_get_a_strict_content_security_policy_and_signed_in_pages_are_not_stored(monitor_user: object) -> None:
+    from fairlens_site.middleware import STRICT_CSP
+
+    client = Client()
+    sign_in_page = client.get("/login/", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert sign_in_page["Content-Security-Policy"] == STRICT_CSP
+    client.force_login(monitor_user)
+    dashboard = client.get("/dashboard/", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert dashboard.status_code == 200
+    assert dashboard["Content-Security-Policy"] == STRICT_CSP
+    assert "script-src 'self';" in STRICT_CSP
+    assert "unsafe-inline" not in STRICT_CSP
+    assert "no-store" in dashboard["Cache-Control"]
+
+
+def test_api_answers_for_a_signed_in_principal_are_not_stored(client_as: object) -> None:
+    response = client_as("monitor").get("/api/v1/accounts/me/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "no-store" not in APIClient().get("/api/health").get("Cache-Control", "")
+
+
+@override_settings(DEBUG=True)
+@pytest.mark.parametrize("accept", ["application/json", "*/*"])
+def test_with_debug_on_an_unknown_url_is_json_for_api_clients(accept: str) -> None:
+    response = Client().get("/nothing-here", HTTP_ACCEPT=accept)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
+    assert b"URLconf" not in response.content
+
+
+@override_settings(DEBUG=True)
+def test_with_debug_on_browsers_still_get_the_debug_404_page() -> None:
+    response = Client().get("/nothing-here", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

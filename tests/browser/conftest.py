@@ -91,12 +91,18 @@ def screenshot_path(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def page(browser: Browser, live_server: Any, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A page in a fresh context (no cookies) whose relative URLs go to the live server. Uncaught JavaScript
-    errors fail the test; a full-page screenshot is saved after it, pass or fail."""
+    errors and Content-Security-Policy violations (Chromium reports each on the console) fail the test; a
+    full-page screenshot is saved after it, pass or fail."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    violations: list[str] = []
+    opened.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     try:
         yield opened
     finally:
@@ -107,6 +113,7 @@ def page(browser: Browser, live_server: Any, request: pytest.FixtureRequest) -> 
         finally:
             context.close()
     assert not errors, f"uncaught JavaScript errors: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

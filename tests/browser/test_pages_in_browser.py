@@ -143,3 +143,19 @@ def test_sign_in_with_the_keyboard_only(page: Page, people: None) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/dashboard/")
+
+
+def test_model_page_runs_its_script_under_the_strict_policy_and_is_not_stored(
+    page: Page, people: None, monitored_model: Any, login: Callable[[str], Page]
+) -> None:
+    from fairlens_site.middleware import STRICT_CSP
+
+    login(MONITOR)
+    response = page.goto("/dashboard/loan_model/")
+    assert response is not None
+    assert response.headers["content-security-policy"] == STRICT_CSP
+    assert "no-store" in response.headers["cache-control"]
+    # dashboard.js (same origin, allowed) updates the read-out as the slider moves; the fixture fails the test on
+    # any CSP violation the page causes.
+    set_range(page, "#scenario-form input[name=drift_level]", "0.85")
+    expect(page.locator("#drift_level-value")).to_have_text("0.85")
