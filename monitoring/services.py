@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
-from monitoring.constants import MAX_REPORTED_ERRORS
+from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
-from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
+from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.ingestion.rollup_math import RollupCells, merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import (
@@ -68,6 +68,16 @@ def protected_attributes_for(model_version: ModelVersion, override: Sequence[str
             status_code=409,
         )
     return list(policy.protected_attributes)
+
+
+def csv_column_limit(attributes: Sequence[str], features: Sequence[FeatureSpec]) -> int:
+    """The most columns a CSV batch may have: INGEST_MAX_COLUMNS, or by default the fixed columns, the policy's
+    attributes and declared features and EXTRA_CSV_COLUMNS more (undeclared ones are dropped), at most
+    MAX_CSV_COLUMNS."""
+    if settings.INGEST_MAX_COLUMNS:
+        return settings.INGEST_MAX_COLUMNS
+    natural = len(CORE_CSV_COLUMNS) + len(attributes) + len(features) + EXTRA_CSV_COLUMNS
+    return min(natural, MAX_CSV_COLUMNS)
 
 
 def feature_schema_for(model_version: ModelVersion) -> list[FeatureSpec]:
