@@ -56,10 +56,13 @@ class IngestionResult:
         }
 
 
-def protected_attributes_for(model_version: ModelVersion, override: Sequence[str] | None = None) -> list[str]:
-    """The attributes a batch must carry: the request's own list, else the model's policy."""
-    if override:
-        return list(dict.fromkeys(override))
+def protected_attributes_for(model_version: ModelVersion, requested: Sequence[str] | None = None) -> list[str]:
+    """The attributes every row of a batch must carry: the model's policy's, whoever sends it.
+
+    A request may name them (the seed's ``protected_attributes``) but not change them: a list that differs from
+    the policy's is a 400. Otherwise a client could leave out an attribute the policy checks (rows without
+    ``gender`` accepted) or roll decisions up under attributes no check reads, keeping them out of the check.
+    """
     policy = current_policy(model_version.model)
     if policy is None:
         raise ApplicationError(
@@ -67,7 +70,15 @@ def protected_attributes_for(model_version: ModelVersion, override: Sequence[str
             code="no_policy",
             status_code=409,
         )
-    return list(policy.protected_attributes)
+    attributes = list(policy.protected_attributes)
+    if requested and set(requested) != set(attributes):
+        expected = ", ".join(attributes)
+        raise ApplicationError(
+            f"`protected_attributes` must be the policy's ({expected}) or be omitted; they are fixed by the policy.",
+            code="invalid",
+            details={"protected_attributes": [f"must be the policy's: {expected}"]},
+        )
+    return attributes
 
 
 def csv_column_limit(attributes: Sequence[str], features: Sequence[FeatureSpec]) -> int:

@@ -136,7 +136,7 @@ class PredictionsView(APIView):
             OpenApiParameter(
                 "protected_attributes",
                 OpenApiTypes.STR,
-                description="Comma-separated attributes, overriding the policy's.",
+                description="Comma-separated attributes; if given, they must be the policy's (which are fixed).",
             ),
         ],
         tags=["ingestion"],

@@ -282,3 +282,19 @@ def test_timestamps_before_1970_are_row_errors(key_client: APIClient, stamp: str
         post_json(key_client, {"predictions": [prediction("new", timestamp="1970-01-01T00:00:00Z")]}).json()["accepted"]
         == 1
     )
+
+
+def test_a_client_cannot_change_the_policys_protected_attributes(key_client: APIClient) -> None:
+    # Rows without the policy's attributes, rolled up under one it does not have, would escape every check.
+    row = {**prediction("r-1"), "attributes": {"region": "north"}}
+    response = post_json(key_client, {"predictions": [row]}, url=URL + "?protected_attributes=region")
+    assert response.status_code == 400
+    assert response.json()["details"] == {"protected_attributes": ["must be the policy's: race, sex"]}
+    assert not Prediction.objects.exists()
+    assert not PredictionRollup.objects.exists()
+    # Naming the policy's own attributes (in any order) is allowed; a missing one is still a row error.
+    same = post_json(
+        key_client, {"predictions": [prediction("r-2"), row]}, url=URL + "?protected_attributes=sex,race"
+    ).json()
+    assert (same["accepted"], same["rejected"]) == (1, 1)
+    assert {error["field"] for error in same["errors"]} >= {"attributes.race", "attributes.sex"}
