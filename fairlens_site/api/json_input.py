@@ -6,9 +6,10 @@ PostgreSQL's jsonb), ``\\u0000`` (PostgreSQL refuses NUL in text and jsonb), lon
 decoder or in any later code that walks the value. Each is answered 400 naming where it is, e.g.
 ``predictions[3].features.income``.
 
-Cost: the depth is measured before decoding with a vectorised pass over the bytes (tens of milliseconds for
-a 10 MB body); the value is walked for the path only when the raw bytes contain one of the suspect spellings,
-which ordinary bodies do not.
+Cost: the depth is measured before decoding with bytes.translate and a vectorised pass over the brackets
+left; the value is walked for the path only when the raw bytes contain a suspect spelling (``\\u0000``,
+``\\ud...``, a run of over 100 digits) or a NaN/Infinity was decoded, which ordinary bodies do not. For a 10 MB,
+50,000-row batch that is about 50 ms of CPU on top of json.loads's 140 ms.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ MAX_JSON_DEPTH = 32
 MAX_INTEGER_DIGITS = 100
 
 _SUSPECT_ESCAPES = (b"\\u0000", b"\\ud", b"\\uD")
+# Digits as "0" and everything else as " ": a run of digits longer than any accepted integer is then a plain
+# substring search (a regular expression over a 10 MB body costs ten times more).
+_DIGIT_RUNS = bytes(ord("0") if chr(code).isdigit() and code < 128 else ord(" ") for code in range(256))
+_LONG_DIGITS = b"0" * (MAX_INTEGER_DIGITS + 1)
+_INTEGER_BOUND = 10**MAX_INTEGER_DIGITS
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
 # Everything but quotes and brackets, for bytes.translate (far faster than any per-byte pass in numpy).
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
@@ -40,7 +46,7 @@ _STEP[[ord("]"), ord("}")]] = -1
 
 
 class _Refused:
-    """A number met while decoding that is refused (NaN, Infinity, a huge integer), kept so its place can be named."""
+    """A NaN or Infinity met while decoding, kept so that its place can be named."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -81,22 +87,16 @@ def decode_json(payload: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         refused.append(_Refused(f"is {name}: numbers must be finite"))
         return refused[-1]
 
-    def integer(text: str) -> int | _Refused:
-        if len(text.lstrip("-")) <= MAX_INTEGER_DIGITS:
-            return int(text)
-        refused.append(_Refused(f"is an integer of more than {MAX_INTEGER_DIGITS} digits"))
-        return refused[-1]
-
     try:
         # Decoded here, strictly: json.loads would decode bytes with "surrogatepass", letting encoded lone
         # surrogates through. UTF-8 (with or without a BOM) in practice; UTF-16 and -32 are detected as before.
         text = payload.decode(json.detect_encoding(payload))
-        value = json.loads(text, parse_constant=constant, parse_int=integer)
+        value = json.loads(text, parse_constant=constant)
     except RecursionError as exc:  # not reachable past the depth check; kept so that it can never be a 500
         raise invalid_json("The JSON body is nested too deeply.", body=["nested too deeply"]) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_json(f"The body is not valid JSON: {str(exc)[:200]}") from exc
-    if refused or any(spelling in payload for spelling in _SUSPECT_ESCAPES):
+    if refused or _LONG_DIGITS in payload.translate(_DIGIT_RUNS) or any(s in payload for s in _SUSPECT_ESCAPES):
         problem = _first_problem(value)
         if problem is not None:
             path, reason = problem
@@ -133,6 +133,8 @@ def _first_problem(value: Any) -> tuple[str, str] | None:
     for path, item, is_key in _walk(value):
         if isinstance(item, _Refused):
             return path or "body", item.reason
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) >= _INTEGER_BOUND:
+            return path or "body", f"is an integer of more than {MAX_INTEGER_DIGITS} digits"
         if isinstance(item, str):
             reason = _text_problem(item)
             if reason is not None:
