@@ -83,7 +83,7 @@ class ApiHttpsOnlyMiddleware:
 
 
 class RejectNulQueryMiddleware:
-    """A NUL character in a query parameter is a 400 for every API path.
+    """A NUL character in the path or a query parameter is a 400 for every API path.
 
     No stored name holds one, and PostgreSQL refuses NUL inside a string literal, so letting it reach a
     filter would turn bad input into a 500.
@@ -94,6 +94,13 @@ class RejectNulQueryMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/api/"):
+            if "\x00" in request.path:
+                return error_response(
+                    400,
+                    "invalid",
+                    "The path must not contain NUL characters.",
+                    {"path": ["must not contain NUL characters"]},
+                )
             bad = sorted({name for name, value in request.GET.lists() if any("\x00" in item for item in value)})
             if bad:
                 return error_response(

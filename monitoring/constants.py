@@ -10,3 +10,9 @@ MAX_ATTRIBUTE_VALUE_LENGTH = 100
 MAX_ID_LENGTH = 200
 # Ingestion reports at most this many row errors.
 MAX_REPORTED_ERRORS = 100
+# CSV batches: columns beyond the fixed ones, the policy's attributes and its declared features that a batch
+# may carry (a client's export often has a few more; they are dropped), and the most columns in any case.
+EXTRA_CSV_COLUMNS = 64
+MAX_CSV_COLUMNS = 1000
+# No prediction is older than this (the Unix epoch): earlier timestamps are typos or defaults such as 0001-01-01.
+EARLIEST_TIMESTAMP = "1970-01-01T00:00:00Z"

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from fairlens_site.api.errors import ApplicationError
-from monitoring.constants import MAX_REPORTED_ERRORS
+from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
-from monitoring.ingestion.parsing import ParsedBatch, RowError, bad_batch, validate
+from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.ingestion.rollup_math import RollupCells, merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import (
@@ -56,10 +56,13 @@ class IngestionResult:
         }
 
 
-def protected_attributes_for(model_version: ModelVersion, override: Sequence[str] | None = None) -> list[str]:
-    """The attributes a batch must carry: the request's own list, else the model's policy."""
-    if override:
-        return list(dict.fromkeys(override))
+def protected_attributes_for(model_version: ModelVersion, requested: Sequence[str] | None = None) -> list[str]:
+    """The attributes every row of a batch must carry: the model's policy's, whoever sends it.
+
+    A request may name them (the seed's ``protected_attributes``) but not change them: a list that differs from
+    the policy's is a 400. Otherwise a client could leave out an attribute the policy checks (rows without
+    ``gender`` accepted) or roll decisions up under attributes no check reads, keeping them out of the check.
+    """
     policy = current_policy(model_version.model)
     if policy is None:
         raise ApplicationError(
@@ -67,7 +70,25 @@ def protected_attributes_for(model_version: ModelVersion, override: Sequence[str
             code="no_policy",
             status_code=409,
         )
-    return list(policy.protected_attributes)
+    attributes = list(policy.protected_attributes)
+    if requested and set(requested) != set(attributes):
+        expected = ", ".join(attributes)
+        raise ApplicationError(
+            f"`protected_attributes` must be the policy's ({expected}) or be omitted; they are fixed by the policy.",
+            code="invalid",
+            details={"protected_attributes": [f"must be the policy's: {expected}"]},
+        )
+    return attributes
+
+
+def csv_column_limit(attributes: Sequence[str], features: Sequence[FeatureSpec]) -> int:
+    """The most columns a CSV batch may have: INGEST_MAX_COLUMNS, or by default the fixed columns, the policy's
+    attributes and declared features and EXTRA_CSV_COLUMNS more (undeclared ones are dropped), at most
+    MAX_CSV_COLUMNS."""
+    if settings.INGEST_MAX_COLUMNS:
+        return settings.INGEST_MAX_COLUMNS
+    natural = len(CORE_CSV_COLUMNS) + len(attributes) + len(features) + EXTRA_CSV_COLUMNS
+    return min(natural, MAX_CSV_COLUMNS)
 
 
 def feature_schema_for(model_version: ModelVersion) -> list[FeatureSpec]:

@@ -257,6 +257,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRole"],
+    # JSON bodies are decoded strictly (bounded nesting, no NaN, NUL or lone surrogates): a 400, never a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "fairlens_site.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [
         "fairlens_site.api.throttling.AnonymousRateThrottle",
         "fairlens_site.api.throttling.PrincipalRateThrottle",
@@ -442,6 +448,9 @@ OUTAGE_RETRY_AFTER_SECONDS = env.int("FAIRLENS_OUTAGE_RETRY_AFTER_SECONDS", defa
 FAIRLENS_ID_PEPPER = secret("FAIRLENS_ID_PEPPER", debug=DEBUG)
 INGEST_MAX_ROWS = env.int("INGEST_MAX_ROWS", default=50_000)
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# Most columns in a CSV batch (413 beyond, before it is parsed). 0: the fixed columns, the policy's attributes
+# and declared features and 64 more, at most 1000. Also the most keys in one prediction's JSON `features`.
+INGEST_MAX_COLUMNS = env.int("INGEST_MAX_COLUMNS", default=0)
 # How far in the future a prediction timestamp may be (clock skew between client and server).
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)

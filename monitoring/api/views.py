@@ -136,7 +136,7 @@ class PredictionsView(APIView):
             OpenApiParameter(
                 "protected_attributes",
                 OpenApiTypes.STR,
-                description="Comma-separated attributes, overriding the policy's.",
+                description="Comma-separated attributes; if given, they must be the policy's (which are fixed).",
             ),
         ],
         tags=["ingestion"],
@@ -174,11 +174,23 @@ class _PredictionCursor(CursorPagination):
     page_size_query_param = "limit"
 
 
+def _column_limit(model_version: ModelVersion, attributes: list[str]) -> int:
+    """The most CSV columns, or keys in one row's JSON ``features``, a batch for this model may have."""
+    return services.csv_column_limit(attributes, services.feature_schema_for(model_version))
+
+
 def _prepare(model_version: ModelVersion, body: RawBody, attributes: list[str], atomic: bool) -> services.PreparedBatch:
     if body.media_type == "text/csv":
-        raw = frame_from_csv(body.content, attributes, settings.INGEST_MAX_ROWS)
+        raw = frame_from_csv(
+            body.content, attributes, settings.INGEST_MAX_ROWS, _column_limit(model_version, attributes)
+        )
     else:
-        raw = frame_from_json_records(_json_field(body, "predictions"), attributes, settings.INGEST_MAX_ROWS)
+        raw = frame_from_json_records(
+            _json_field(body, "predictions"),
+            attributes,
+            settings.INGEST_MAX_ROWS,
+            _column_limit(model_version, attributes),
+        )
     return services.prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
 
 
@@ -202,7 +214,7 @@ class LabelsView(APIView):
 
         def label() -> Response:
             csv = body.media_type == "text/csv"
-            labels = labels_from_csv(body.content) if csv else _json_field(body, "labels")
+            labels = labels_from_csv(body.content, settings.INGEST_MAX_ROWS) if csv else _json_field(body, "labels")
             return Response(
                 services.ingest_labels(model_version=model_version, labels=labels, principal=principal_name(request))
             )
@@ -232,7 +244,9 @@ class SubmitPredictionsView(APIView):
         attributes = services.protected_attributes_for(model_version, fields.get("protected_attributes"))
         # Validation and metrics need no transaction, so they run before the write lock is taken; metrics that
         # cannot be computed (400) leave nothing stored.
-        raw = frame_from_json_records(fields["predictions"], attributes, settings.INGEST_MAX_ROWS)
+        raw = frame_from_json_records(
+            fields["predictions"], attributes, settings.INGEST_MAX_ROWS, _column_limit(model_version, attributes)
+        )
         prepared = services.prepare_predictions(model_version=model_version, raw=raw, attributes=attributes)
         metrics, alert = batch_metrics(
             model_version=model_version,

@@ -13,8 +13,10 @@ declare are dropped here, before anything is stored, and named in ``ParsedBatch.
 
 from __future__ import annotations
 
+import csv
 import io
-import json
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,11 +26,20 @@ import numpy as np
 import pandas as pd
 
 from fairlens_site.api.errors import ApplicationError
-from monitoring.constants import MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ID_LENGTH, MAX_REPORTED_ERRORS
+from fairlens_site.api.json_input import decode_json
+from monitoring.constants import (
+    EARLIEST_TIMESTAMP,
+    EXTRA_CSV_COLUMNS,
+    MAX_ATTRIBUTE_VALUE_LENGTH,
+    MAX_CSV_COLUMNS,
+    MAX_ID_LENGTH,
+    MAX_REPORTED_ERRORS,
+)
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, dropped_report, feature_inputs, screen
 
 CORE_CSV_COLUMNS = ("id", "timestamp", "y_pred", "y_true", "score")
 _ZONE_SUFFIX = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+_EARLIEST = pd.Timestamp(EARLIEST_TIMESTAMP)
 _BOOL_WORDS = {"true": 1, "false": 0, "True": 1, "False": 0}
 
 
@@ -70,12 +81,19 @@ def _check_size(rows: int, max_rows: int) -> None:
         )
 
 
-def frame_from_json_records(items: Any, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
-    """The JSON body's ``predictions`` list as a raw (unvalidated) frame; ``features`` holds each row's object."""
+def frame_from_json_records(
+    items: Any, attributes: Sequence[str], max_rows: int, max_features: int = MAX_CSV_COLUMNS
+) -> pd.DataFrame:
+    """The JSON body's ``predictions`` list as a raw (unvalidated) frame; ``features`` holds each row's object.
+
+    A row's ``features`` may have at most ``max_features`` keys (the CSV column limit), 413 beyond: every
+    name sent is collected and reported, so the count bounds the work per row.
+    """
     if not isinstance(items, list):
         raise bad_batch("`predictions` must be a list of objects.", predictions=["expected a list"])
     _check_size(len(items), max_rows)
     objects = [item if isinstance(item, dict) else {} for item in items]
+    _check_feature_counts(objects, max_features)
     frame = pd.DataFrame(
         {
             "row": np.arange(1, len(items) + 1),
@@ -97,22 +115,119 @@ def frame_from_json_records(items: Any, attributes: Sequence[str], max_rows: int
     return frame
 
 
-def read_csv_table(payload: bytes) -> pd.DataFrame:
-    """A CSV body (header row first) as text columns, empty cells as ``""``; 400 if it is not CSV."""
+def _csv_header(payload: bytes) -> list[str]:
+    """The header's field names, read from the first line alone (a CSV without a line break is all header)."""
+    end = payload.find(b"\n")
+    line = payload if end < 0 else payload[:end]
     try:
-        table = pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise bad_batch(f"The CSV could not be parsed: {reason}", code="parse_error") from exc
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise bad_batch("The CSV header is not valid UTF-8.", code="parse_error") from exc
+    return [name.strip() for name in next(csv.reader([text]), [])]
+
+
+def _check_columns(payload: bytes, max_columns: int) -> list[str]:
+    """The header's names; 400 before pandas reads anything when there are too many or a name repeats.
+
+    Counting is a scan of the first line (milliseconds even for 200,000 columns), whereas pandas would build a
+    column per name first, for seconds.
+    """
+    header = _csv_header(payload)
+    if len(header) > max_columns:
+        raise bad_batch(
+            f"The CSV has {len(header)} columns; at most {max_columns} are accepted for this model "
+            "(the fixed columns, its protected attributes, its declared features and a few more).",
+            code="too_many_columns",
+            status=413,
+            columns=[f"{len(header)} columns, at most {max_columns}"],
+        )
+    repeated = sorted(name for name, count in Counter(header).items() if count > 1)
+    if repeated:
+        raise bad_batch(
+            f"The CSV repeats column(s): {', '.join(repeated[:20])}; each column may appear once.",
+            code="duplicate_column",
+            columns=repeated[:20],
+        )
+    return header
+
+
+def _nul_position(payload: bytes, header: Sequence[str]) -> str:
+    """Where the first NUL byte of a CSV is, as "the header" or "line N, column `name`"."""
+    offset = payload.index(b"\x00")
+    line_number = payload.count(b"\n", 0, offset) + 1
+    if line_number == 1:
+        return "the header"
+    start = payload.rfind(b"\n", 0, offset) + 1
+    before = payload[start:offset].decode("utf-8", "replace")
+    position = len(next(csv.reader([before]), [""])) - 1
+    name = header[position] if 0 <= position < len(header) else f"#{position + 1}"
+    return f"line {line_number} (row {line_number - 1}), column `{name}`"
+
+
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _check_feature_counts(objects: Sequence[dict[str, Any]], max_features: int) -> None:
+    for position, item in enumerate(objects):
+        features = item.get("features")
+        if isinstance(features, dict) and len(features) > max_features:
+            field_name = f"predictions[{position}].features"
+            raise bad_batch(
+                f"`{field_name}` has {len(features)} keys; at most {max_features} are accepted for this model.",
+                code="too_many_features",
+                status=413,
+                **{field_name: [f"{len(features)} keys, at most {max_features}"]},
+            )
+
+
+def read_csv_table(payload: bytes, *, max_rows: int | None = None, max_columns: int = MAX_CSV_COLUMNS) -> pd.DataFrame:
+    """A CSV body (header row first) as text columns, empty cells as ``""``; 400 if it is not CSV.
+
+    Refused before parsing: more than ``max_columns`` columns (413), a repeated column name and NUL bytes
+    (no database column may hold one). Every row must have at most the header's fields. At most
+    ``max_rows + 1`` rows are parsed, enough to tell the caller the batch is too large.
+    """
+    header = _check_columns(payload, max_columns)
+    if b"\x00" in payload:
+        where = _nul_position(payload, header)
+        raise bad_batch(f"The CSV contains a NUL character in {where}.", code="parse_error", csv=[f"NUL in {where}"])
+    try:
+        table = pd.read_csv(
+            io.BytesIO(payload),
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            nrows=None if max_rows is None else max_rows + 1,
+        )
+    except pd.errors.ParserError as exc:
+        counts = _FIELD_COUNT.search(str(exc))
+        if counts is None:
+            raise bad_batch(f"The CSV could not be parsed: {_first_line(exc)}", code="parse_error") from exc
+        expected, line, saw = counts.groups()
+        raise bad_batch(
+            f"The CSV's line {line} (row {int(line) - 1}) has {saw} fields; the header has {expected}.",
+            code="parse_error",
+        ) from exc
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise bad_batch(f"The CSV could not be parsed: {_first_line(exc)}", code="parse_error") from exc
+    if not isinstance(table.index, pd.RangeIndex):
+        # pandas takes a first data row longer than the header as the rows' index, shifting every value.
+        raise bad_batch(
+            f"The CSV's line 2 (row 1) has more fields than the header's {len(table.columns)}.", code="parse_error"
+        )
     table.columns = [str(column).strip() for column in table.columns]
-    if len(set(table.columns)) != len(table.columns):
-        raise bad_batch("The CSV has duplicate column names.", code="parse_error")
     return table
 
 
-def frame_from_csv(payload: bytes, attributes: Sequence[str], max_rows: int) -> pd.DataFrame:
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def frame_from_csv(
+    payload: bytes, attributes: Sequence[str], max_rows: int, max_columns: int = MAX_CSV_COLUMNS
+) -> pd.DataFrame:
     """A CSV body (header row first) as a raw frame; each extra column is a feature, ``feat:<name>``."""
-    table = read_csv_table(payload)
+    table = read_csv_table(payload, max_rows=max_rows, max_columns=max_columns)
     required = ["id", "timestamp", "y_pred", *attributes]
     missing = [column for column in required if column not in table.columns]
     if missing:
@@ -248,6 +363,7 @@ def validate(
     occurred = pd.to_datetime(stamps.where(has_zone), format="ISO8601", utc=True, errors="coerce")
     flag(has_zone & occurred.isna(), "timestamp", "not a valid ISO 8601 time")
     flag(occurred > pd.Timestamp(now + max_future), "timestamp", "is in the future")
+    flag(occurred < _EARLIEST, "timestamp", f"is before {EARLIEST_TIMESTAMP}")
 
     flag(~raw["attributes_is_object"], "attributes", "must be an object of attribute values")
     attribute_columns = {}
@@ -318,12 +434,13 @@ def validate(
 LABEL_CSV_COLUMNS = ("id", "y_true")
 
 
-def labels_from_csv(payload: bytes) -> list[dict[str, Any]]:
+def labels_from_csv(payload: bytes, max_rows: int | None = None) -> list[dict[str, Any]]:
     """A labels CSV (``id,y_true`` header) as the JSON form's list of ``{id, y_true}`` objects.
 
     The values stay as sent (0/1 and true/false as numbers), so a bad row gets the same error as in JSON.
     """
-    table = read_csv_table(payload)
+    # A few unexpected columns get named below; a header far wider is refused before it is parsed.
+    table = read_csv_table(payload, max_rows=max_rows, max_columns=len(LABEL_CSV_COLUMNS) + EXTRA_CSV_COLUMNS)
     missing = [column for column in LABEL_CSV_COLUMNS if column not in table.columns]
     if missing:
         raise bad_batch(
@@ -346,7 +463,5 @@ def labels_from_csv(payload: bytes) -> list[dict[str, Any]]:
 
 
 def parse_json_body(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_batch(f"The body is not valid JSON: {exc}", code="parse_error") from exc
+    """The body decoded strictly: nesting bounded, finite numbers, no NUL or lone surrogate (400 naming where)."""
+    return decode_json(payload)
