@@ -133,6 +133,7 @@ def run_months(
     explore: Sequence[int] = (),
     seed: int = 0,
     stop_at_alert: bool = False,
+    cusum_thresholds: Sequence[float] = (),
 ) -> dict[str, np.ndarray]:
     """Run ``months`` independent series of ``hours`` hourly checks; returns per-series first alert hours etc.
 
@@ -158,6 +159,9 @@ def run_months(
     first_pre_alert = np.full(months, -1)
     first_finding = np.full(months, -1)
     log_e = np.zeros((months, len(comparisons)))
+    cusum = np.zeros((months, len(comparisons)))
+    first_cusum = np.full((len(cusum_thresholds), months), -1)
+    cusum_start = np.full((len(cusum_thresholds), months), -1)
     for hour in range(hours):
         tpr, fpr = rates(hour)
         mean = rows_per_day / 24.0 * shares[:, None] * cell_probabilities(tpr, fpr)
@@ -171,6 +175,13 @@ def run_months(
             batch = batches[legs]
             batch.advance(hour, favourable.reshape(-1, legs), rows.reshape(-1, legs))
             log_e[:, members] = batch.log_evidence().reshape(months, len(members))
+            cusum[:, members] = batch.cusum.reshape(months, len(members))
+        for row, level in enumerate(cusum_thresholds):
+            crossed = (cusum.max(axis=1) >= level) & (first_cusum[row] < 0)
+            first_cusum[row, crossed] = hour
+            if len(by_legs) == 1:
+                starts = next(iter(batches.values())).cusum_start.reshape(months, -1)
+                cusum_start[row, crossed] = starts[crossed, cusum[crossed].argmax(axis=1)]
         page_log_e = np.where(paging[None, :], log_e, -np.inf)
         hit = page_log_e.max(axis=1) >= threshold
         new = hit & (first_alert < 0)
@@ -183,13 +194,15 @@ def run_months(
                 [len(e_bh(np.exp(np.minimum(row[list(explore)], 700)), settings.alpha)) > 0 for row in log_e]
             )
             first_finding[found & (first_finding < 0)] = hour
-        if stop_at_alert and np.all(first_alert >= 0):
+        if stop_at_alert and np.all(first_alert >= 0) and (not len(cusum_thresholds) or np.all(first_cusum >= 0)):
             break
     return {
         "first_alert": first_alert,
         "first_alert_comparison": first_alert_comparison,
         "first_pre_alert": first_pre_alert,
         "first_finding": first_finding,
+        "first_cusum": first_cusum,
+        "cusum_start": cusum_start,
     }
 
 

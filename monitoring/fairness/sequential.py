@@ -47,8 +47,8 @@ where ``K^(s)`` bets only on buckets closed after grid time ``s``. All component
 ``K^(s)_t = exp(L_t - L_s)`` with ``L`` the cumulative log-wealth: the state stores ``L`` at each started grid
 time. The weights sum to 1, so ``K`` is again a test supermartingale. A violation that starts after a long
 compliant run is picked up by the restart at the next grid time without paying back what ``K^(0)`` lost, at a
-cost of ``log(1 / w_s)`` nats of extra evidence (``log(2 * 90) = 5.2`` for a quarter on a daily grid); a new
-model pays ``log(1 / w_0) = 0.69``.
+cost of ``log(1 / w_s)`` nats of extra evidence (``log(4 * 90) = 5.9`` for a quarter on a daily grid); a new
+model pays ``log(1 / w_0) = 0.29``.
 
 Plain guarantee: if, throughout a review period, every comparison of the policy holds at every hour, the
 probability that the evidence of *any* paging comparison reaches its alert threshold at any check during that
@@ -86,19 +86,22 @@ HOURS_PER_DAY = 24
 class SequentialSettings:
     """Policy-level settings of the evidence (all have defaults a compliance team can read).
 
-    ``alpha``: family-wise error per review period. ``period_hours``: the review period after which evidence
-    resets (default 91 days). ``grid_hours``: spacing of restart times. ``start_weight``: mixture weight of the
-    component started at the period start (the rest is spread over the restarts). ``half_life_units``: memory
-    of the bet's estimates, in units. ``prior_units``: weight of the bet's prior (mean 0). ``bet_cap``: largest
-    stake as a share of what a unit can lose. ``max_pool_hours``: oldest rows a bucket may pool.
+        ``alpha``: family-wise error per review period. ``period_hours``: the review period after which evidence
+        resets (default 91 days). ``grid_hours``: spacing of restart times. ``start_weight``: mixture weight of the
+        component started at the period start (the rest is spread over the restarts). ``half_life_units``: memory
+        of the bet's estimates, in units. ``prior_units``: weight of the bet's prior, whose mean is ``prior_mean``
+    times the largest increment (negative: the first hours are already bet against, as if a small violation were
+    expected; any prior keeps validity, it only moves power between early and late). ``bet_cap``: largest
+        stake as a share of what a unit can lose. ``max_pool_hours``: oldest rows a bucket may pool.
     """
 
     alpha: float = 0.05
     period_hours: int = 91 * HOURS_PER_DAY
     grid_hours: int = HOURS_PER_DAY
-    start_weight: float = 0.5
-    half_life_units: float = 200.0
+    start_weight: float = 0.75
+    half_life_units: float = 150.0
     prior_units: float = 20.0
+    prior_mean: float = -0.05
     bet_cap: float = 0.5
     max_pool_hours: int = HOURS_PER_DAY
 
@@ -132,7 +135,7 @@ _LOG_FACTORIALS = gammaln(np.arange(1025, dtype=np.float64) + 1.0)
 def _log_factorial(values: np.ndarray) -> np.ndarray:
     # Counts are whole numbers: a lookup table (grown on demand) is exact and much faster than gammaln.
     global _LOG_FACTORIALS
-    index = values.astype(np.int64)
+    index = values.astype(np.int64, copy=False)
     top = int(index.max()) if index.size else 0
     if top >= len(_LOG_FACTORIALS):
         _LOG_FACTORIALS = gammaln(np.arange(2 * top + 1, dtype=np.float64) + 1.0)
@@ -206,17 +209,25 @@ def bucket_log_factor(
     p_small = rate[index, small]
     total, successes = rows[index, big], favourable[index, big]
     r_big, m_big = block[index, big], extra[index, big]
-    top = int(r_big.max()) + 1 if len(r_big) else 1
-    j = np.arange(top + 1, dtype=np.float64)[None, :]
+    # The support grid of each element is padded to a width class that depends on that element alone (a power
+    # of two), so an element's result never depends on which other comparisons share the batch.
+    width = np.maximum(4, 2 ** np.ceil(np.log2(r_big + 2.0))).astype(np.int64)
     result = np.zeros(len(units))
-    for size, count in ((r_big, units - m_big), (r_big + 1.0, m_big)):
-        pmf = _hypergeometric_pmf(total[:, None], successes[:, None], size[:, None], j)
-        # Outside the support (pmf 0) the level may exceed the increment's range: evaluate it at 0 instead.
-        level = np.where(pmf > 0, constant[:, None] + a_big[:, None] * j / size[:, None], 0.0)
-        no = np.log1p(-bet[:, None] * level)
-        yes = np.log1p(-bet[:, None] * np.where(pmf > 0, level + a_small[:, None], 0.0))
-        expected = (pmf * ((1.0 - p_small[:, None]) * no + p_small[:, None] * yes)).sum(axis=1)
-        result += np.where(count > 0, count * expected, 0.0)
+    for size_class in np.unique(width):
+        chosen = width == size_class
+        j = np.arange(size_class, dtype=np.float64)[None, :]
+        part = np.zeros(int(chosen.sum()))
+        for size, count in ((r_big[chosen], units[chosen] - m_big[chosen]), (r_big[chosen] + 1.0, m_big[chosen])):
+            pmf = _hypergeometric_pmf(total[chosen, None], successes[chosen, None], size[:, None], j)
+            # Outside the support (pmf 0) the level may exceed the increment's range: evaluate it at 0 instead.
+            level = np.where(pmf > 0, constant[chosen, None] + a_big[chosen, None] * j / size[:, None], 0.0)
+            stake = bet[chosen, None]
+            no = np.log1p(-stake * level)
+            yes = np.log1p(-stake * np.where(pmf > 0, level + a_small[chosen, None], 0.0))
+            p = p_small[chosen, None]
+            expected = (pmf * ((1.0 - p) * no + p * yes)).sum(axis=1)
+            part += np.where(count > 0, count * expected, 0.0)
+        result[chosen] = part
     return result
 
 
@@ -262,7 +273,7 @@ class EvidenceBatch:
         self.log_weights = settings.log_weights()
         # log sum_s w_s exp(-L_s) over started restarts, kept as the grid fills so log K = L + mix is O(1).
         self.mix = np.full(size, self.log_weights[0])
-        self.m1 = np.zeros(size)
+        self.m1 = settings.prior_units * settings.prior_mean * self.top
         self.m2 = settings.prior_units * self.top**2 / 4.0
         self.pool_k = np.zeros((size, legs), dtype=np.int64)
         self.pool_n = np.zeros((size, legs), dtype=np.int64)
