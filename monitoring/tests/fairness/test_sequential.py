@@ -300,3 +300,37 @@ def test_e_bh_and_family_decisions():
     assert decisions[page[1].key].status == PRE_ALERT  # sqrt(40) <= 7 < 40
     assert decisions[explore[0].key].status == FINDING
     assert decisions[explore[1].key].status == QUIET
+
+
+def test_minimum_detectable_effect_agrees_with_simulation():
+    from monitoring.fairness.detectability import (
+        fixed_sample_units,
+        minimum_detectable_dir,
+        sequential_units,
+        unit_moments,
+    )
+
+    mu, variance, per_row = unit_moments(0.275, 0.5, 0.8, 0.2, 0.4)
+    assert per_row == 0.2
+    assert variance == pytest.approx(0.275 * 0.725 + 0.64 * 0.25 / 2)
+    predicted = 24 * sequential_units(mu, variance, math.log(20) + math.log(1 / 0.75)) / (2000 * per_row)
+    first, _ = simulate(
+        0.275, 0.5, runs=60, hours=72, n_u=400 / 24, n_p=800 / 24, settings=SequentialSettings(), seed=31
+    )
+    assert 0.7 <= np.median(first + 1) / predicted <= 1.4
+    assert fixed_sample_units(mu, variance, 0.05) < sequential_units(mu, variance, math.log(20))
+    low = minimum_detectable_dir(200, 0.2, 0.4, 0.5, family_size=30)
+    high = minimum_detectable_dir(2000, 0.2, 0.4, 0.5, family_size=30)
+    assert low.dir_below < high.dir_below < 0.8
+    assert "would be caught within 7 days" in high.statement
+
+
+def test_compliance_evidence_for_resolution():
+    """The reverse process (null: violation) grows on compliant data and stays put on violating data."""
+    reverse = DIR.reversed()
+    assert reverse.reversed() == DIR
+    rng = np.random.default_rng(41)
+    compliant = advance_state(reverse, new_state(reverse, 0), hourly(rng, 24 * 7, 0.475, 0.5, 16, 33))
+    assert evidence(reverse, compliant).log_e >= math.log(20 / 0.05)
+    violating = advance_state(reverse, new_state(reverse, 0), hourly(rng, 24 * 7, 0.3, 0.5, 16, 33))
+    assert evidence(reverse, violating).log_e < 1.0
