@@ -190,7 +190,7 @@ def sequential_cells(months: int, only: str | None = None) -> None:
             return sim.drop_rates(1.0 - 0.3 * min(hour, length) / length)
 
         crossing = int(ramp_hours * (0.2 / 0.3))
-        days = 90 if rows == 200 else 40
+        days = 240 if rows == 200 else 80
         out = sim.run_months(
             dropped,
             ramp,
@@ -256,7 +256,7 @@ def change_detector(months, settings, dir_only, dropped, emit, wanted) -> None:
     from bench import sequential as sim
     from monitoring.fairness.count_change import DEFAULT_LOG_THRESHOLD
 
-    levels = (4.0, 5.0, 6.0, DEFAULT_LOG_THRESHOLD, 8.0)
+    levels = (4.0, 5.0, 6.0, 7.0, 8.0)
     horizon = 3000
     for rows in (200, 2000):
         cell = f"change_detector/in_control_boundary/{rows}"

@@ -225,12 +225,13 @@ def information_bound_hours(
 
 
 def summary(values: np.ndarray) -> dict[str, float | int | None]:
-    caught = np.sort(values[values >= 0])
-    if not len(caught):
-        return {"detected": 0, "median": None, "p90": None}
-    return {
-        "detected": int(len(caught)),
-        "of": int(len(values)),
-        "median": float(np.median(values if len(caught) == len(values) else np.where(values < 0, math.inf, values))),
-        "p90": float(np.percentile(np.where(values < 0, math.inf, values), 90)),
-    }
+    """Median and p90 of event hours (``-1``: not within the horizon, counted as later than any seen).
+
+    A quantile that falls among the undetected runs is ``None`` (censored: later than the horizon).
+    """
+    finite = np.where(values < 0, np.inf, values.astype(np.float64))
+    result: dict[str, float | int | None] = {"detected": int((values >= 0).sum()), "of": int(len(values))}
+    for name, q in (("median", 50), ("p90", 90)):
+        value = float(np.percentile(finite, q, method="lower")) if len(values) else math.inf
+        result[name] = value if math.isfinite(value) else None
+    return result
