@@ -1,0 +1,579 @@
+"""Anytime-valid evidence per banded comparison, built from hourly counts by testing by betting.
+
+What is tested
+--------------
+Each :class:`~monitoring.fairness.comparisons.Comparison` is a linear null ``mu = e + sum_i a_i R_i >= 0``
+(compliance) on the rates ``R_i`` of its legs. The evidence against it is a *wealth* process ``K_t``: a
+non-negative supermartingale with ``K_0 <= 1`` whenever every processed bucket satisfies the null, so by Ville's
+inequality ``P(K_t ever reaches 1/alpha) <= alpha`` however often it is looked at.
+
+Units from counts (Chugg et al. 2023; Waudby-Smith & Ramdas 2023)
+--------------------------------------------------------------------
+Rollups keep counts, not rows. A *bucket* is one hour (several hours when some leg had no row: the hours are
+pooled until every leg has one, at most ``max_pool_hours``; a pool older than that is dropped). In a bucket
+with ``n_i`` rows in leg ``i``, ``Q = min_i n_i`` *units* are formed; a unit takes a block of ``n_i // Q`` or
+``n_i // Q + 1`` rows from each leg, so every row of the bucket is used and the larger group's data is not
+thrown away. A unit's increment ``y = e + sum_i a_i * (block mean of leg i)`` has mean ``mu`` and lies in
+``[min_increment, max_increment]``.
+
+Rows of one leg within a bucket are exchangeable, so a uniformly random arrangement of the bucket's counts has
+the law of the real rows. Betting ``lambda`` on each unit would give the factor ``W = prod_units (1 - lambda
+y_j)`` with ``E[W] <= 1`` under the null. Instead of drawing an arrangement, the bucket's factor is the
+deterministic ``F = exp(E[log W | counts])`` (expectation over the arrangement): by Jensen ``F <= E[W |
+counts]``, and ``E[E[W | counts]] = E[W] <= 1``, so ``F`` is a valid factor, needs no random numbers, is the
+same on every recomputation, and has the expected log-growth of the randomised scheme without its noise.
+``E[log W | counts]`` is computed exactly for two-leg comparisons (DIR, SPD, EOD, FPR_DIFF): one leg's block is
+a single row (Bernoulli), the other's is hypergeometric. For the four-leg AOD it is bounded below with Fan et
+al.'s inequality ``log(1 + u) >= u + phi(c) u^2`` for ``u >= -c`` (``phi(c) = (log(1 - c) + c) / c^2``),
+which needs only the hypergeometric means and variances of the four block means: still a valid factor,
+slightly less powerful.
+
+The bet
+-------
+``lambda`` for a bucket is fixed before the bucket is read (predictable), in ``[0, bet_cap / max_increment]``
+so every factor stays >= ``1 - bet_cap``: ``lambda = clip(-M1 / M2)`` (aGRAPA), where ``M1`` and ``M2`` are
+*discounted* sums of the units' expected ``y`` and ``y^2`` (half-life ``half_life_units`` units). Discounting
+keeps the bet responsive after a long compliant history; predictability is all validity needs. Under
+compliance the estimate of ``mu`` is positive and the bet is 0, so wealth barely sinks.
+
+Recovery and horizon: a mixture over restart times, reset per review period
+------------------------------------------------------------------------------
+The guarantee holds per review period (``period_hours``, default a quarter; a version's life can be stated as
+one long period). Within a period the evidence is a mixture over restart times on a daily grid::
+
+    K_t = w_0 * K_t^(0) + sum_{s=1}^{D-1} w_s * K_t^(s),   w_0 = start_weight, w_s = (1 - w_0) / (D - 1)
+
+where ``K^(s)`` bets only on buckets closed after grid time ``s``. All components share the bet, so
+``K^(s)_t = exp(L_t - L_s)`` with ``L`` the cumulative log-wealth: the state stores ``L`` at each started grid
+time. The weights sum to 1, so ``K`` is again a test supermartingale. A violation that starts after a long
+compliant run is picked up by the restart at the next grid time without paying back what ``K^(0)`` lost, at a
+cost of ``log(1 / w_s)`` nats of extra evidence (``log(4 * 90) = 5.9`` for a quarter on a daily grid); a new
+model pays ``log(1 / w_0) = 0.29``.
+
+Plain guarantee: if, throughout a review period, every comparison of the policy holds at every hour, the
+probability that the evidence of *any* paging comparison reaches its alert threshold at any check during that
+period is at most ``alpha`` (with the family rule of :mod:`monitoring.fairness.family`), whatever the number or
+timing of checks. It assumes that rows of one group within an hour (or a pooled bucket) are independent draws
+with a common rate, and that group sizes and label arrival do not depend on the outcomes.
+
+State
+-----
+:func:`new_state` / :func:`advance_state` keep a plain JSON-able dict: floats are stored as Python floats (JSON
+round-trips them exactly), so a check processes only the hours since the previous one and a stored check is
+recomputed bit for bit. :class:`EvidenceBatch` is the vectorised kernel both use (the benchmark runs it over
+thousands of simulated comparisons at once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import gammaln
+
+from monitoring.fairness.comparisons import Comparison
+from monitoring.fairness.counts import ConfusionCounts
+from monitoring.fairness.errors import InvalidParameterError
+
+STATE_VERSION = 1
+HOURS_PER_DAY = 24
+
+
+@dataclass(frozen=True)
+class SequentialSettings:
+    """Policy-level settings of the evidence (all have defaults a compliance team can read).
+
+        ``alpha``: family-wise error per review period. ``period_hours``: the review period after which evidence
+        resets (default 91 days). ``grid_hours``: spacing of restart times. ``start_weight``: mixture weight of the
+        component started at the period start (the rest is spread over the restarts). ``half_life_units``: memory
+        of the bet's estimates, in units. ``prior_units``: weight of the bet's prior, whose mean is ``prior_mean``
+    times the largest increment (negative: the first hours are already bet against, as if a small violation were
+    expected; any prior keeps validity, it only moves power between early and late). ``bet_cap``: largest
+        stake as a share of what a unit can lose. ``max_pool_hours``: oldest rows a bucket may pool.
+    """
+
+    alpha: float = 0.05
+    period_hours: int = 91 * HOURS_PER_DAY
+    grid_hours: int = HOURS_PER_DAY
+    start_weight: float = 0.75
+    half_life_units: float = 150.0
+    prior_units: float = 20.0
+    prior_mean: float = -0.05
+    bet_cap: float = 0.5
+    max_pool_hours: int = HOURS_PER_DAY
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}.")
+        if self.grid_hours <= 0 or self.period_hours < self.grid_hours:
+            raise InvalidParameterError("Need grid_hours > 0 and period_hours >= grid_hours.")
+        if not 0.0 < self.start_weight <= 1.0:
+            raise InvalidParameterError(f"start_weight must lie in (0, 1], got {self.start_weight!r}.")
+        if not 0.0 < self.bet_cap < 1.0 or self.half_life_units <= 0 or self.prior_units <= 0:
+            raise InvalidParameterError("Need 0 < bet_cap < 1, half_life_units > 0 and prior_units > 0.")
+
+    @property
+    def grid_size(self) -> int:
+        """Number of start times in a period (the period start included)."""
+        return self.period_hours // self.grid_hours
+
+    def log_weights(self) -> np.ndarray:
+        """Log mixture weight of each start time of a period."""
+        size = self.grid_size
+        if size == 1:
+            return np.zeros(1)
+        rest = math.log((1.0 - self.start_weight) / (size - 1)) if self.start_weight < 1.0 else -math.inf
+        return np.array([math.log(self.start_weight)] + [rest] * (size - 1))
+
+
+_LOG_FACTORIALS = gammaln(np.arange(1025, dtype=np.float64) + 1.0)
+
+
+def _log_factorial(values: np.ndarray) -> np.ndarray:
+    # Counts are whole numbers: a lookup table (grown on demand) is exact and much faster than gammaln.
+    global _LOG_FACTORIALS
+    index = values.astype(np.int64, copy=False)
+    top = int(index.max()) if index.size else 0
+    if top >= len(_LOG_FACTORIALS):
+        _LOG_FACTORIALS = gammaln(np.arange(2 * top + 1, dtype=np.float64) + 1.0)
+    return _LOG_FACTORIALS[index]
+
+
+def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    return _log_factorial(n) - _log_factorial(k) - _log_factorial(n - k)
+
+
+def _hypergeometric_pmf(total: np.ndarray, successes: np.ndarray, draws: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """P(j successes in ``draws`` rows drawn without replacement); arrays broadcast, 0 outside the support."""
+    valid = (j <= draws) & (j <= successes) & (draws - j <= total - successes) & (draws <= total) & (j >= 0)
+    safe_j = np.where(valid, j, 0.0)
+    safe_draws = np.where(valid, draws, 0.0)
+    safe_total = np.where(valid, total, 0.0)
+    log_pmf = (
+        _log_comb(np.where(valid, successes, 0.0), safe_j)
+        + _log_comb(safe_total - np.where(valid, successes, 0.0), safe_draws - safe_j)
+        - _log_comb(safe_total, safe_draws)
+    )
+    return np.where(valid, np.exp(log_pmf), 0.0)
+
+
+def fan_coefficient(c: np.ndarray) -> np.ndarray:
+    """``phi(c) = (log(1 - c) + c) / c^2`` (``-1/2`` at ``c = 0``): ``log(1 + u) >= u + phi(c) u^2`` for u >= -c."""
+    c = np.asarray(c, dtype=np.float64)
+    safe = np.where(c > 1e-6, c, 0.5)
+    exact = (np.log1p(-safe) + safe) / (safe * safe)
+    series = -0.5 - c / 3.0 - c * c / 4.0
+    return np.where(c > 1e-6, exact, series)
+
+
+def _block_variance(rate: np.ndarray, total: np.ndarray, size: np.ndarray) -> np.ndarray:
+    # Variance of the mean of `size` rows drawn without replacement from `total` rows with mean `rate`.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = rate * (1.0 - rate) * (total - size) / (size * (total - 1.0))
+    return np.where((total > 1) & (size > 0), value, 0.0)
+
+
+def bucket_log_factor(
+    coefficients: np.ndarray, constant: np.ndarray, favourable: np.ndarray, rows: np.ndarray, bet: np.ndarray
+) -> np.ndarray:
+    """``E[log prod_units (1 - bet * y) | counts]`` for each element (exact for two legs, Fan bound otherwise).
+
+    Shapes: ``coefficients``, ``favourable``, ``rows``: (E, L) with every ``rows > 0``; ``constant``, ``bet``: (E,).
+    """
+    rows = rows.astype(np.float64)
+    favourable = favourable.astype(np.float64)
+    units = rows.min(axis=1)
+    block = np.floor(rows / units[:, None])
+    extra = rows - block * units[:, None]
+    rate = favourable / rows
+    if coefficients.shape[1] != 2:
+        mean = constant + (coefficients * rate).sum(axis=1)
+        spread = (
+            coefficients**2
+            * (
+                (units[:, None] - extra) * _block_variance(rate, rows, block)
+                + extra * _block_variance(rate, rows, block + 1.0)
+            )
+        ).sum(axis=1)
+        top = constant + np.maximum(coefficients, 0.0).sum(axis=1)
+        phi = fan_coefficient(bet * np.maximum(top, 0.0))
+        return -bet * units * mean + phi * bet * bet * (units * mean * mean + spread)
+    # Two legs: the smaller leg (ties: leg 0) gives one row per unit, the other a block of r or r + 1 rows.
+    small = np.where(rows[:, 0] <= rows[:, 1], 0, 1)
+    big = 1 - small
+    index = np.arange(len(units))
+    a_small, a_big = coefficients[index, small], coefficients[index, big]
+    p_small = rate[index, small]
+    total, successes = rows[index, big], favourable[index, big]
+    r_big, m_big = block[index, big], extra[index, big]
+    # The support grid of each element is padded to a width class that depends on that element alone (a power
+    # of two), so an element's result never depends on which other comparisons share the batch.
+    width = np.maximum(4, 2 ** np.ceil(np.log2(r_big + 2.0))).astype(np.int64)
+    result = np.zeros(len(units))
+    for size_class in np.unique(width):
+        chosen = width == size_class
+        j = np.arange(size_class, dtype=np.float64)[None, :]
+        part = np.zeros(int(chosen.sum()))
+        for size, count in ((r_big[chosen], units[chosen] - m_big[chosen]), (r_big[chosen] + 1.0, m_big[chosen])):
+            pmf = _hypergeometric_pmf(total[chosen, None], successes[chosen, None], size[:, None], j)
+            # Outside the support (pmf 0) the level may exceed the increment's range: evaluate it at 0 instead.
+            level = np.where(pmf > 0, constant[chosen, None] + a_big[chosen, None] * j / size[:, None], 0.0)
+            stake = bet[chosen, None]
+            no = np.log1p(-stake * level)
+            yes = np.log1p(-stake * np.where(pmf > 0, level + a_small[chosen, None], 0.0))
+            p = p_small[chosen, None]
+            expected = (pmf * ((1.0 - p) * no + p * yes)).sum(axis=1)
+            part += np.where(count > 0, count * expected, 0.0)
+        result[chosen] = part
+    return result
+
+
+def _bucket_moments(
+    coefficients: np.ndarray, constant: np.ndarray, favourable: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Units, sum of E[y], sum of E[y^2], and the confidence-sequence sums (per-leg means, sub-Gaussian sizes)."""
+    rows = rows.astype(np.float64)
+    units = rows.min(axis=1)
+    block = np.floor(rows / units[:, None])
+    extra = rows - block * units[:, None]
+    rate = favourable / rows
+    mean = constant + (coefficients * rate).sum(axis=1)
+    spread = (
+        coefficients**2
+        * (
+            (units[:, None] - extra) * _block_variance(rate, rows, block)
+            + extra * _block_variance(rate, rows, block + 1.0)
+        )
+    ).sum(axis=1)
+    proxy = (units[:, None] - extra) / (4.0 * block) + extra / (4.0 * (block + 1.0))
+    return units, units * mean, units * mean * mean + spread, units[:, None] * rate, proxy
+
+
+class EvidenceBatch:
+    """Evidence state of many comparisons with the same number of legs, as arrays; one bucket step at a time.
+
+    Fields mirror the stored state of :func:`new_state` (see the module docstring for their meaning).
+    """
+
+    def __init__(self, coefficients: np.ndarray, constant: np.ndarray, settings: SequentialSettings, start_hour):
+        self.settings = settings
+        self.coefficients = np.asarray(coefficients, dtype=np.float64)
+        self.constant = np.asarray(constant, dtype=np.float64)
+        size, legs = self.coefficients.shape
+        self.top = self.constant + np.maximum(self.coefficients, 0.0).sum(axis=1)
+        if np.any(self.top <= 0):
+            raise InvalidParameterError("A comparison whose increment can never be positive cannot be tested.")
+        self.period_start = np.broadcast_to(np.asarray(start_hour, dtype=np.int64), (size,)).copy()
+        self.log_wealth = np.zeros(size)
+        self.grid = np.full((size, settings.grid_size), np.nan)
+        self.grid[:, 0] = 0.0
+        self.log_weights = settings.log_weights()
+        # log sum_s w_s exp(-L_s) over started restarts, kept as the grid fills so log K = L + mix is O(1).
+        self.mix = np.full(size, self.log_weights[0])
+        self.m1 = settings.prior_units * settings.prior_mean * self.top
+        self.m2 = settings.prior_units * self.top**2 / 4.0
+        self.pool_k = np.zeros((size, legs), dtype=np.int64)
+        self.pool_n = np.zeros((size, legs), dtype=np.int64)
+        self.pool_start = np.full(size, -1, dtype=np.int64)
+        self.cs_sum = np.zeros((size, legs))
+        self.cs_proxy = np.zeros((size, legs))
+        self.units = np.zeros(size)
+        self.cusum = np.zeros(size)
+        self.cusum_start = self.period_start.copy()
+        self.last_hour = np.full(size, -1, dtype=np.int64)
+
+    def bet(self) -> np.ndarray:
+        """The stake for the next bucket, from earlier buckets only."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = -self.m1 / self.m2
+        return np.clip(np.nan_to_num(raw, nan=0.0), 0.0, self.settings.bet_cap / self.top)
+
+    def advance(self, hour: int, favourable: np.ndarray, rows: np.ndarray, active: np.ndarray | None = None) -> None:
+        """Process one hour's per-leg counts (shape (E, L)) for the elements in ``active`` (default all)."""
+        settings = self.settings
+        active = np.ones(len(self.log_wealth), dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        if np.any(active & (self.last_hour >= hour)):
+            raise InvalidParameterError(f"Hour {hour} is not after the last processed hour.")
+        # A new review period: the evidence starts again (the bet's estimates carry over; they are predictable).
+        elapsed = hour - self.period_start
+        rolled = active & (elapsed >= settings.period_hours)
+        if np.any(rolled):
+            self.period_start[rolled] += (elapsed[rolled] // settings.period_hours) * settings.period_hours
+            self.log_wealth[rolled] = 0.0
+            self.grid[rolled] = np.nan
+            self.grid[rolled, 0] = 0.0
+            self.mix[rolled] = self.log_weights[0]
+        # Restart components at every grid time reached (grid times skipped without data start now).
+        reached = np.minimum((hour - self.period_start) // settings.grid_hours, settings.grid_size - 1)
+        columns = np.arange(settings.grid_size)[None, :]
+        start = active[:, None] & np.isnan(self.grid) & (columns <= reached[:, None])
+        if np.any(start):
+            self.grid = np.where(start, self.log_wealth[:, None], self.grid)
+            for column in np.nonzero(start.any(axis=0))[0]:
+                rows_started = start[:, column]
+                self.mix[rows_started] = np.logaddexp(
+                    self.mix[rows_started], self.log_weights[column] - self.log_wealth[rows_started]
+                )
+        # Pool this hour's rows; a pool older than max_pool_hours is dropped.
+        stale = active & (self.pool_start >= 0) & (hour - self.pool_start >= settings.max_pool_hours)
+        self.pool_k[stale] = 0
+        self.pool_n[stale] = 0
+        self.pool_start[stale] = -1
+        favourable = np.asarray(favourable, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        if np.any(favourable < 0) or np.any(favourable > rows):
+            raise InvalidParameterError("Leg counts need 0 <= favourable <= rows.")
+        arrived = active & (rows.sum(axis=1) > 0)
+        self.pool_k[arrived] += favourable[arrived]
+        self.pool_n[arrived] += rows[arrived]
+        self.pool_start[arrived & (self.pool_start < 0)] = hour
+        self.last_hour[active] = hour
+        ready = active & np.all(self.pool_n > 0, axis=1)
+        if not np.any(ready):
+            return
+        k, n = self.pool_k[ready], self.pool_n[ready]
+        coefficients, constant = self.coefficients[ready], self.constant[ready]
+        stake = self.bet()[ready]
+        gain = bucket_log_factor(coefficients, constant, k, n, stake)
+        units, sum_y, sum_y2, cs_sum, cs_proxy = _bucket_moments(coefficients, constant, k, n)
+        self.log_wealth[ready] += gain
+        decay = np.exp2(-units / settings.half_life_units)
+        self.m1[ready] = decay * self.m1[ready] + sum_y
+        self.m2[ready] = np.maximum(decay * self.m2[ready] + sum_y2, 1e-12)
+        self.cs_sum[ready] += cs_sum
+        self.cs_proxy[ready] += cs_proxy
+        self.units[ready] += units
+        fresh = self.cusum[ready] <= 0.0
+        self.cusum_start[ready] = np.where(fresh, self.pool_start[ready], self.cusum_start[ready])
+        self.cusum[ready] = np.maximum(self.cusum[ready], 0.0) + gain
+        self.pool_k[ready] = 0
+        self.pool_n[ready] = 0
+        self.pool_start[ready] = -1
+
+    def log_evidence(self) -> np.ndarray:
+        """``log K_t``: log of the mixture over the started restart times."""
+        return self.log_wealth + self.mix
+
+    def best_start(self) -> np.ndarray:
+        """Index of the restart time whose component holds the most evidence (an estimate of when it began)."""
+        terms = np.where(np.isnan(self.grid), -np.inf, self.log_wealth[:, None] - self.grid)
+        return terms.argmax(axis=1)
+
+    # -- stored form -------------------------------------------------------------------------------------------
+
+    _SCALARS = (
+        "period_start",
+        "log_wealth",
+        "mix",
+        "m1",
+        "m2",
+        "pool_start",
+        "units",
+        "cusum",
+        "cusum_start",
+        "last_hour",
+    )
+    _ROWS = ("pool_k", "pool_n", "cs_sum", "cs_proxy")
+
+    def state(self, index: int) -> dict[str, Any]:
+        """Plain JSON-able state of element ``index``."""
+        result: dict[str, Any] = {"version": STATE_VERSION}
+        for name in self._SCALARS:
+            result[name] = getattr(self, name)[index].item()
+        for name in self._ROWS:
+            result[name] = getattr(self, name)[index].tolist()
+        started = ~np.isnan(self.grid[index])
+        result["grid"] = self.grid[index][started].tolist()
+        return result
+
+    def load(self, index: int, state: Mapping[str, Any]) -> None:
+        """Overwrite element ``index`` with a stored state."""
+        if state.get("version") != STATE_VERSION:
+            raise InvalidParameterError(f"Unknown evidence state version {state.get('version')!r}.")
+        for name in self._SCALARS:
+            getattr(self, name)[index] = state[name]
+        for name in self._ROWS:
+            getattr(self, name)[index] = state[name]
+        grid = list(state["grid"])
+        if len(grid) > self.settings.grid_size:
+            raise InvalidParameterError("Stored restart grid is longer than the period allows.")
+        self.grid[index] = np.nan
+        self.grid[index, : len(grid)] = grid
+
+
+def _batch_for(comparisons: Sequence[Comparison], settings: SequentialSettings, start_hour) -> EvidenceBatch:
+    coefficients = np.array([[leg.coefficient for leg in c.legs] for c in comparisons], dtype=np.float64)
+    constant = np.array([c.constant for c in comparisons], dtype=np.float64)
+    return EvidenceBatch(coefficients, constant, settings, start_hour)
+
+
+def new_state(comparison: Comparison, start_hour: int, settings: SequentialSettings | None = None) -> dict[str, Any]:
+    """Fresh evidence for ``comparison`` from ``start_hour`` on (a new version, policy, period or resolved alert)."""
+    return _batch_for([comparison], settings or SequentialSettings(), start_hour).state(0)
+
+
+HourlyCounts = Mapping[Any, ConfusionCounts]
+
+
+def advance_states(
+    comparisons: Sequence[Comparison],
+    states: Sequence[Mapping[str, Any]],
+    hours: Iterable[tuple[int, Mapping[tuple[str, ...], HourlyCounts]]],
+    settings: SequentialSettings | None = None,
+) -> list[dict[str, Any]]:
+    """Advance many comparisons' states through ``hours`` (increasing), each ``(hour, {attribute: {group: counts}})``.
+
+    Hours already processed by a state (``<= last_hour``) are skipped for it, so passing overlapping hour ranges
+    is harmless. Comparisons are processed in vectorised batches by number of legs; the result is identical to
+    advancing each state alone.
+    """
+    settings = settings or SequentialSettings()
+    if len(comparisons) != len(states):
+        raise InvalidParameterError("Need one state per comparison.")
+    by_legs: dict[int, list[int]] = {}
+    for index, comparison in enumerate(comparisons):
+        by_legs.setdefault(len(comparison.legs), []).append(index)
+    batches = {}
+    for legs, members in by_legs.items():
+        batch = _batch_for([comparisons[i] for i in members], settings, 0)
+        for position, index in enumerate(members):
+            batch.load(position, states[index])
+        batches[legs] = batch
+    previous = None
+    for hour, attributes in hours:
+        if previous is not None and hour <= previous:
+            raise InvalidParameterError("Hours must be strictly increasing.")
+        previous = hour
+        for legs, members in by_legs.items():
+            batch = batches[legs]
+            favourable = np.zeros((len(members), legs), dtype=np.int64)
+            rows = np.zeros((len(members), legs), dtype=np.int64)
+            for position, index in enumerate(members):
+                comparison = comparisons[index]
+                k, n = comparison.leg_counts(attributes.get(comparison.attribute, {}))
+                favourable[position], rows[position] = k, n
+            batch.advance(hour, favourable, rows, active=batch.last_hour < hour)
+    result: list[dict[str, Any]] = [{} for _ in comparisons]
+    for legs, members in by_legs.items():
+        for position, index in enumerate(members):
+            result[index] = batches[legs].state(position)
+    return result
+
+
+def advance_state(
+    comparison: Comparison,
+    state: Mapping[str, Any],
+    hourly: Iterable[tuple[int, HourlyCounts]],
+    settings: SequentialSettings | None = None,
+) -> dict[str, Any]:
+    """Advance one comparison through ``(hour, {group: counts})`` pairs of its attribute."""
+    hours = ((hour, {comparison.attribute: groups}) for hour, groups in hourly)
+    return advance_states([comparison], [state], hours, settings)[0]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a check reports for one comparison.
+
+    ``log_e``: log of the e-process. ``started_hour``: restart time whose component holds the most evidence
+    (when the evidence began to build). ``units``: units bet on since the last reset of the confidence sums.
+    """
+
+    log_e: float
+    started_hour: int
+    units: float
+    bet: float
+
+    @property
+    def e_value(self) -> float:
+        return math.exp(min(self.log_e, 700.0))
+
+
+def evidence(comparison: Comparison, state: Mapping[str, Any], settings: SequentialSettings | None = None) -> Evidence:
+    """Evidence against the comparison's null in a stored state."""
+    settings = settings or SequentialSettings()
+    batch = _batch_for([comparison], settings, 0)
+    batch.load(0, state)
+    start = int(batch.best_start()[0])
+    return Evidence(
+        float(batch.log_evidence()[0]),
+        int(batch.period_start[0]) + start * settings.grid_hours,
+        float(batch.units[0]),
+        float(batch.bet()[0]),
+    )
+
+
+def normal_mixture_log_e(total: float, variance: float, rho: float) -> float:
+    """Log of the two-sided normal-mixture e-process ``sqrt(rho / (V + rho)) exp(S^2 / (2 (V + rho)))``.
+
+    For a sum ``S`` of independent centred increments with sub-Gaussian variance proxies summing to ``V``
+    (Robbins' mixture; Howard et al. 2021): it is a non-negative supermartingale with initial value 1.
+    """
+    return 0.5 * math.log(rho / (variance + rho)) + total * total / (2.0 * (variance + rho))
+
+
+def normal_mixture_radius(variance: float, alpha: float, rho: float) -> float:
+    """Radius ``sqrt((V + rho) log((V + rho) / (rho alpha^2)))`` of the two-sided normal-mixture boundary."""
+    return math.sqrt((variance + rho) * math.log((variance + rho) / (rho * alpha * alpha)))
+
+
+def confidence_sequence(
+    comparison: Comparison, state: Mapping[str, Any], alpha: float = 0.05, rho: float | None = None
+) -> tuple[float, float] | None:
+    """Anytime-valid ``1 - alpha`` interval for the comparison's metric since the state was created, for display.
+
+    Built on the same units as the e-process: for a candidate metric value ``v`` the units' increments centred
+    at ``v`` (``x_u - v x_p`` for DIR, ``sum a_i x_i - v`` for differences) are sums of independent Bernoulli
+    block means, sub-Gaussian with proxy ``1/(4 r)`` per block of ``r`` rows. ``v`` is kept while the two-sided
+    normal-mixture e-process (:func:`normal_mixture_log_e`, evaluated at the counts' expected sums, which is
+    valid by the same Jensen argument as the bets) stays below ``1/alpha``. Valid at all times simultaneously
+    when the metric is constant; under drift it covers the unit-weighted average. ``None`` before any unit.
+    ``rho`` defaults to tuning the boundary for 500 units.
+    """
+    units = float(state["units"])
+    if units <= 0:
+        return None
+    sums = np.asarray(state["cs_sum"], dtype=np.float64)
+    proxies = np.asarray(state["cs_proxy"], dtype=np.float64)
+    # The metric's own sign: group legs count +, reference legs - (whatever edge the null tests).
+    signs = np.array([1.0 if leg.group == comparison.group else -1.0 for leg in comparison.legs])
+    if rho is None:
+        rho = 500.0 * 0.5 / (2.0 * math.log(1.0 / alpha) + math.log(1.0 + 2.0 * math.log(1.0 / alpha)))
+    if comparison.metric == "DIR":
+        # Leg order: group first, reference second; the group's rate over v times the reference's.
+        group_sum, reference_sum = sums[0], sums[1]
+        group_proxy, reference_proxy = proxies[0], proxies[1]
+
+        def rejected(value: float) -> bool:
+            total = group_sum - value * reference_sum
+            variance = group_proxy + value * value * reference_proxy
+            return total * total > normal_mixture_radius(variance, alpha, rho) ** 2
+
+        centre = group_sum / reference_sum if reference_sum > 0 else math.inf
+        if not math.isfinite(centre):
+            return None
+        lower = _edge(rejected, centre, 0.0)
+        upper = _edge(rejected, centre, max(10.0, 4 * centre))
+        return lower, upper
+    # Differences: v enters as a constant; coefficients are +-1 (or +-1/2 for AOD) in the metric's own sign.
+    scale = np.array([abs(leg.coefficient) for leg in comparison.legs])
+    total = float((signs * scale * sums).sum()) / units
+    variance = float((scale * scale * proxies).sum())
+    radius = normal_mixture_radius(variance, alpha, rho) / units
+    return total - radius, total + radius
+
+
+def _edge(rejected, inside: float, outside: float, steps: int = 60) -> float:
+    """Boundary between a kept value and a rejected one by bisection (``outside`` itself may be kept)."""
+    if not rejected(outside):
+        return outside
+    for _ in range(steps):
+        middle = 0.5 * (inside + outside)
+        if rejected(middle):
+            outside = middle
+        else:
+            inside = middle
+    return inside
