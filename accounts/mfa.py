@@ -103,6 +103,7 @@ def totp_confirm(*, user: User, otp: str) -> list[str]:
         # Committed either way: a wrong code counts towards django-otp's throttling of the device.
         verified = bool(device.verify_token(_digits(otp)))
     if not verified:
+        _raise_if_throttled(device, status_code=401)
         raise InvalidOtp("The code is wrong or expired.", details={"otp": ["wrong or expired code"]})
     with transaction.atomic():
         device.confirmed = True
@@ -136,6 +137,7 @@ def verify_second_factor(*, user: User, otp: str | None) -> str:
     if _digits(text).isdigit() and len(_digits(text)) <= 8:
         if _verify_totp(user, _digits(text)):
             return "totp"
+        _refuse_if_throttled(user)
     elif _use_recovery_code(user, text):
         audit_append(
             action="mfa.recovery_code_used",
@@ -167,6 +169,7 @@ def verify_fresh_totp(*, user: Any, otp: str | None, purpose: str) -> None:
             details={"otp": ["required"]},
         )
     if not _verify_totp(user, _digits(str(otp))):
+        _refuse_if_throttled(user, status_code=403)
         audit_append(
             action="mfa.failed",
             actor=user,
@@ -186,6 +189,26 @@ def _verify_totp(user: Any, token: str) -> bool:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
         return device is not None and bool(device.verify_token(token))
+
+
+def _refuse_if_throttled(user: Any, status_code: int = 401) -> None:
+    device = confirmed_totp(user)
+    if device is not None:
+        _raise_if_throttled(device, status_code=status_code)
+
+
+def _raise_if_throttled(device: TOTPDevice, *, status_code: int) -> None:
+    """django-otp refuses every code for a while after a wrong one (doubling each time): say so, since a right
+    code refused without a reason sends people to re-type it, which only lengthens the wait."""
+    allowed, details = device.verify_is_allowed()
+    if not allowed:
+        until = (details or {}).get("locked_until")
+        seconds = max(1, int((until - timezone.now()).total_seconds()) + 1) if until else 1
+        raise InvalidOtp(
+            f"Too many wrong codes: wait {seconds} s, then use a new code.",
+            status_code=status_code,
+            details={"otp": [f"throttled for {seconds} s"]},
+        )
 
 
 def _digits(otp: str) -> str:

@@ -490,6 +490,23 @@ def test_decrypting_without_a_reason_shows_the_error_and_no_plaintext(auditor_us
     assert client.get(f"{REPORT}alerts/{alert.pk}/decrypt").status_code == 405
 
 
+def test_decrypting_on_the_page_needs_a_fresh_code(auditor_user: Any) -> None:
+    drifted_model()
+    alert = Alert.objects.get()
+    client = client_for(auditor_user)
+    form = {**PERIOD, "reason": "quarterly fairness review"}
+    missing = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", form)
+    assert missing.status_code == 403
+    assert "authenticator" in missing.content.decode()
+    assert "Potential bias" not in missing.content.decode()
+    code = totp_code(auditor_user)
+    assert client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code}).status_code == 200
+    replayed = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code})
+    assert replayed.status_code == 403
+    assert "Potential bias" not in replayed.content.decode()
+    assert AuditEntry.objects.filter(action="data.decrypt").count() == 1
+
+
 def test_decrypting_with_a_bad_period_decrypts_nothing(auditor_user: Any) -> None:
     drifted_model()
     alert = Alert.objects.get()
