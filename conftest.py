@@ -77,22 +77,60 @@ def _fresh_cache() -> None:
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., object]:
+    """Create a user with the role granted at once (``approved=True``, as the server commands do; the API
+    always asks a second person), with an e-mail address, and an enrolled authenticator if ``totp``."""
     from accounts.services import user_create
 
-    def make(username: str, role: str | None, password: str = TEST_PASSWORD) -> object:
-        return user_create(username=username, password=password, role=role, validate=False)
+    def make(username: str, role: str | None, password: str = TEST_PASSWORD, totp: bool = False) -> object:
+        user = user_create(
+            username=username,
+            password=password,
+            role=role,
+            email=f"{username}@example.com",
+            validate=False,
+            approved=True,
+        )
+        if totp:
+            enrol_totp(user)
+        return user
 
     return make
 
 
+def enrol_totp(user: object) -> object:
+    """Give ``user`` a confirmed TOTP device, as finishing enrolment does."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def totp_code(user: object) -> str:
+    """A code the user's authenticator would show that the server has not accepted yet.
+
+    django-otp accepts the current time step and its neighbours (tolerance 1), each step once: the current
+    step's code, or the next step's when the current one was used (what a person gets by waiting).
+    """
+    import time
+
+    from django_otp.oath import TOTP, hotp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    clock.time = time.time()
+    step = max(clock.t(), device.last_t + 1)
+    assert step <= clock.t() + device.tolerance, "no unused code left in this time step; wait or travel in time"
+    return f"{hotp(device.bin_key, step, digits=device.digits):0{device.digits}d}"
+
+
 @pytest.fixture
 def admin_user(make_user: Callable[..., object]) -> object:
-    return make_user("alice-admin", "admin")
+    return make_user("alice-admin", "admin", totp=True)
 
 
 @pytest.fixture
 def auditor_user(make_user: Callable[..., object]) -> object:
-    return make_user("bob-auditor", "auditor")
+    return make_user("bob-auditor", "auditor", totp=True)
 
 
 @pytest.fixture
@@ -116,9 +154,12 @@ def model_key(ml_model: object) -> tuple[object, str]:
 
 
 def bearer(user: object) -> str:
+    """An access token of a sign-in that passed the second factor (what /api/login gives with a right ``otp``)."""
+    import time
+
     from accounts.services import issue_tokens
 
-    return f"Bearer {issue_tokens(user)['access_token']}"
+    return f"Bearer {issue_tokens(user, mfa_at=int(time.time()))['access_token']}"
 
 
 @pytest.fixture

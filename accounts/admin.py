@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
@@ -66,18 +66,30 @@ class _RoleFormMixin(forms.Form):
 class UserAdminChangeForm(_RoleFormMixin, UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
-        fields = ("username", "email", "first_name", "last_name", "is_active", "password")
+        fields = ("username", "email", "first_name", "last_name", "is_active")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["role"] = assigned_role(self.instance) or ""
+        if "password" in self.fields:
+            # Django's text links to a page where an admin types a new password; FairLens has no such page.
+            self.fields[
+                "password"
+            ].help_text = "Only the user sets their password: use the list action “Send a password reset link”."
 
 
-class UserAdminCreationForm(_RoleFormMixin, AdminUserCreationForm):
-    class Meta(AdminUserCreationForm.Meta):
+class UserAdminCreationForm(_RoleFormMixin, forms.ModelForm):
+    """A new account without a password: the invitation link lets the person choose it."""
+
+    class Meta:
         model = User
-        fields = ("username",)
+        fields = ("username", "email")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
+        self.fields["email"].help_text = "The invitation link to choose a password goes here."
 
 
 @admin.register(User)
@@ -89,13 +101,14 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "role_names", "is_active", "last_login")
     list_filter = ("is_active", "groups")
     fieldsets = (
-        (None, {"fields": ("username", "password")}),
+        (None, {"fields": ("username",)}),
         ("Profile", {"fields": ("first_name", "last_name", "email")}),
-        ("Access", {"fields": ("role", "is_active")}),
+        ("Access", {"fields": ("role", "pending_role", "is_active")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "role", "password1", "password2")}),)
-    readonly_fields = ("last_login", "date_joined")
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "role")}),)
+    readonly_fields = ("last_login", "date_joined", "pending_role")
+    actions = ("send_password_reset", "approve_requested_role")
 
     @admin.display(description="roles")
     def role_names(self, obj: User) -> str:
@@ -106,11 +119,44 @@ class UserAdmin(DjangoUserAdmin):
         form.editing_user = request.user
         return form
 
+    def get_urls(self) -> list[Any]:
+        # Drop Django's "change password" page: nobody sets another person's password.
+        return [url for url in super().get_urls() if getattr(url, "name", "") != "auth_user_password_change"]
+
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
         role = form.cleaned_data.get("role") or None
-        if assigned_role(obj) != role:
+        if not change:
+            user = services.user_create(username=obj.username, email=obj.email, role=role, created_by=request.user)
+            # The admin's success message, log entry and redirect use ``obj``: make it the row the service wrote.
+            obj.pk, obj.password = user.pk, user.password
+            if user.pending_role:
+                messages.warning(request, f"The {user.pending_role} role waits for approval by another {role}.")
+            return
+        super().save_model(request, obj, form, change)
+        if assigned_role(obj) != role and obj.pending_role != role:
             services.user_set_role(user=obj, role=role, changed_by=request.user)
+            if obj.pending_role:
+                messages.warning(request, f"The {role} role waits for approval by another {role}.")
+
+    @admin.action(description="Send a password reset link")
+    def send_password_reset(self, request: HttpRequest, queryset: Any) -> None:
+        for user in queryset:
+            try:
+                services.password_reset_start(user=user, requested_by=request.user)
+            except ApplicationError as exc:
+                messages.error(request, f"{user.username}: {exc.message}")
+            else:
+                messages.success(request, f"{user.username}: a reset link went to {user.email}.")
+
+    @admin.action(description="Approve the requested role")
+    def approve_requested_role(self, request: HttpRequest, queryset: Any) -> None:
+        for user in queryset:
+            try:
+                services.user_approve_role(user=user, approved_by=request.user)
+            except ApplicationError as exc:
+                messages.error(request, f"{user.username}: {exc.message}")
+            else:
+                messages.success(request, f"{user.username} now holds their requested role.")
 
 
 class ModelClientKeyAddForm(forms.ModelForm):

@@ -1,47 +1,53 @@
 """Two admin sites: /admin/ for the admin role, /auditor/ (read-only) for the auditor role.
 
 Neither role can enter the other's site, so administering FairLens and auditing it stay with different
-people.
+people. Both sign in through the pages' sign-in, with the second factor.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import HttpRequest
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 
 from accounts.roles import Role, roles_of
 
 
-class FairLensAdminSite(admin.AdminSite):
+class _SignInThroughThePages:
+    """Both sites sign people in on the pages' sign-in (/login/), which asks enrolled accounts for their second
+    factor; Django's own admin login form knows nothing of it and is never shown."""
+
+    allowed_role: str = ""
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if request.user.is_authenticated:
+            # Signed in with another role: going to the sign-in page would only bounce back here.
+            return render(request, "web/forbidden.html", {"allowed": [self.allowed_role]}, status=403)
+        next_url = request.GET.get("next") or reverse(f"{self.name}:index")  # type: ignore[attr-defined]
+        return redirect_to_login(next_url, reverse("web-login"))
+
+
+class FairLensAdminSite(_SignInThroughThePages, admin.AdminSite):
     site_header = "FairLens administration"
     site_title = "FairLens admin"
     index_title = "Administration"
+    allowed_role = Role.ADMIN.value
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(user.is_active and user.is_staff and Role.ADMIN.value in roles_of(user))
 
 
-class AuditorAuthenticationForm(AdminAuthenticationForm):
-    """Admits auditors, who are deliberately not staff and so could not use the regular admin login form."""
-
-    def confirm_login_allowed(self, user: Any) -> None:
-        if not user.is_active or Role.AUDITOR.value not in roles_of(user):
-            raise forms.ValidationError(
-                "Please enter the username and password of an auditor account.", code="invalid_login"
-            )
-
-
-class AuditorAdminSite(admin.AdminSite):
+class AuditorAdminSite(_SignInThroughThePages, admin.AdminSite):
     site_header = "FairLens audit (read-only)"
     site_title = "FairLens audit"
     index_title = "Audit records"
     site_url = None
-    login_form = AuditorAuthenticationForm
+    allowed_role = Role.AUDITOR.value
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user

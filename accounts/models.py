@@ -9,10 +9,69 @@ from rest_framework_api_key.models import AbstractAPIKey
 
 
 class User(AbstractUser):
-    """A person using FairLens. Roles are Django groups (see ``accounts.roles``)."""
+    """A person using FairLens. Roles are Django groups (see ``accounts.roles``).
+
+    Admin and auditor are granted by two people: the request sets ``pending_role``, and the role group is given
+    only when another holder of that role approves (``accounts.services.user_approve_role``).
+    """
+
+    pending_role = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("admin", "Admin"), ("auditor", "Auditor")],
+        help_text="A requested admin or auditor role, waiting for approval by another holder of that role.",
+    )
+    pending_role_requested_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    pending_role_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("username",)
+
+
+class PasswordResetToken(models.Model):
+    """A one-time, expiring link that lets a user choose their own password (after a reset or an invitation).
+
+    Only a SHA-256 of the token is stored; the token itself exists in the e-mail sent to the user. Nobody but the
+    user ever sets a password.
+    """
+
+    class Purpose(models.TextChoices):
+        RESET = "reset", "password reset"
+        INVITATION = "invitation", "new account"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} for user {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code that stands in for the TOTP code at sign-in when the authenticator is lost. Hashed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("user", "code_hash"), name="recovery_code_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"recovery code of user {self.user_id}"
 
 
 class ModelClientKey(AbstractAPIKey):

@@ -17,7 +17,19 @@ from typing import Any
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
-from accounts.roles import ANYONE, DEMO_VISITOR, roles_of
+from accounts.roles import ANYONE, DEMO_VISITOR, Role, roles_of
+from fairlens_site.api.errors import ApplicationError
+
+# With FAIRLENS_REQUIRE_MFA, these roles act only on a sign-in that passed the second factor.
+MFA_ROLES = frozenset({Role.ADMIN.value, Role.AUDITOR.value})
+# Where a session records the time its sign-in passed the second factor (set by the sign-in page).
+SESSION_MFA_KEY = "fairlens_mfa_at"
+
+
+class SecondFactorRequired(ApplicationError):
+    status_code = 403
+    code = "mfa_enrolment_required"
+
 
 _METHOD_FALLBACKS = {"HEAD": "GET", "OPTIONS": "GET"}
 
@@ -56,7 +68,27 @@ class HasRole(BasePermission):
             return True
         if DEMO_VISITOR in allowed and settings.FAIRLENS_DEMO_ENDPOINTS:
             return True
-        return bool(allowed & roles_of(request.user))
+        roles = roles_of(request.user)
+        if not allowed & roles:
+            return False
+        needs_second_factor = (
+            settings.FAIRLENS_REQUIRE_MFA and roles & MFA_ROLES and not getattr(view, "mfa_enrolment", False)
+        )
+        if needs_second_factor and not signed_in_with_second_factor(request):
+            raise SecondFactorRequired(
+                "Admins and auditors need a second factor: enrol an authenticator "
+                "(POST /api/v1/accounts/mfa/totp/), then sign in again with `otp`."
+            )
+        return True
+
+
+def signed_in_with_second_factor(request: Any) -> bool:
+    """Whether this request's sign-in passed the second factor: the JWT's ``mfa_at`` claim, or the session's."""
+    token = getattr(request, "auth", None)
+    if token is not None and hasattr(token, "get"):
+        return bool(token.get("mfa_at"))
+    session = getattr(getattr(request, "_request", request), "session", None)
+    return bool(session is not None and session.get(SESSION_MFA_KEY))
 
 
 class _PublicDocs(BasePermission):

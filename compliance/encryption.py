@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 
+from accounts import mfa
 from accounts.roles import Role, roles_of
 from compliance import keyring
 from compliance.crypto import DecryptionError, KeyProvider, LocalFernetProvider, provider_from_uri
@@ -96,8 +97,12 @@ def encrypt_for(obj: models.Model, field: str, plaintext: str) -> None:
     setattr(obj, spec.key_id_field, value.key_id)
 
 
-def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str) -> str:
-    """Decrypt ``obj.<field>`` for an auditor who gives a reason; the access is an audit entry (fail closed)."""
+def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str, otp: str | None = None) -> str:
+    """Decrypt ``obj.<field>`` for an auditor who gives a reason; the access is an audit entry (fail closed).
+
+    Every decryption takes a fresh authenticator code (``otp``), checked now and accepted once, when the auditor
+    has enrolled one or FAIRLENS_REQUIRE_MFA is on: a stolen session or password alone reads nothing.
+    """
     spec = _spec(obj, field)
     if Role.AUDITOR.value not in roles_of(user):
         raise ApplicationError("Only auditors may decrypt.", code="permission_denied", status_code=403)
@@ -108,6 +113,8 @@ def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str) -> str
             code="reason_required",
             details={"reason": ["required"]},
         )
+    if settings.FAIRLENS_REQUIRE_MFA or mfa.is_enrolled(user):
+        mfa.verify_fresh_totp(user=user, otp=otp, purpose="decrypt")
     token = getattr(obj, spec.field)
     if not token:
         raise ApplicationError("Nothing is encrypted here.", code="not_found", status_code=404)

@@ -103,3 +103,18 @@ def check_webhook_egress(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register(deploy=True)
+def check_mfa_required(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Admins and auditors without a second factor undo the separation of duties: a reset password or a leaked
+    one would be enough to read encrypted data or to administer."""
+    if settings.FAIRLENS_REQUIRE_MFA:
+        return []
+    return [
+        Error(
+            "FAIRLENS_REQUIRE_MFA is off: admins and auditors can work without a second factor.",
+            hint="Unset FAIRLENS_REQUIRE_MFA or set it to true (off is for local demos only).",
+            id="fairlens.E040",
+        )
+    ]

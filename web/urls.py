@@ -5,6 +5,7 @@ from web.views import auth, dashboard, reports
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="web-login"),
     path("logout/", auth.LogoutView.as_view(), name="web-logout"),
+    path("password-reset/", auth.password_reset, name="web-password-reset"),
     path("dashboard/", dashboard.model_list, name="web-dashboard"),
     path("dashboard/<str:name>/", dashboard.model_page, name="web-model"),
     path("dashboard/alerts/<int:alert_id>/acknowledge", dashboard.acknowledge, name="web-alert-acknowledge"),

@@ -41,12 +41,17 @@ class LoginView(_PublicAuthView):
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.authenticate_user(
+        sign_in = services.authenticate_user(
             request=request._request,
             username=data.validated_data["username"],
             password=data.validated_data["password"],
+            otp=data.validated_data.get("otp") or None,
         )
-        return envelope(services.issue_tokens(user), "logged in")
+        tokens = services.issue_tokens(sign_in.user, mfa_at=sign_in.mfa_at)
+        tokens["mfa_verified"] = sign_in.mfa_at is not None
+        tokens["mfa_enrolment_required"] = sign_in.must_enrol
+        message = "logged in; enrol an authenticator before anything else" if sign_in.must_enrol else "logged in"
+        return envelope(tokens, message)
 
 
 class RefreshView(_PublicAuthView):

@@ -13,6 +13,12 @@ from accounts.roles import Role, primary_role
 class LoginInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    otp = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="Authenticator code (or a recovery code) for accounts with a second factor.",
+    )
 
 
 class RefreshTokenInputSerializer(serializers.Serializer):
@@ -26,6 +32,10 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Access token lifetime in seconds.")
     role = serializers.CharField(allow_null=True)
     roles = serializers.ListField(child=serializers.CharField())
+    mfa_verified = serializers.BooleanField(required=False, help_text="This sign-in passed the second factor.")
+    mfa_enrolment_required = serializers.BooleanField(
+        required=False, help_text="Enrol an authenticator (POST /api/v1/accounts/mfa/totp/) before anything else."
+    )
 
 
 class LogoutResultSerializer(serializers.Serializer):
@@ -45,6 +55,9 @@ class UserOutputSerializer(serializers.ModelSerializer):
     email = serializers.CharField(read_only=True)
     role = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
+    pending_role = serializers.SerializerMethodField(
+        help_text="admin or auditor, requested and waiting for approval by another holder of that role."
+    )
 
     class Meta:
         model = User
@@ -57,10 +70,14 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "is_active",
             "role",
             "roles",
+            "pending_role",
             "last_login",
             "date_joined",
         )
         read_only_fields = fields
+
+    def get_pending_role(self, user: User) -> str | None:
+        return user.pending_role or None
 
     def get_role(self, user: User) -> str | None:
         return primary_role(frozenset(_user_roles(user)))
@@ -70,10 +87,15 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 
 class UserCreateInputSerializer(serializers.Serializer):
+    """No password: the new user chooses it through the invitation link e-mailed to ``email``."""
+
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
-    role = serializers.ChoiceField(choices=Role.choices, allow_null=True)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        allow_null=True,
+        help_text="admin and auditor wait for approval by another admin or auditor (two-person rule).",
+    )
+    email = serializers.EmailField(help_text="Where the invitation link goes.")
 
 
 class UserUpdateInputSerializer(serializers.Serializer):
@@ -84,8 +106,37 @@ class UserUpdateInputSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class PasswordInputSerializer(serializers.Serializer):
+class PasswordResetStartedSerializer(serializers.Serializer):
+    sent_to = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class PasswordResetCompleteInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The token from the e-mailed link.")
     password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+
+
+class OtpInputSerializer(serializers.Serializer):
+    otp = serializers.CharField(max_length=32, help_text="A current code from the authenticator app.")
+
+
+class TotpEnrolmentSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Base32 secret for the authenticator app. Shown once.")
+    otpauth_url = serializers.CharField()
+    digits = serializers.IntegerField()
+    period = serializers.IntegerField()
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(), help_text="One-time codes for signing in without the authenticator. Shown once."
+    )
+
+
+class MfaStatusSerializer(serializers.Serializer):
+    enrolled = serializers.BooleanField()
+    required = serializers.BooleanField()
+    recovery_codes_left = serializers.IntegerField()
 
 
 class ApiKeyOutputSerializer(serializers.ModelSerializer):

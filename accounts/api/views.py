@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import time
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import mfa, selectors, services
 from accounts.api.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateInputSerializer,
     ApiKeyOutputSerializer,
-    PasswordInputSerializer,
+    MfaStatusSerializer,
+    OtpInputSerializer,
+    PasswordResetCompleteInputSerializer,
+    PasswordResetStartedSerializer,
     PrincipalSerializer,
+    RecoveryCodesSerializer,
+    TokenPairSerializer,
+    TotpEnrolmentSerializer,
     UserCreateInputSerializer,
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
-from accounts.roles import MODEL_CLIENT, USER_ROLES, Role, primary_role, roles_of
+from accounts.roles import ANYONE, MODEL_CLIENT, USER_ROLES, Role, primary_role, roles_of
 from fairlens_site.api.errors import ApplicationError
+from fairlens_site.api.throttling import AnonymousRateThrottle, LoginRateThrottle
 from registry.models import MLModel
 
 ADMIN = {Role.ADMIN}
@@ -57,7 +66,11 @@ class MeView(APIView):
 
 
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Users and their roles. Admins manage; auditors read (separation of duties: admins cannot audit)."""
+    """Users and their roles. Admins manage; auditors read (separation of duties: admins cannot audit).
+
+    Nobody sets another user's password: admins start a reset (``reset``) that the user completes from an
+    e-mailed link. A new admin or auditor role waits for ``approve`` by another holder of that role.
+    """
 
     serializer_class = UserOutputSerializer
     required_roles = {
@@ -65,7 +78,9 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         "retrieve": ADMIN_OR_AUDITOR,
         "create": ADMIN,
         "partial_update": ADMIN,
-        "set_password": ADMIN,
+        "reset": ADMIN,
+        # Any admin or auditor may call it; the service lets only a holder of the requested role approve.
+        "approve": ADMIN_OR_AUDITOR,
     }
     filterset_fields = ("is_active",)
     ordering_fields = ("username", "date_joined", "last_login")
@@ -92,14 +107,101 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             services.user_update(user=user, changed_by=request.user, **fields)
         return Response(UserOutputSerializer(selectors.user_list().get(pk=user.pk)).data)
 
-    @extend_schema(request=PasswordInputSerializer, responses={204: None})
-    @action(detail=True, methods=["post"], url_path="set-password")
-    def set_password(self, request: Request, pk: str | None = None) -> Response:
+    @extend_schema(request=None, responses={202: PasswordResetStartedSerializer})
+    @action(detail=True, methods=["post"])
+    def reset(self, request: Request, pk: str | None = None) -> Response:
+        """E-mail the user a one-time, expiring link to choose a new password; the password is unchanged until
+        they do. Resets of auditors are told to every auditor."""
         user = self.get_object()
-        data = PasswordInputSerializer(data=request.data)
+        row = services.password_reset_start(user=user, requested_by=request.user)
+        body = PasswordResetStartedSerializer({"sent_to": user.email, "expires_at": row.expires_at}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=UserOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Grant the user's requested admin or auditor role (the second person: an existing holder of that role,
+        not the requester)."""
+        user = self.get_object()
+        services.user_approve_role(user=user, approved_by=request.user)
+        return Response(UserOutputSerializer(selectors.user_list().get(pk=user.pk)).data)
+
+
+class PasswordResetCompleteView(APIView):
+    """Choose a new password with the token from a reset or invitation e-mail (no sign-in; the token is it)."""
+
+    required_roles = {"POST": {ANYONE}}
+    authentication_classes: list = []
+    throttle_classes = [LoginRateThrottle, AnonymousRateThrottle]
+
+    @extend_schema(request=PasswordResetCompleteInputSerializer, responses={204: None}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = PasswordResetCompleteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_set_password(user=user, password=data.validated_data["password"], changed_by=request.user)
+        services.password_reset_complete(token=data.validated_data["token"], password=data.validated_data["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _MfaView(APIView):
+    """Second-factor management of the calling user. Reachable before enrolment (``mfa_enrolment``)."""
+
+    required_roles = {"GET": USER_ROLES, "POST": USER_ROLES}
+    mfa_enrolment = True
+
+
+class MfaStatusView(_MfaView):
+    @extend_schema(responses=MfaStatusSerializer, tags=["accounts"])
+    def get(self, request: Request) -> Response:
+        user = request.user
+        body = {
+            "enrolled": mfa.is_enrolled(user),
+            "required": mfa.mfa_required_for(user),
+            "recovery_codes_left": mfa.recovery_codes_left(user),
+        }
+        return Response(MfaStatusSerializer(body).data)
+
+
+class TotpBeginView(_MfaView):
+    """Start TOTP enrolment: the secret for the authenticator app (shown once). Confirm with a first code."""
+
+    @extend_schema(request=None, responses={201: TotpEnrolmentSerializer}, tags=["accounts"])
+    def post(self, request: Request) -> Response:
+        enrolment = mfa.totp_begin(user=request.user)
+        body = TotpEnrolmentSerializer(enrolment).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class TotpConfirmView(_MfaView):
+    """Confirm enrolment with the first code: returns recovery codes (shown once) and tokens of a sign-in that
+    passed the second factor."""
+
+    @extend_schema(
+        request=OtpInputSerializer,
+        responses=inline_serializer(
+            "TotpConfirmed",
+            {"recovery_codes": serializers.ListField(child=serializers.CharField()), "tokens": TokenPairSerializer()},
+        ),
+        tags=["accounts"],
+    )
+    def post(self, request: Request) -> Response:
+        data = OtpInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = mfa.totp_confirm(user=request.user, otp=data.validated_data["otp"])
+        tokens = services.issue_tokens(request.user, mfa_at=int(time.time()))
+        return Response({"recovery_codes": codes, "tokens": tokens}, headers={"Cache-Control": "no-store"})
+
+
+class RecoveryCodesView(_MfaView):
+    """New recovery codes against a current authenticator code; the earlier ones stop working."""
+
+    mfa_enrolment = False
+
+    @extend_schema(request=OtpInputSerializer, responses=RecoveryCodesSerializer, tags=["accounts"])
+    def post(self, request: Request) -> Response:
+        data = OtpInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = mfa.recovery_codes_regenerate(user=request.user, otp=data.validated_data["otp"])
+        return Response(RecoveryCodesSerializer({"recovery_codes": codes}).data, headers={"Cache-Control": "no-store"})
 
 
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -6,6 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from conftest import TEST_PASSWORD as PASSWORD
+from conftest import totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -40,21 +42,31 @@ def test_the_auditor_site_lists_users_read_only(auditor_user: User, monitor_user
     assert client.get("/auditor/accounts/user/add/").status_code == 403
 
 
-def test_an_auditor_logs_in_to_the_auditor_site_with_a_password(auditor_user: User) -> None:
+def test_an_auditor_signs_in_to_the_auditor_site_with_password_and_code(auditor_user: User) -> None:
     client = Client()
+    # the admin sites' own login form is not used: it knows no second factor
+    assert client.get("/auditor/login/?next=/auditor/")["Location"] == "/login/?next=/auditor/"
+    without_code = client.post("/login/?next=/auditor/", {"username": "bob-auditor", "password": PASSWORD})
+    assert without_code.status_code == 200
+    assert b"authenticator" in without_code.content
+    assert client.get("/auditor/").status_code == 302
     response = client.post(
-        "/auditor/login/?next=/auditor/", {"username": "bob-auditor", "password": "correct-Horse-battery-9"}
+        "/login/?next=/auditor/",
+        {"username": "bob-auditor", "password": PASSWORD, "otp": totp_code(auditor_user), "next": "/auditor/"},
     )
     assert response.status_code == 302
+    assert response["Location"] == "/auditor/"
     assert client.get("/auditor/").status_code == 200
 
 
-def test_an_admin_cannot_log_in_to_the_auditor_site(admin_user: User) -> None:
+def test_an_admin_cannot_enter_the_auditor_site(admin_user: User) -> None:
     client = Client()
-    response = client.post("/auditor/login/", {"username": "alice-admin", "password": "correct-Horse-battery-9"})
-    assert response.status_code == 200  # the form again, with an error
-    assert b"auditor account" in response.content
+    response = client.post("/login/", {"username": "alice-admin", "password": PASSWORD, "otp": totp_code(admin_user)})
+    assert response.status_code == 302
     assert client.get("/auditor/").status_code == 302
+    refused = client.get("/auditor/login/?next=/auditor/")
+    assert refused.status_code == 403
+    assert b"auditor" in refused.content
 
 
 @pytest.mark.parametrize(

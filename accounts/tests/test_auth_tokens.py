@@ -12,8 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.services import user_set_password, user_update
+from accounts.services import password_reset_complete, password_reset_link, user_update
 from compliance.models import AuditEntry
+from conftest import totp_code
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-Horse-battery-9"
@@ -49,14 +50,17 @@ def _forged(payload_changes: dict, *, key: str | None = None, algorithm: str = "
 
 
 def test_login_returns_tokens_and_role_in_the_seed_envelope(admin_user: object) -> None:
-    # when
-    response = APIClient().post("/api/login", {"username": "alice-admin", "password": PASSWORD}, format="json")
+    # when (the admin has an authenticator, so the sign-in carries its code)
+    response = APIClient().post(
+        "/api/login", {"username": "alice-admin", "password": PASSWORD, "otp": totp_code(admin_user)}, format="json"
+    )
     # then
     body = response.json()
     assert response.status_code == 200
     assert body["status"] == "success"
     assert body["data"]["role"] == "admin"
     assert body["data"]["token_type"] == "Bearer"
+    assert body["data"]["mfa_verified"] is True
     assert me_status(body["data"]["access_token"])[0] == 200
 
 
@@ -180,7 +184,8 @@ def test_a_token_revoked_with_all_sessions_is_refused_without_another_revocation
 
 def test_password_change_invalidates_existing_tokens(monitor_user: object) -> None:
     tokens = login(APIClient(), "carol-monitor")
-    user_set_password(user=monitor_user, password="a-Different-passphrase-42")
+    link, _, _ = password_reset_link(user=monitor_user, purpose="reset")
+    password_reset_complete(token=link.split("token=")[1], password="a-Different-passphrase-42")
     assert me_status(tokens["access_token"])[0] == 401
     refresh = APIClient().post("/api/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
     assert refresh.status_code == 401

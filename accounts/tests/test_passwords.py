@@ -8,6 +8,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.services import password_reset_link
 from fairlens_site.settings import base
 
 pytestmark = pytest.mark.django_db
@@ -28,9 +29,12 @@ def test_a_pbkdf2_hash_is_upgraded_to_argon2_at_login(make_user: object) -> None
         assert User.objects.get(pk=user.pk).password.startswith("argon2$argon2id$")
 
 
-def test_weak_passwords_are_refused_with_reasons(client_as: object) -> None:
-    response = client_as("admin").post(
-        "/api/v1/accounts/users/", {"username": "frank", "password": "password", "role": "monitor"}, format="json"
+def test_weak_passwords_are_refused_with_reasons(monitor_user: User) -> None:
+    link, _, _ = password_reset_link(user=monitor_user, purpose="reset")
+    response = APIClient().post(
+        "/api/v1/accounts/password-reset/complete",
+        {"token": link.split("token=")[1], "password": "password"},
+        format="json",
     )
     assert response.status_code == 400
     assert response.json()["code"] == "weak_password"

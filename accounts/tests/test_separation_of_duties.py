@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from accounts.admin import UserAdminChangeForm
 from accounts.models import User
 from accounts.roles import roles_of
-from accounts.services import SeparationOfDutiesError, check_separation_of_duties, user_set_role
+from accounts.services import SeparationOfDutiesError, check_separation_of_duties, user_approve_role, user_set_role
 
 pytestmark = pytest.mark.django_db
 
@@ -40,12 +40,17 @@ def test_the_api_refuses_making_a_superuser_an_auditor(client_as: object) -> Non
     assert response.json()["code"] == "separation_of_duties"
 
 
-def test_changing_a_role_replaces_the_old_one(client_as: object, monitor_user: User) -> None:
+def test_changing_a_role_replaces_the_old_one_once_approved(client_as: object, monitor_user: User) -> None:
     response = client_as("admin").patch(
         f"/api/v1/accounts/users/{monitor_user.pk}/", {"role": "auditor"}, format="json"
     )
     assert response.status_code == 200
-    assert response.json()["roles"] == ["auditor"]
+    assert response.json()["roles"] == ["monitor"]
+    assert response.json()["pending_role"] == "auditor"
+    approved = client_as("auditor").post(f"/api/v1/accounts/users/{monitor_user.pk}/approve/")
+    assert approved.status_code == 200, approved.content
+    assert approved.json()["roles"] == ["auditor"]
+    assert approved.json()["pending_role"] is None
     assert set(monitor_user.groups.values_list("name", flat=True)) == {"auditor"}
 
 
@@ -78,7 +83,7 @@ def test_the_admin_form_refuses_changing_your_own_role(admin_user: User) -> None
 
 
 def test_admin_role_through_the_admin_site_cannot_be_combined(
-    client: object, admin_user: User, auditor_user: User
+    client: object, admin_user: User, auditor_user: User, make_user: object
 ) -> None:
     # given an admin editing an auditor in /admin/
     client.force_login(admin_user)
@@ -95,6 +100,8 @@ def test_admin_role_through_the_admin_site_cannot_be_combined(
             "last_name": "",
         },
     )
-    # then the user now holds admin only, never both
+    # then the admin role is requested; once a second admin approves, the user holds admin only, never both
     assert response.status_code == 302
+    assert set(Group.objects.filter(user=auditor_user).values_list("name", flat=True)) == {"auditor"}
+    user_approve_role(user=User.objects.get(pk=auditor_user.pk), approved_by=make_user("second-admin", "admin"))
     assert set(Group.objects.filter(user=auditor_user).values_list("name", flat=True)) == {"admin"}

@@ -146,7 +146,11 @@ class AlertDecryptView(APIView):
         data.is_valid(raise_exception=True)
         alert = selectors.alert_by_id(alert_id)
         text = decrypt_for(
-            user=request.user, obj=alert, field="encrypted_explanation", reason=data.validated_data["reason"]
+            user=request.user,
+            obj=alert,
+            field="encrypted_explanation",
+            reason=data.validated_data["reason"],
+            otp=data.validated_data.get("otp"),
         )
         return Response({"alert_id": alert.pk, "explanation": text})
 

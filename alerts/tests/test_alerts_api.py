@@ -17,6 +17,7 @@ from alerts.delivery import deliver
 from alerts.models import Alert, Delivery, WebhookEndpoint
 from alerts.tests.test_checks import BASE, check_hour, ingest_loans, loan_version, window_end
 from compliance.models import AuditEntry
+from conftest import totp_code
 from monitoring.models import FairnessCheck
 from registry.services import current_policy
 
@@ -229,7 +230,9 @@ def test_only_an_auditor_with_a_reason_decrypts_an_alert(
     assert_error(send(client_as("auditor"), "post", url, {}), 400, "invalid")
     assert_error(send(client_as("auditor"), "post", url, {"reason": "why"}), 400, "reason_required")
     assert not AuditEntry.objects.filter(action="data.decrypt").exists()
-    response = send(client_as("auditor"), "post", url, {"reason": "fairness audit ticket FA-12"})
+    response = send(
+        client_as("auditor"), "post", url, {"reason": "fairness audit ticket FA-12", "otp": totp_code(auditor_user)}
+    )
     assert response.status_code == 200, response.content
     data = response.json()
     assert data["alert_id"] == alert.pk

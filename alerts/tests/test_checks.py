@@ -18,6 +18,7 @@ from django.utils import timezone
 from alerts.models import Alert, OutboxEvent
 from compliance.encryption import decrypt_for
 from compliance.models import AuditEntry
+from conftest import totp_code
 from fairlens_site.api.errors import ApplicationError
 from monitoring.check_analysis import analyse_window, inputs_digest
 from monitoring.checks import (
@@ -201,7 +202,13 @@ def test_a_drifted_window_opens_an_alert_with_an_encrypted_explanation(auditor_u
         decrypt_for(user=auditor_user, obj=alert, field="encrypted_explanation", reason=" ")
     assert no_reason.value.code == "reason_required"
     assert audit_count("data.decrypt") == 0
-    text = decrypt_for(user=auditor_user, obj=alert, field="encrypted_explanation", reason="quarterly fairness review")
+    text = decrypt_for(
+        user=auditor_user,
+        obj=alert,
+        field="encrypted_explanation",
+        reason="quarterly fairness review",
+        otp=totp_code(auditor_user),
+    )
     assert text.startswith(f"DIR = {alert.value:.2f} (<0.8). Potential bias")
     assert "gender=Female" in text
     entry = AuditEntry.objects.get(action="data.decrypt")

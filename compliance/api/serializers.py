@@ -57,3 +57,9 @@ class ProofSerializer(serializers.Serializer):
 
 class DecryptInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, help_text="Why the plaintext is needed; it is logged.")
+    otp = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="A current authenticator code, required for every decryption (each code is accepted once).",
+    )

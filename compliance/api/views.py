@@ -302,7 +302,11 @@ class DecryptRecordAlertView(APIView):
         if record is None:
             raise ApplicationError(f"No record {record_id!r}.", code="not_found", status_code=404)
         plaintext = decrypt_for(
-            user=request.user, obj=record, field="encrypted_alert", reason=data.validated_data["reason"]
+            user=request.user,
+            obj=record,
+            field="encrypted_alert",
+            reason=data.validated_data["reason"],
+            otp=data.validated_data.get("otp"),
         )
         return Response({"record_id": str(record.record_id), "explanation": plaintext})
 

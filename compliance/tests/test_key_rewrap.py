@@ -13,13 +13,16 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+import time_machine
 from cryptography.fernet import Fernet
+from django.utils import timezone
 
 from compliance import keyring
 from compliance.encryption import decrypt_for, encrypt_for, key_provider, rewrap_all
 from compliance.models import AuditEntry
 from compliance.tasks import rewrap_keys_task
 from compliance.tests.test_keyproviders import FakeInvalidRequest, FakeTransit
+from conftest import totp_code
 from fairlens_site.checks import check_key_provider_library
 from monitoring.models import IngestionRecord
 from monitoring.tests.factories import make_version
@@ -86,9 +89,14 @@ def test_after_a_vault_rotation_rewrap_only_moves_every_value_to_the_new_version
     assert {record.alert_key_id for record in stored} == {"v2"}
     assert all(record.encrypted_alert.startswith("vault:v2:") for record in stored)
     vault.min_decryption_version = 2  # the operator retires v1 in Vault
-    for index, record in enumerate(stored):
-        plaintext = decrypt_for(user=auditor_user, obj=record, field="encrypted_alert", reason="rewrap check")
-        assert plaintext == f"{SECRET} #{index}"
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for index, record in enumerate(stored):
+            otp = totp_code(auditor_user)
+            plaintext = decrypt_for(
+                user=auditor_user, obj=record, field="encrypted_alert", reason="rewrap check", otp=otp
+            )
+            assert plaintext == f"{SECRET} #{index}"
+            clock.shift(30)  # each decryption takes the next code
     # Vault's keys are not FairLens's to retire: it records that v1 is unused, and writes no local keyring
     done = AuditEntry.objects.get(action="keys.rewrap_complete")
     assert done.payload == {"primary_key_id": "v2", "unused_key_ids": ["v1"]}

@@ -11,11 +11,14 @@ import time
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
+from django.utils import timezone
 
 from compliance import encryption
 from compliance.encryption import decrypt_for, encrypt_for, key_provider, rewrap_all, rotate_encryption_key
 from compliance.models import AuditEntry
+from conftest import totp_code
 from fairlens_site.api.errors import ApplicationError
 from monitoring.models import IngestionRecord
 from monitoring.tests.factories import make_version
@@ -37,8 +40,14 @@ def test_an_auditor_decrypts_with_a_reason_and_each_decryption_is_an_audit_entry
     assert SECRET not in record.encrypted_alert
     assert record.alert_key_id == key_provider().primary_key_id
     before = AuditEntry.objects.filter(action="data.decrypt").count()
-    for _ in range(3):
-        assert decrypt_for(user=auditor_user, obj=record, field="encrypted_alert", reason="quarterly review") == SECRET
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for _ in range(3):
+            otp = totp_code(auditor_user)
+            assert (
+                decrypt_for(user=auditor_user, obj=record, field="encrypted_alert", reason="quarterly review", otp=otp)
+                == SECRET
+            )
+            clock.shift(30)  # every decryption takes a code of its own: the next one
     entries = AuditEntry.objects.filter(action="data.decrypt")
     assert entries.count() - before == 3
     assert entries.last().payload["reason"] == "quarterly review"
@@ -66,7 +75,9 @@ def test_a_ciphertext_copied_to_another_row_does_not_decrypt(auditor_user: Any) 
     other.encrypted_alert, other.alert_key_id = original.encrypted_alert, original.alert_key_id
     other.save()
     with pytest.raises(ApplicationError) as caught:
-        decrypt_for(user=auditor_user, obj=other, field="encrypted_alert", reason="checking a copy")
+        decrypt_for(
+            user=auditor_user, obj=other, field="encrypted_alert", reason="checking a copy", otp=totp_code(auditor_user)
+        )
     assert caught.value.code == "decryption_failed"
     assert not AuditEntry.objects.filter(action="data.decrypt", object_id=str(other.pk)).exists()
 
@@ -79,15 +90,19 @@ def test_no_plaintext_without_an_audit_entry(auditor_user: Any, monkeypatch: pyt
 
     monkeypatch.setattr(encryption, "audit_append", log_is_down)
     with pytest.raises(RuntimeError):
-        decrypt_for(user=auditor_user, obj=record, field="encrypted_alert", reason="incident 42")
+        decrypt_for(
+            user=auditor_user, obj=record, field="encrypted_alert", reason="incident 42", otp=totp_code(auditor_user)
+        )
 
 
-def test_the_decrypt_endpoint_is_for_auditors_with_a_reason(client_as: Any) -> None:
+def test_the_decrypt_endpoint_is_for_auditors_with_a_reason(client_as: Any, auditor_user: Any) -> None:
     record = encrypted_record(make_version())
     url = f"/api/v1/compliance/records/{record.record_id}/decrypt"
     assert client_as("admin").post(url, {"reason": "just looking"}, format="json").status_code == 403
     assert client_as("auditor").post(url, {}, format="json").status_code == 400
-    response = client_as("auditor").post(url, {"reason": "case 7 review"}, format="json")
+    response = client_as("auditor").post(
+        url, {"reason": "case 7 review", "otp": totp_code(auditor_user)}, format="json"
+    )
     assert response.json()["explanation"] == SECRET
 
 

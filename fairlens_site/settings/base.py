@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "rest_framework_api_key",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "corsheaders",
     "django_filters",
     "drf_spectacular",
@@ -234,6 +236,18 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
+
+# Second factor (TOTP, django-otp). Required for admins and auditors unless switched off; off is for local demos
+# only (`check --deploy` refuses it). Decrypting always needs a fresh code from an enrolled authenticator.
+FAIRLENS_REQUIRE_MFA = env.bool("FAIRLENS_REQUIRE_MFA", default=not DEBUG)
+OTP_TOTP_ISSUER = "FairLens"
+# Failed codes double the wait before the next attempt (django-otp's throttling), per device.
+OTP_TOTP_THROTTLE_FACTOR = 1
+# How long a password reset link and a new account's invitation link stay usable.
+FAIRLENS_PASSWORD_RESET_MINUTES = env.int("FAIRLENS_PASSWORD_RESET_MINUTES", default=60)
+FAIRLENS_INVITATION_HOURS = env.int("FAIRLENS_INVITATION_HOURS", default=72)
+# Where people reach FairLens: the base of the links in e-mails (reset and invitation links).
+FAIRLENS_PUBLIC_URL = env.str("FAIRLENS_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
 
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

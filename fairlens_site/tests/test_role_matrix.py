@@ -38,7 +38,6 @@ ANY_ROLE = _statuses(401, 200, 200, 200, 200)
 ADMIN_AUDITOR_READ = _statuses(401, 403, 200, 200, 403)
 ADMIN_ONLY = _statuses(401, 403, 403, 200, 403)
 ADMIN_CREATE = _statuses(401, 403, 403, 201, 403)
-ADMIN_NO_CONTENT = _statuses(401, 403, 403, 204, 403)
 READERS = _statuses(401, 200, 200, 200, 403)
 INGEST_CREATE = _statuses(401, 201, 403, 201, 201)
 INGEST_OK = _statuses(401, 200, 403, 200, 200)
@@ -46,6 +45,15 @@ MONITOR_ADMIN = _statuses(401, 200, 403, 200, 403)
 AUDITOR_ONLY = _statuses(401, 403, 200, 403, 403)
 OPERATE_CREATE = _statuses(401, 201, 403, 201, 403)
 GENDER_POLICY = {"protected_attributes": ["gender"], "privileged": {"gender": "Male"}}
+
+
+def _code_of(who: str) -> str:
+    """A fresh authenticator code of the enrolled personas (decryption and recovery codes take one)."""
+    from accounts.models import User
+    from conftest import totp_code
+
+    username = {"auditor": "bob-auditor", "admin": "alice-admin"}.get(who)
+    return totp_code(User.objects.get(username=username)) if username else "000000"
 
 
 def _prediction(who: str, index: int = 0) -> dict[str, Any]:
@@ -78,15 +86,29 @@ MATRIX = [
         "POST",
         "/api/v1/accounts/users/",
         ADMIN_CREATE,
-        body=lambda who: {"username": f"new-{who}", "password": "a-Long-enough-passphrase-7", "role": "monitor"},
+        body=lambda who: {"username": f"new-{who}", "email": f"new-{who}@example.com", "role": "monitor"},
     ),
     Row("GET", "/api/v1/accounts/users/{pk}/", ADMIN_AUDITOR_READ),
     Row("PATCH", "/api/v1/accounts/users/{pk}/", ADMIN_ONLY, body=lambda who: {"email": f"{who}@example.com"}),
+    # Nobody sets another user's password: admins start a reset the user completes from an e-mailed link.
+    Row("POST", "/api/v1/accounts/users/{pk}/reset/", _statuses(401, 403, 403, 202, 403)),
+    # Admins and auditors may ask; the target has no role waiting, so both get 409 (access, nothing to approve).
+    Row("POST", "/api/v1/accounts/users/{pk}/approve/", _statuses(401, 403, 409, 409, 403)),
     Row(
         "POST",
-        "/api/v1/accounts/users/{pk}/set-password/",
-        ADMIN_NO_CONTENT,
-        body=lambda who: {"password": "another-Long-passphrase-8"},
+        "/api/v1/accounts/password-reset/complete",
+        _statuses(400, 400, 400, 400, 400),
+        body=lambda who: {"token": "not-a-token", "password": "a-Long-enough-passphrase-7"},
+    ),
+    # Second factor of the caller. The auditor and admin personas are enrolled; the monitor is not.
+    Row("GET", "/api/v1/accounts/mfa/", _statuses(401, 200, 200, 200, 403)),
+    Row("POST", "/api/v1/accounts/mfa/totp/", _statuses(401, 201, 409, 409, 403)),
+    Row("POST", "/api/v1/accounts/mfa/totp/confirm", _statuses(401, 409, 409, 409, 403), body=lambda who: {"otp": "1"}),
+    Row(
+        "POST",
+        "/api/v1/accounts/mfa/recovery-codes/",
+        _statuses(401, 403, 200, 200, 403),
+        body=lambda who: {"otp": _code_of(who)},
     ),
     Row("GET", "/api/v1/accounts/api-keys/", ADMIN_AUDITOR_READ),
     Row("POST", "/api/v1/accounts/api-keys/", ADMIN_CREATE, body=lambda who: {"model": "loan_model", "name": who}),
@@ -152,7 +174,7 @@ MATRIX = [
         "POST",
         "/api/v1/compliance/records/{record_id}/decrypt",
         AUDITOR_ONLY,
-        body=lambda who: {"reason": f"matrix check by {who}"},
+        body=lambda who: {"reason": f"matrix check by {who}", "otp": _code_of(who)},
     ),
     # Monitoring: readers see checks, trends and alerts; monitors and admins act on them.
     Row("GET", "/api/monitor_fairness", READERS, query="n_samples=60"),
@@ -167,7 +189,10 @@ MATRIX = [
     Row("POST", "/api/v1/alerts/{alert_id}/acknowledge", MONITOR_ADMIN, body=lambda who: {"note": f"{who} is on it"}),
     Row("POST", "/api/v1/alerts/{alert_id}/resolve", MONITOR_ADMIN, body=lambda who: {"note": f"{who} fixed it"}),
     Row(
-        "POST", "/api/v1/alerts/{alert_id}/decrypt", AUDITOR_ONLY, body=lambda who: {"reason": f"matrix check by {who}"}
+        "POST",
+        "/api/v1/alerts/{alert_id}/decrypt",
+        AUDITOR_ONLY,
+        body=lambda who: {"reason": f"matrix check by {who}", "otp": _code_of(who)},
     ),
     # Webhooks: admins manage endpoints and replay deliveries; auditors read them.
     Row("GET", "/api/v1/webhooks/endpoints/", ADMIN_AUDITOR_READ),

@@ -121,9 +121,16 @@ def login(page: Page) -> Callable[[str], Page]:
     """Sign ``username`` in through the login form and wait for the dashboard."""
 
     def sign_in(username: str, password: str = PASSWORD) -> Page:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from conftest import totp_code
+
         page.goto("/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", password)
+        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        if device is not None:  # auditors and admins sign in with their authenticator's code
+            page.fill("#id_otp", totp_code(device.user))
         page.click("button[type=submit]")
         page.wait_for_url("**/dashboard/")
         return page

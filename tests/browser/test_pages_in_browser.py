@@ -33,7 +33,7 @@ DIR_NUMBER = re.compile(r"\d+\.\d+")
 @pytest.fixture
 def people(make_user: Callable[..., Any]) -> None:
     make_user(MONITOR, "monitor", password=PASSWORD)
-    make_user(AUDITOR, "auditor", password=PASSWORD)
+    make_user(AUDITOR, "auditor", password=PASSWORD, totp=True)
 
 
 def set_range(page: Page, selector: str, value: str) -> None:

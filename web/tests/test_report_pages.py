@@ -25,6 +25,7 @@ from alerts.tests.test_checks import BASE, HOUR, ingest_loans, loan_version
 from compliance.checkpoints import anchor_checkpoint, create_checkpoint
 from compliance.models import AuditEntry, VerificationRun
 from compliance.verification import verify_log
+from conftest import totp_code
 from monitoring.check_analysis import counts_as_inputs, inputs_digest
 from monitoring.checks import run_check
 from monitoring.models import FairnessCheck
@@ -131,7 +132,9 @@ def text_of(body: str, element_id: str) -> str:
 def explanation_of(alert: Alert, auditor: Any) -> str:
     from compliance.encryption import decrypt_for
 
-    return decrypt_for(user=auditor, obj=alert, field="encrypted_explanation", reason="test oracle only")
+    return decrypt_for(
+        user=auditor, obj=alert, field="encrypted_explanation", reason="test oracle only", otp=totp_code(auditor)
+    )
 
 
 # --- Access ----------------------------------------------------------------------------------------------------
@@ -452,7 +455,8 @@ def test_decrypting_with_a_reason_shows_the_plaintext_and_is_audited(auditor_use
     drifted_model()
     alert = Alert.objects.get()
     client = client_for(auditor_user)
-    response = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**PERIOD, "reason": "quarterly fairness review"})
+    form = {**PERIOD, "reason": "quarterly fairness review", "otp": totp_code(auditor_user)}
+    response = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", form)
     body = response.content.decode()
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -484,6 +488,23 @@ def test_decrypting_without_a_reason_shows_the_error_and_no_plaintext(auditor_us
         assert "Potential bias" not in body
     assert not AuditEntry.objects.filter(action="data.decrypt").exists()
     assert client.get(f"{REPORT}alerts/{alert.pk}/decrypt").status_code == 405
+
+
+def test_decrypting_on_the_page_needs_a_fresh_code(auditor_user: Any) -> None:
+    drifted_model()
+    alert = Alert.objects.get()
+    client = client_for(auditor_user)
+    form = {**PERIOD, "reason": "quarterly fairness review"}
+    missing = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", form)
+    assert missing.status_code == 403
+    assert "authenticator" in missing.content.decode()
+    assert "Potential bias" not in missing.content.decode()
+    code = totp_code(auditor_user)
+    assert client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code}).status_code == 200
+    replayed = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code})
+    assert replayed.status_code == 403
+    assert "Potential bias" not in replayed.content.decode()
+    assert AuditEntry.objects.filter(action="data.decrypt").count() == 1
 
 
 def test_decrypting_with_a_bad_period_decrypts_nothing(auditor_user: Any) -> None:

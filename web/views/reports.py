@@ -96,10 +96,11 @@ def decrypt_alert(request: HttpRequest, name: str, alert_id: int) -> HttpRespons
     alert = get_object_or_404(Alert.objects.select_related("acknowledged_by", "resolved_by"), pk=alert_id, model=model)
     choice = parse_period(request.POST)
     reason = str(request.POST.get("reason", ""))[:500]
+    otp = str(request.POST.get("otp", ""))[:32]
     if choice.errors:
         return _render_report(request, model, choice)
     try:
-        plaintext = decrypt_for(user=request.user, obj=alert, field="encrypted_explanation", reason=reason)
+        plaintext = decrypt_for(user=request.user, obj=alert, field="encrypted_explanation", reason=reason, otp=otp)
     except ApplicationError as exc:
         return _render_report(
             request,

@@ -48,12 +48,13 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         prefix = "[dry run] " if dry_run else ""
         if user is None:
-            services.user_create(username=username, password=password, role=role, validate=False)
+            # A server command: the demo roles are granted at once, as create_first_user grants the first ones.
+            services.user_create(username=username, password=password, role=role, validate=False, approved=True)
             self.stdout.write(f"{prefix}created {username} ({role})")
             return
         changes = []
         if assigned_role(user) != role:
-            services.user_set_role(user=user, role=role, changed_by=None)
+            services.user_set_role(user=user, role=role, changed_by=None, approved=True)
             changes.append(f"role -> {role}")
         if reset_password:
             user.set_password(password)
