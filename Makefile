@@ -68,9 +68,10 @@ beat: install ## Run only Celery beat (django-celery-beat DatabaseScheduler)
 test: install-dev ## Run the whole test suite (pytest); PYTEST_ARGS adds options
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install-dev ## Ruff lint and format check, migrations check
+lint: install-dev ## Ruff lint and format check, import contracts (.importlinter), migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DJANGO_DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
 fmt: install-dev ## Format and auto-fix with ruff
