@@ -214,6 +214,7 @@ def test_the_periodic_verification_emails_auditors_when_the_log_was_tampered_wit
     auditor = make_user("frank-auditor", "auditor")
     auditor.email = "frank@example.com"
     auditor.save()
+    mailoutbox.clear()  # the notice to auditors that an auditor account was made is not this test's subject
     assert verify_audit_log_task() is True
     assert mailoutbox == []
     tamper("UPDATE compliance_auditentry SET actor = 'mallory' WHERE seq = 77")
