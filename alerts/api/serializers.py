@@ -51,8 +51,10 @@ class CheckRunInputSerializer(serializers.Serializer):
 class AlertSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
     version = serializers.CharField(source="model_version.version", read_only=True)
-    acknowledged_by = serializers.CharField(source="acknowledged_by.username", read_only=True, default=None)
-    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, default=None)
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", read_only=True, allow_null=True, default=None
+    )
+    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, allow_null=True, default=None)
     has_explanation = serializers.SerializerMethodField()
 
     class Meta:
@@ -97,7 +99,10 @@ class NoteInputSerializer(serializers.Serializer):
 
 class EndpointSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(
-        slug_field="name", read_only=True, help_text="Only events about this model; null for every model."
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="Only events about this model; null for every model.",
     )
 
     class Meta:
@@ -155,7 +160,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     event_type = serializers.CharField(source="event.type", read_only=True)
     webhook_id = serializers.CharField(source="event.msg_id", read_only=True)
     payload = serializers.JSONField(source="event.payload", read_only=True)
-    endpoint = serializers.CharField(source="endpoint.name", read_only=True, default=None)
+    endpoint = serializers.CharField(source="endpoint.name", read_only=True, allow_null=True, default=None)
     attempt_log = AttemptSerializer(many=True, read_only=True)
 
     class Meta:

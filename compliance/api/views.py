@@ -261,7 +261,19 @@ class AnchorView(APIView):
 
     required_roles = {"GET": {ANYONE}}
 
-    @extend_schema(responses=envelope_serializer("AnchorDetails", serializers.DictField()), tags=["seed"])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "digest",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern="^[0-9a-fA-F]{64}$",
+                description="A checkpoint root or an entry hash: SHA-256, 64 hex characters.",
+            )
+        ],
+        responses=envelope_serializer("AnchorDetails", serializers.DictField()),
+        tags=["seed"],
+    )
     def get(self, request: Request, digest: str) -> Response:
         found = selectors.anchor_for_hash(digest)
         anchor, checkpoint, entry = found["anchor"], found["checkpoint"], found["entry"]

@@ -85,7 +85,9 @@ class SubmitInputSerializer(serializers.Serializer):
     )
     privileged = serializers.DictField(child=serializers.CharField(max_length=100), required=False)
     favorable_label = serializers.ChoiceField(choices=[0, 1], required=False)
-    predictions = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+    # Each row an object (its fields are validated row by row afterwards); min_length as well as allow_empty,
+    # as the schema states minItems only from min_length.
+    predictions = serializers.ListField(child=serializers.DictField(), allow_empty=False, min_length=1)
 
 
 class SubmitResultSerializer(IngestionResultSerializer):

@@ -157,5 +157,22 @@ class VersionCreateInputSerializer(RegisterInputSerializer):
     name = None
 
 
+class RegisterJSONInputSerializer(RegisterInputSerializer):
+    """The JSON form of a registration (documentation): a JSON body cannot carry the artifact file."""
+
+    artifact = None
+
+
+class VersionCreateJSONInputSerializer(VersionCreateInputSerializer):
+    """The JSON form of a new version (documentation): a JSON body cannot carry the artifact file."""
+
+    artifact = None
+
+
+def register_request(serializer: type[serializers.Serializer], json_serializer: type[serializers.Serializer]) -> dict:
+    """The request body of a registration, per media type: the artifact only in multipart."""
+    return {"application/json": json_serializer, "multipart/form-data": serializer}
+
+
 class StageInputSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=ModelVersion.Stage.choices)

@@ -17,9 +17,12 @@ from registry.api.serializers import (
     PolicyInputSerializer,
     PolicyOutputSerializer,
     RegisterInputSerializer,
+    RegisterJSONInputSerializer,
     StageInputSerializer,
     VersionCreateInputSerializer,
+    VersionCreateJSONInputSerializer,
     VersionOutputSerializer,
+    register_request,
 )
 
 READERS = {Role.MONITOR, Role.AUDITOR, Role.ADMIN}
@@ -41,7 +44,11 @@ class ModelListView(APIView):
     def get(self, request: Request) -> Response:
         return Response(ModelOutputSerializer(selectors.model_list(), many=True).data)
 
-    @extend_schema(request=RegisterInputSerializer, responses={201: VersionOutputSerializer}, tags=["registry"])
+    @extend_schema(
+        request=register_request(RegisterInputSerializer, RegisterJSONInputSerializer),
+        responses={201: VersionOutputSerializer},
+        tags=["registry"],
+    )
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -69,7 +76,11 @@ class VersionListView(APIView):
         versions = selectors.version_list(selectors.model_by_name(name))
         return Response(VersionOutputSerializer(versions, many=True).data)
 
-    @extend_schema(request=VersionCreateInputSerializer, responses={201: VersionOutputSerializer}, tags=["registry"])
+    @extend_schema(
+        request=register_request(VersionCreateInputSerializer, VersionCreateJSONInputSerializer),
+        responses={201: VersionOutputSerializer},
+        tags=["registry"],
+    )
     def post(self, request: Request, name: str) -> Response:
         selectors.model_by_name(name)
         data = VersionCreateInputSerializer(data=request.data)
@@ -87,12 +98,14 @@ class VersionDetailView(APIView):
 
     @extend_schema(request=StageInputSerializer, responses=VersionOutputSerializer, tags=["registry"])
     def patch(self, request: Request, name: str, version: str) -> Response:
-        data = StageInputSerializer(data=request.data)
+        # A PATCH names only what changes (and the schema says so); a body without a stage changes nothing.
+        data = StageInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        model_version = selectors.version_by_name(name, version)
+        if "stage" not in data.validated_data:
+            return Response(VersionOutputSerializer(model_version).data)
         updated = services.version_set_stage(
-            model_version=selectors.version_by_name(name, version),
-            stage=data.validated_data["stage"],
-            changed_by=request.user,
+            model_version=model_version, stage=data.validated_data["stage"], changed_by=request.user
         )
         return Response(VersionOutputSerializer(updated).data)
 
@@ -141,7 +154,7 @@ class SeedRegisterView(APIView):
     parser_classes = REGISTER_PARSERS
 
     @extend_schema(
-        request=RegisterInputSerializer,
+        request=register_request(RegisterInputSerializer, RegisterJSONInputSerializer),
         responses={201: envelope_serializer("Registered", VersionOutputSerializer())},
         tags=["seed"],
     )
