@@ -156,7 +156,8 @@ def test_a_manual_check_of_a_window_someone_is_running_is_a_conflict(
         ({"model": "loan_model", "version": "1", "window_end": "0001-01-01T00:00:00Z"}, 400, "invalid", "window_end"),
         ({"model": "loan_model", "version": "1", "window_end": "9999-12-31T23:59:59Z"}, 400, "invalid", "window_end"),
         ({"model": "x" * 101, "version": "1"}, 400, "invalid", "model"),
-        ({"model": "loan\x00model", "version": "1"}, 400, "invalid", "model"),
+        # refused by the strict JSON parser before the serializer sees it
+        ({"model": "loan\x00model", "version": "1"}, 400, "invalid_value", "model"),
         ({"model": ["loan_model"], "version": "1"}, 400, "invalid", "model"),
         ({"model": "unknown", "version": "1"}, 404, "not_found", None),
         ({"model": "loan_model", "version": "7"}, 404, "not_found", None),
