@@ -35,6 +35,8 @@ POLICY_FIELDS = (
     "confidence_level",
     "window_hours",
     "check_interval_minutes",
+    "alpha",
+    "review_period_days",
     "channels",
     "features",
     "created_by",
