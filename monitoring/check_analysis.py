@@ -213,7 +213,12 @@ def analyse_window(
     dir_now = headline_dir(reports)
     trend = trend_of([*earlier_dirs, dir_now], threshold, seed=seed, evidence=evidence)
     found = violations(reports, evidence)
-    decisions = [item["evidence"]["decision"] for item in found if item.get("evidence")]
+    # A subject whose evidence of compliance has reached its threshold no longer alerts (its alert resolves).
+    decisions = [
+        "none" if item["evidence"]["compliant"] else item["evidence"]["decision"]
+        for item in found
+        if item.get("evidence")
+    ]
     return {
         "verdict": verdict,
         "status": summarize(verdict, decisions),
