@@ -120,8 +120,8 @@ def test_repeated_violations_update_one_alert_and_escalation_is_announced(versio
     assert len(events("alert.opened")) == 1
 
 
-# Passing hours (DIR 1.0, 800 rows each) until the evidence of compliance resolves an alert opened by a critical hour and
-# followed by borderline ones: measured 3.
+# Passing hours (DIR 1.0, 800 rows each) until evidence of compliance resolves an alert opened by a critical hour
+# and followed by borderline ones: measured 3.
 RESOLVE_WITHIN_HOURS = 6
 BORDERLINE_HOURS = 6
 # High hours (DIR 0.59) after a compliant one until fresh evidence opens a new alert: measured 3.
@@ -160,7 +160,8 @@ def test_evidence_of_compliance_resolves_the_alert_and_a_new_violation_opens_a_n
     fresh = checked(version, hour + 1, PASSING)
     (lower,) = [entry for entry in fresh.result["evidence"]["comparisons"] if entry["metric"] == "DIR"]
     assert lower["since_hour"] == hour_index(BASE + (hour + 1) * HOUR)
-    assert lower["units"] == 400 and lower["reverse"] is None
+    assert lower["units"] == 400
+    assert lower["reverse"] is None
     # when the violation comes back, a new alert opens on the fresh evidence; the resolved one stays as it was
     for later in range(hour + 2, hour + 2 + REOPEN_WITHIN_HOURS):
         checked(version, later, HIGH)
@@ -185,7 +186,8 @@ def test_a_manual_resolve_resets_the_evidence(version: Any) -> None:
     after = checked(version, 2, POSSIBLE)
     # then its evidence starts from that hour alone: the resolved alert's evidence is not carried over
     (new,) = [entry for entry in after.result["evidence"]["comparisons"] if entry["metric"] == "DIR"]
-    assert new["units"] == 400 and old["units"] == 800
+    assert new["units"] == 400
+    assert old["units"] == 800
     assert new["log_e"] < new["log_threshold"] < old["log_e"]
     assert after.status_summary != "alert"
     assert Alert.objects.get().status == "resolved"
