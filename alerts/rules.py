@@ -1,8 +1,10 @@
 """Alert rules: when a check opens an alert, how severe it is, and what its explanation says. Pure: no Django.
 
-* Only a ``significant_violation`` (the whole confidence interval outside the policy band) opens or updates
-  an alert; a ``possible_violation`` (point estimate outside, interval overlapping) is shown as a pre-alert on
-  the check but pages nobody. That is how noise in small windows is kept from raising alarms.
+* Only evidence opens or updates an alert: a paging comparison whose e-value passed the family threshold
+  (``m / alpha``, decision ``alert``; see ``monitoring.check_evidence``). A window's verdict
+  (``significant_violation``, ``possible_violation``) is kept for reading and pages nobody by itself: re-testing
+  overlapping windows every hour for every group and metric would page a compliant model every month.
+  Exploratory intersection findings never page.
 * Severity is the *conservative* effect size: how far the interval end nearest the band lies beyond it, so
   a large but uncertain gap does not outrank a smaller, certain one. DIR is measured relative to its bound
   (0.6 against a 0.8 minimum is 25 % short); difference metrics in absolute rate units.
@@ -16,6 +18,8 @@ from typing import Any
 from monitoring.fairness import generate_explanation
 
 SIGNIFICANT = "significant_violation"
+ALERT = "alert"
+PAGING_TIER = "page"
 # (critical, high) cut-offs of the conservative shortfall.
 RATIO_CUTOFFS = (0.25, 0.10)
 DIFFERENCE_CUTOFFS = (0.20, 0.10)

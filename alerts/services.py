@@ -7,6 +7,7 @@ commit together or not at all. Deliveries are handed to Celery only after commit
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,7 +161,6 @@ def _open_or_update(check: FairnessCheck, violation: dict[str, Any], now: dateti
     alert.value, alert.interval_lower, alert.interval_upper = violation["value"], lower, upper
     alert.last_check, alert.last_seen_at = check, now
     alert.occurrences += 1
-    alert.passing_streak = 0
     alert.severity = new_severity if rules.escalated(previous, new_severity) else previous
     encrypt_for(alert, "encrypted_explanation", rules.explanation(check.result, violation))
     alert.save()
@@ -175,29 +175,55 @@ def _older_than_last_seen(check: FairnessCheck, alert: Alert) -> bool:
     return check.window_end < alert.last_check.window_end
 
 
-def _count_pass(check: FairnessCheck, alert: Alert, now: datetime) -> None:
-    """A passing verdict for the alert's subject moves it towards auto-resolution."""
+def _resolve_by_evidence(check: FairnessCheck, alert: Alert, evidence: dict[str, Any], now: datetime) -> None:
+    """Evidence of compliance (the reverse e-process since the alert opened) reached its threshold: resolve.
+
+    The next check of the version starts the subject's evidence afresh (see ``monitoring.checks``)."""
     if _older_than_last_seen(check, alert):
         return
-    comparison = check.result["reports"].get(alert.attribute, {}).get("comparisons", {}).get(alert.group)
-    if not comparison or comparison["verdicts"].get(alert.metric) != "pass":
-        return  # no data or still borderline: neither confirms nor clears the alert
-    alert.passing_streak += 1
+    alert.status = Alert.Status.RESOLVED
+    alert.resolved_at = now
+    alert.resolution = "auto"
     alert.last_check = check
-    if alert.passing_streak >= settings.ALERT_RESOLVE_AFTER_PASSES:
-        alert.status = Alert.Status.RESOLVED
-        alert.resolved_at = now
-        alert.resolution = "auto"
-        alert.resolution_note = f"{alert.passing_streak} consecutive passing checks"
-        alert.save()
-        _audit_alert("alert.resolved", alert, resolution="auto", passing_checks=alert.passing_streak)
-        emit_event("alert.resolved", model=alert.model, data={**_alert_data(alert), "resolution": "auto"})
-        return
-    alert.save(update_fields=["passing_streak", "last_check"])
+    alert.resolution_note = (
+        f"evidence of compliance: e-value {evidence['reverse_e_value']:.3g} reached {evidence['reverse_threshold']:.3g}"
+    )
+    alert.save()
+    _audit_alert(
+        "alert.resolved",
+        alert,
+        resolution="auto",
+        evidence_of_compliance=evidence["reverse_log_e"],
+        log_threshold=evidence["reverse_log_threshold"],
+    )
+    emit_event("alert.resolved", model=alert.model, data={**_alert_data(alert), "resolution": "auto"})
+
+
+def _compliance_evidence(check: FairnessCheck, subject: tuple[str, str, str]) -> dict[str, Any] | None:
+    """The reverse evidence of a subject when every band edge with one has reached its threshold, else None."""
+    reverses = [
+        entry["reverse"]
+        for entry in (check.result.get("evidence") or {}).get("comparisons", [])
+        if (entry["attribute"], entry["group"], entry["metric"]) == subject and entry["reverse"] is not None
+    ]
+    if not reverses or not all(item["compliant"] for item in reverses):
+        return None
+    weakest = min(reverses, key=lambda item: item["log_e"])
+    return {
+        "reverse_log_e": weakest["log_e"],
+        "reverse_log_threshold": weakest["log_threshold"],
+        "reverse_e_value": math.exp(min(weakest["log_e"], 700.0)),
+        "reverse_threshold": math.exp(weakest["log_threshold"]),
+    }
 
 
 def apply_check(check: FairnessCheck) -> None:
     """Open, update or auto-resolve the alerts a completed check speaks to; request retraining if due.
+
+    Alerts come from the evidence, not from one window: a subject (attribute, group, metric) of the paging tier
+    opens or updates an alert when its evidence decision is ``alert`` (e-value past the family threshold); a
+    window's ``significant_violation`` alone pages nobody, and exploratory intersection findings never page.
+    An open alert resolves automatically when the evidence of compliance for its subject reaches its threshold.
 
     Runs in the check's transaction. A check of an older window than the version's latest one (a scheduled
     check that ran after a later ingestion-triggered one) is stored and audited, but speaks to nothing here:
@@ -206,16 +232,31 @@ def apply_check(check: FairnessCheck) -> None:
     if is_stale(check):
         logger.info("check %s covers an older window than the latest check of its version; alerts unchanged", check.pk)
         return
+    evidence = check.result.get("evidence") or {}
+    if not evidence.get("chained"):
+        logger.info("check %s is outside the evidence chain; alerts unchanged", check.pk)
+        return
     now = timezone.now()
     result = check.result
-    significant = [item for item in result["violations"] if item["verdict"] == rules.SIGNIFICANT]
-    subjects = set()
-    for violation in significant:
+    unresolved = {
+        (alert.attribute, alert.group, alert.metric): alert
+        for alert in Alert.objects.select_for_update().filter(model_version=check.model_version, status__in=UNRESOLVED)
+    }
+    resolved = set()
+    for subject, alert in unresolved.items():
+        compliance = _compliance_evidence(check, subject)
+        if compliance is not None:
+            _resolve_by_evidence(check, alert, compliance, now)
+            resolved.add(subject)
+    alerting = [
+        item
+        for item in result["violations"]
+        if (item.get("evidence") or {}).get("decision") == rules.ALERT
+        and item["evidence"]["tier"] == rules.PAGING_TIER
+        and (item["attribute"], item["group"], item["metric"]) not in resolved
+    ]
+    for violation in alerting:
         _open_or_update(check, violation, now)
-        subjects.add((violation["attribute"], violation["group"], violation["metric"]))
-    for alert in Alert.objects.select_for_update().filter(model_version=check.model_version, status__in=UNRESOLVED):
-        if (alert.attribute, alert.group, alert.metric) not in subjects:
-            _count_pass(check, alert, now)
     if check.status_summary == "pre_alert" and _previous_status(check) != "pre_alert":
         emit_event(
             "fairness.pre_alert",
@@ -224,10 +265,10 @@ def apply_check(check: FairnessCheck) -> None:
                 "model": check.model_version.model.name,
                 "version": check.model_version.version,
                 "check_id": check.pk,
-                "reason": result["trend"]["pre_alert"]["reason"],
+                "reason": result.get("pre_alert_reason") or result["trend"]["pre_alert"]["reason"],
             },
         )
-    maybe_request_retraining(check, persisting=bool(significant))
+    maybe_request_retraining(check, persisting=bool(alerting))
 
 
 def _previous_status(check: FairnessCheck) -> str | None:
@@ -241,8 +282,8 @@ def _previous_status(check: FairnessCheck) -> str | None:
 
 
 def maybe_request_retraining(check: FairnessCheck, *, persisting: bool) -> OutboxEvent | None:
-    """Emit ``retraining.requested`` once per version when the forecast says retrain, or when a significant
-    violation has been found by RETRAIN_AFTER_CHECKS checks in a row that each brought new evidence.
+    """Emit ``retraining.requested`` once per version when the forecast says retrain, or when the evidence has
+    held an alert for RETRAIN_AFTER_CHECKS checks in a row that each brought new predictions.
 
     Only a check that brought new evidence (``new_evidence``: new predictions in the latest window) may ask:
     re-checks of rows already seen, however many, are one piece of evidence, not a persisting violation.

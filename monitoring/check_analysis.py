@@ -1,23 +1,30 @@
-"""What a fairness check concludes from a window's counts and the checks before it. Pure: no Django.
+"""What a fairness check concludes from a window's counts, its evidence and the checks before it. Pure: no Django.
 
-Inputs are plain data (counts per attribute and group, score histograms, the earlier headline DIRs), so a
-stored check can be recomputed from its stored inputs and must give the same result.
+Inputs are plain data (counts per attribute and group, score histograms, the earlier headline DIRs, the
+evidence of :mod:`monitoring.check_evidence`), so a stored check can be recomputed from its stored inputs and
+must give the same result.
+
+Windows are for reading: each window's estimates, 95% intervals and verdicts (``significant_violation``,
+``possible_violation``) are reported as before. Alerts come from the evidence: a check's status is ``alert``
+only when a paging comparison's evidence has passed the family threshold, ``pre_alert`` when evidence is
+building up (half-way in log space) or an exploratory intersection finding was raised.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from monitoring.check_evidence import change_summary, subjects
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness import (
     ConfusionCounts,
     FairnessPolicy,
     GroupedCounts,
-    detect_change_point,
     ks_test_from_histograms,
     pre_alert_check,
     predict_drift,
@@ -85,13 +92,19 @@ def headline_dir(reports: Mapping[str, Mapping[str, Any]]) -> float | None:
     return min(values) if values else None
 
 
-def violations(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every (attribute, group, metric) whose verdict is a violation, with value and interval."""
+def violations(
+    reports: Mapping[str, Mapping[str, Any]], evidence: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every (attribute, group, metric) whose window verdict is a violation or whose evidence says more than
+    "none", with the window's value, interval and verdict (for reading) and the evidence's decision (what
+    alerts are opened on)."""
+    decided = subjects(evidence or {})
     found = []
     for attribute, report in reports.items():
         for group, comparison in report["comparisons"].items():
             for metric, verdict in comparison["verdicts"].items():
-                if verdict in (VIOLATION, POSSIBLE):
+                summary = decided.pop((attribute, group, metric), None)
+                if verdict in (VIOLATION, POSSIBLE) or (summary and summary["decision"] != "none"):
                     found.append(
                         {
                             "attribute": attribute,
@@ -100,8 +113,22 @@ def violations(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]
                             "verdict": verdict,
                             "value": comparison[metric],
                             "interval": comparison["intervals"][metric],
+                            "evidence": summary,
                         }
                     )
+    for (attribute, group, metric), summary in sorted(decided.items()):
+        if summary["decision"] != "none":  # evidence for a group absent from this window
+            found.append(
+                {
+                    "attribute": attribute,
+                    "group": group,
+                    "metric": metric,
+                    "verdict": "insufficient_data",
+                    "value": None,
+                    "interval": None,
+                    "evidence": summary,
+                }
+            )
     return found
 
 
@@ -127,29 +154,43 @@ def score_drift(
     return {"baseline": "version", "groups": groups}
 
 
-def trend_of(series: Sequence[float | None], threshold: float, *, seed: int) -> dict[str, Any]:
-    """Rolling average, velocity, pre-alert, forecast and change point of the headline DIR series."""
+def trend_of(
+    series: Sequence[float | None], threshold: float, *, seed: int, evidence: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Rolling average, velocity, pre-alert and forecast of the headline DIR series, and the calibrated change
+    detector on the hourly bucket counts (the evidence's e-detector, not a CUSUM on overlapping windows)."""
     average = rolling_average(series, TREND_WINDOW)
     pre_alert = pre_alert_check(series, threshold, TREND_WINDOW)
     forecast = predict_drift(series[-3 * TREND_WINDOW :], threshold, n_bootstrap=1000, seed=seed)
-    change = detect_change_point(series)
     return {
         "series": list(series[-3 * TREND_WINDOW :]),
         "moving_average": average.average,
         "velocity": average.velocity,
         "pre_alert": to_native(asdict(pre_alert)),
         "forecast": to_native(asdict(forecast)),
-        "change_point": to_native(asdict(change)),
+        "change_point": change_summary(evidence or {}),
     }
 
 
-def summarize(verdict: str, pre_alert_status: str, has_violation: bool) -> str:
-    """The one word a person sees: alert, pre_alert, pass or insufficient_data."""
-    if has_violation:
+def summarize(verdict: str, decisions: Sequence[str]) -> str:
+    """The one word a person sees: alert (evidence past the family threshold), pre_alert (evidence building
+    up, or an exploratory finding), else pass or insufficient_data from the window."""
+    if "alert" in decisions:
         return "alert"
-    if pre_alert_status in ("pre_alert", "breached") or verdict == POSSIBLE:
+    if "pre_alert" in decisions or "finding" in decisions:
         return "pre_alert"
     return "insufficient_data" if verdict == "insufficient_data" else "pass"
+
+
+def pre_alert_reason(found: Sequence[Mapping[str, Any]]) -> str:
+    """Why a check is a pre-alert, in words: the subjects whose evidence is building up or were found."""
+    parts = [
+        f"{item['attribute']}={item['group']} {item['metric']}: {item['evidence']['decision']} "
+        f"(e-value {item['evidence']['e_value']:.3g}, alert at {math.exp(item['evidence']['log_threshold']):.3g})"
+        for item in found
+        if item.get("evidence") and item["evidence"]["decision"] in ("pre_alert", "finding")
+    ]
+    return "; ".join(parts) or "no evidence building up"
 
 
 def analyse_window(
@@ -162,6 +203,7 @@ def analyse_window(
     histograms: Mapping[str, Mapping[str, Sequence[int]]],
     baseline_histograms: Mapping[str, Mapping[str, Sequence[int]]] | None,
     seed: int = 0,
+    evidence: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a check stores as its result; see the module docstring."""
     reports = reports_from_counts(counts, privileged, policy)
@@ -169,16 +211,23 @@ def analyse_window(
     order = ["pass", "insufficient_data", POSSIBLE, VIOLATION]
     verdict = max(verdicts, key=order.index) if verdicts else "insufficient_data"
     dir_now = headline_dir(reports)
-    trend = trend_of([*earlier_dirs, dir_now], threshold, seed=seed)
-    found = violations(reports)
-    significant = any(item["verdict"] == VIOLATION for item in found)
+    trend = trend_of([*earlier_dirs, dir_now], threshold, seed=seed, evidence=evidence)
+    found = violations(reports, evidence)
+    # A subject whose evidence of compliance has reached its threshold no longer alerts (its alert resolves).
+    decisions = [
+        "none" if item["evidence"]["compliant"] else item["evidence"]["decision"]
+        for item in found
+        if item.get("evidence")
+    ]
     return {
         "verdict": verdict,
-        "status": summarize(verdict, trend["pre_alert"]["status"], significant),
+        "status": summarize(verdict, decisions),
+        "pre_alert_reason": pre_alert_reason(found),
         "headline_dir": dir_now,
         "threshold": threshold,
         "reports": reports,
         "violations": found,
         "trend": trend,
         "score_drift": score_drift(histograms, baseline_histograms),
+        "evidence": dict(evidence) if evidence is not None else None,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,13 +19,16 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from monitoring.check_analysis import analyse_window, counts_as_inputs, counts_from_inputs, inputs_digest, label_of
+from monitoring.check_evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
 from monitoring.reporting import engine_policy
 from monitoring.selectors import (
     completed_checks_by_window,
+    evidence_chain_head,
     evidence_checks,
+    hourly_counts,
     is_stale,
     predictions_received,
     window_counts,
@@ -134,8 +137,64 @@ def _earlier_dirs(check: FairnessCheck) -> list[float | None]:
     return list(reversed(list(earlier)))
 
 
+def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
+    """What the check's evidence is computed from: the chain head's stored evidence and the hourly buckets
+    closed since its last processed hour, up to the check's window end.
+
+    The chain is per (model version, policy version): a new version or a new policy version starts fresh
+    evidence at the first hour of its first check's window. Only closed hours count (a bucket whose hour ended
+    by the window end and by now), each once and in order: a later check processes the hours after the head's
+    last hour. A check whose window ends at or before the head's (an older window completed late, see
+    ``is_stale``) neither advances nor overwrites the chain: it stores ``chained: false`` and its evidence is
+    the head's. Alerts of the version resolved since the head was stored (by a person or by evidence of
+    compliance) reset their subject's evidence: fresh states from the next hour.
+    """
+    from alerts.models import Alert
+
+    policy = check.policy
+    head = evidence_chain_head(check)
+    if head is not None and check.window_end <= head.window_end:
+        return {"stale": True, "head_check": head.pk}
+    closed_until = min(check.window_end, now).timestamp() // HOUR_SECONDS  # first hour not yet closed
+    if head is not None:
+        previous = head.result["evidence"]
+        start_hour = int(previous["last_hour"]) + 1
+        resolved = Alert.objects.filter(
+            model_version_id=check.model_version_id, resolved_at__gt=head.completed_at, resolved_at__isnull=False
+        )
+        resets = sorted({(alert.attribute, alert.group, alert.metric) for alert in resolved})
+    else:
+        previous, resets = None, []
+        start_hour = hour_index(check.window_start)
+        if check.window_start.timestamp() % HOUR_SECONDS:
+            start_hour += 1  # a window starting inside an hour: that hour is partly outside it
+    hours = []
+    if closed_until > start_hour:
+        hours = hourly_counts(
+            model_version=check.model_version,
+            start=datetime.fromtimestamp(start_hour * HOUR_SECONDS, tz=UTC),
+            end=datetime.fromtimestamp(int(closed_until) * HOUR_SECONDS, tz=UTC),
+            favorable_label=policy.favorable_label,
+        )
+    return {
+        "stale": False,
+        "previous_check": head.pk if head is not None else None,
+        "previous": previous_evidence(previous),
+        "start_hour": start_hour,
+        "hours": [[hour_index(moment), counts_as_inputs(counts)] for moment, counts in hours],
+        "resets": [list(subject) for subject in resets],
+    }
+
+
+def previous_evidence(evidence: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The part of a stored evidence result the next check continues from."""
+    if evidence is None:
+        return None
+    return {name: evidence[name] for name in ("groups", "states", "reverse_states", "last_hour")}
+
+
 def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The check's inputs (counts and histograms of its window) and its result."""
+    """The check's inputs (counts and histograms of its window, the evidence it continues) and its result."""
     policy = check.policy
     counts = window_counts(
         model_version=check.model_version,
@@ -152,9 +211,60 @@ def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
         "score_histograms": histograms,
         "baseline_score_histograms": baseline,
         "earlier_dirs": earlier,
+        "evidence": evidence_inputs(check, timezone.now()),
     }
+    if inputs["evidence"]["stale"]:
+        head = FairnessCheck.objects.get(pk=inputs["evidence"]["head_check"]).result["evidence"]
+        inputs["evidence"]["head"] = {"comparisons": head.get("comparisons", [])}
     result = redraw(inputs, policy, seed=int(check.window_end.timestamp()) % (2**32))
     return inputs, result
+
+
+def _policy_engine(policy: MonitoringPolicy):
+    return engine_policy(
+        metric_bands=policy.metric_bands,
+        min_group_size=policy.min_group_size,
+        confidence_level=policy.confidence_level,
+    )
+
+
+def evidence_from_inputs(inputs: dict[str, Any], policy: MonitoringPolicy) -> dict[str, Any] | None:
+    """The evidence result from a check's stored evidence inputs (``None`` for checks stored before it)."""
+    stored = inputs.get("evidence")
+    if stored is None:
+        return None
+    if stored["stale"]:
+        head = stored.get("head") or {}
+        return {**stale_evidence(stored["head_check"]), "comparisons": head.get("comparisons", [])}
+    result = advance_evidence(
+        policy=_policy_engine(policy),
+        privileged=policy.privileged,
+        alpha=policy.alpha,
+        review_period_days=policy.review_period_days,
+        previous=stored["previous"],
+        hours=[(int(hour), counts_from_inputs(counts)) for hour, counts in stored["hours"]],
+        start_hour=int(stored["start_hour"]),
+        resets=stored["resets"],
+        window=counts_from_inputs(inputs["counts"]),
+        window_hours=policy.window_hours,
+    )
+    if stored.get("superseded_by") is not None:
+        # Another check continued the same head first: this one is kept for reading, outside the chain.
+        result.update(chained=False, reason="superseded", superseded_by=stored["superseded_by"])
+    return result
+
+
+def _keep_chain_linear(check: FairnessCheck, inputs: dict[str, Any], policy: MonitoringPolicy, seed: int):
+    """Called under the version's row lock at the final write: if another check advanced the chain since this
+    one read its head, this one leaves the chain (its hours were, or will be, processed by the chain itself)."""
+    stored = inputs.get("evidence")
+    if not stored or stored["stale"]:
+        return None
+    head = evidence_chain_head(check)
+    if (head.pk if head is not None else None) == stored["previous_check"]:
+        return None
+    stored["superseded_by"] = head.pk
+    return redraw(inputs, policy, seed=seed)
 
 
 def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> dict[str, Any]:
@@ -162,16 +272,13 @@ def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> di
     return analyse_window(
         counts=counts_from_inputs(inputs["counts"]),
         privileged=policy.privileged,
-        policy=engine_policy(
-            metric_bands=policy.metric_bands,
-            min_group_size=policy.min_group_size,
-            confidence_level=policy.confidence_level,
-        ),
+        policy=_policy_engine(policy),
         earlier_dirs=inputs["earlier_dirs"],
         threshold=policy_threshold(policy),
         histograms=inputs["score_histograms"],
         baseline_histograms=inputs["baseline_score_histograms"],
         seed=seed,
+        evidence=evidence_from_inputs(inputs, policy),
     )
 
 
@@ -241,9 +348,12 @@ def run_check(
         )
         raise
     with transaction.atomic():
+        # The version's row lock serialises final writes of its checks, so the evidence chain stays linear.
+        ModelVersion.objects.select_for_update().filter(pk=model_version.pk).first()
         check = FairnessCheck.objects.select_for_update().get(pk=check.pk)
         if check.status == FairnessCheck.Status.COMPLETED:
             return check  # someone else finished first; their result stands
+        result = _keep_chain_linear(check, inputs, policy, int(check.window_end.timestamp()) % (2**32)) or result
         check.status = FairnessCheck.Status.COMPLETED
         check.inputs = inputs
         check.inputs_sha256 = inputs_digest(inputs)

@@ -3,12 +3,18 @@ injected bias rises, so a new user watches checks pass, then a pre-alert, then a
 
 The drift rises linearly from 0 to ``MAX_DRIFT`` over FAIRLENS_DEMO_RAMP_SECONDS from the stream's start
 (recorded in ``var/demo-stream.json``; ``manage.py demo_stream --reset`` starts it again) and then stays.
+
+Alerts count closed hourly buckets only, so a stream in real time would not alert for hours. The demo replays
+simulated hours instead: its first batch is stamped ``REPLAY_HOURS`` hours in the past, and each batch moves one
+simulated hour on (one hour per FAIRLENS_DEMO_STREAM_SECONDS) until the stamps reach the present; from then on
+they are real time. Each replayed hour is closed when the next check reads it, so the evidence sees a day of
+drift in a few minutes.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -22,6 +28,7 @@ from registry.models import ModelVersion
 
 MAX_DRIFT = 1.0
 BATCH_SIZE = 150
+REPLAY_HOURS = 22
 PRINCIPAL = "demo-stream"
 
 
@@ -47,6 +54,15 @@ def drift_at(now: datetime) -> float:
     elapsed = (now - started_at(now)).total_seconds()
     ramp = max(settings.FAIRLENS_DEMO_RAMP_SECONDS, 1)
     return round(min(MAX_DRIFT, MAX_DRIFT * elapsed / ramp), 3)
+
+
+def stamped_at(now: datetime) -> datetime:
+    """The time the batch streamed at ``now`` is stamped with: a replayed hour, then real time."""
+    start = started_at(now)
+    step = max(settings.FAIRLENS_DEMO_STREAM_SECONDS, 1)
+    batches = int((now - start).total_seconds() // step)
+    replayed = start - timedelta(hours=REPLAY_HOURS) + timedelta(hours=batches, minutes=30)
+    return min(replayed, now)
 
 
 def demo_version() -> ModelVersion | None:
@@ -75,7 +91,9 @@ def stream_batch(now: datetime) -> int:
     decisions = simulate_decisions(
         model_version=version, n_samples=BATCH_SIZE, drift_level=drift_at(now), mode="demo", seed=int(now.timestamp())
     )
-    raw = frame_from_json_records(decisions.items, decisions.attributes, settings.INGEST_MAX_ROWS)
+    stamp = stamped_at(now).isoformat()
+    items = [{**item, "timestamp": stamp} for item in decisions.items]
+    raw = frame_from_json_records(items, decisions.attributes, settings.INGEST_MAX_ROWS)
     result = ingest_predictions(
         model_version=version,
         raw=raw,

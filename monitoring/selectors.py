@@ -119,3 +119,52 @@ def predictions_received(model_version: ModelVersion) -> int:
 def window_has_data(*, model_version: ModelVersion, start: datetime, end: datetime) -> bool:
     """Whether any prediction of the version falls in an hourly bucket starting in ``[start, end)``."""
     return start < end and _rollups(model_version, start, end).exists()
+
+
+def hourly_counts(
+    *, model_version: ModelVersion, start: datetime, end: datetime, favorable_label: int = 1
+) -> list[tuple[datetime, dict[str, GroupedCounts]]]:
+    """Counts per hourly bucket starting in ``[start, end)``, oldest first: the units the evidence bets on.
+
+    One query over the buckets since the last check (so a check stays O(buckets since the last check)).
+    """
+    rows = (
+        _rollups(model_version, start, end)
+        .values("bucket_start", "attribute", "group", *COUNT_FIELDS)
+        .order_by("bucket_start", "attribute", "group")
+    )
+    hours: dict[datetime, dict[str, dict]] = {}
+    for row in rows:
+        counts = ConfusionCounts(**{name: int(row[name]) for name in COUNT_FIELDS})
+        if favorable_label == 0:
+            counts = flip_favorable(counts)
+        attribute = row["attribute"]
+        hours.setdefault(row["bucket_start"], {}).setdefault(attribute, {})[_group_label(attribute, row["group"])] = (
+            counts
+        )
+    return [
+        (
+            moment,
+            {
+                attribute: GroupedCounts(tuple(attribute.split(INTERSECTION_SEPARATOR)), groups)
+                for attribute, groups in attributes.items()
+            },
+        )
+        for moment, attributes in sorted(hours.items())
+    ]
+
+
+def evidence_chain_head(check: FairnessCheck) -> FairnessCheck | None:
+    """The latest completed check of the same version and policy version whose evidence is in the chain:
+    the check whose stored evidence this one continues."""
+    return (
+        FairnessCheck.objects.filter(
+            model_version_id=check.model_version_id,
+            policy_id=check.policy_id,
+            status=FairnessCheck.Status.COMPLETED,
+            result__evidence__chained=True,
+        )
+        .exclude(pk=check.pk)
+        .order_by("-window_end", "-completed_at", "-id")
+        .first()
+    )

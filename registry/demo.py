@@ -19,13 +19,14 @@ from monitoring.fairness import FairnessReport, evaluate_frame, generate_loan_da
 DEMO_MODEL_NAME = "loan_model"
 DEMO_FEATURES = ["credit_score", "income", "region"]
 DEMO_TARGET = "creditworthy"
-# Checked every minute over the last two hours (whole hourly buckets), so the demo drift shows within minutes.
+# Checked every minute over the last day (whole hourly buckets): the demo stream replays the last 22 hours, one
+# simulated hour a batch, so its drift reaches the evidence within minutes (see monitoring.demo_stream).
 # The model's own inputs are the features its predictions may store.
 DEMO_POLICY = {
     "protected_attributes": ["gender"],
     "privileged": {"gender": "Male"},
     "favorable_label": 1,
-    "window_hours": 2,
+    "window_hours": 24,
     "check_interval_minutes": 1,
     "features": [
         {"name": "credit_score", "type": "numeric", "identifier": False},

@@ -88,6 +88,16 @@ class MonitoringPolicy(models.Model):
     confidence_level = models.FloatField(default=0.95)
     window_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
     check_interval_minutes = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
+    alpha = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0001), MaxValueValidator(0.5)],
+        help_text="Chance of any false page per review period if the model complies (family-wise).",
+    )
+    review_period_days = models.PositiveIntegerField(
+        default=91,
+        validators=[MinValueValidator(1), MaxValueValidator(3660)],
+        help_text="Evidence resets at the end of each review period (default a quarter).",
+    )
     channels = models.JSONField(default=list, blank=True, help_text="Notification channels, e.g. ['webhook'].")
     features = models.JSONField(
         default=list,

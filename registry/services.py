@@ -62,6 +62,8 @@ def default_policy_fields() -> dict[str, Any]:
         "confidence_level": DEFAULT_CONFIDENCE_LEVEL,
         "window_hours": 24,
         "check_interval_minutes": 60,
+        "alpha": 0.05,
+        "review_period_days": 91,
         "channels": [],
         "features": [],
     }
@@ -136,6 +138,12 @@ def _validate_policy(fields: dict[str, Any]) -> None:
     confidence = fields.get("confidence_level")
     if not isinstance(confidence, int | float) or not 0.5 <= confidence < 1:
         errors["confidence_level"] = ["a number in [0.5, 1), e.g. 0.95"]
+    alpha = fields.get("alpha")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0.0001 <= alpha <= 0.5:
+        errors["alpha"] = ["a number in [0.0001, 0.5], e.g. 0.05"]
+    period = fields.get("review_period_days")
+    if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= 3660:
+        errors["review_period_days"] = ["whole days in [1, 3660], e.g. 91 (a quarter)"]
     if fields.get("favorable_label") not in (0, 1):
         errors["favorable_label"] = ["0 or 1"]
     channels = fields.get("channels")

@@ -185,6 +185,8 @@ def policy_as_dict(policy: MonitoringPolicy) -> dict[str, Any]:
         "confidence_level": policy.confidence_level,
         "window_hours": policy.window_hours,
         "check_interval_minutes": policy.check_interval_minutes,
+        "alpha": policy.alpha,
+        "review_period_days": policy.review_period_days,
         "channels": policy.channels,
         "created_at": iso(policy.created_at),
     }

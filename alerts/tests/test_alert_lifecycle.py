@@ -1,8 +1,11 @@
-"""An alert's life: opened by a check, updated and escalated by later ones, acknowledged and resolved by people
-or by passing checks, reopened as a new alert; severity rules; retraining requested once per version.
+"""An alert's life: opened by evidence, updated and escalated by later checks, acknowledged and resolved by
+people or by evidence of compliance, reopened as a new alert on fresh evidence; severity rules; retraining
+requested once per version.
 
 Each check covers one hour holding exactly 400 men (280 approved) and 400 women; the number of approved women
-sets the verdict (calibrated with the engine's 95 % intervals).
+sets the window's verdict (calibrated with the engine's 95 % intervals). Alerts come from the evidence, which
+each check advances by its one closed hour: at 800 rows an hour a DIR of 0.68 or lower is past the family
+threshold within the hour, a DIR of 0.75 needs several hours.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from rest_framework.test import APIClient
 
 from alerts import rules
 from alerts.models import Alert, OutboxEvent
-from alerts.tests.test_checks import audit_count, check_hour, ingest_rates, loan_version
+from alerts.services import resolve_alert
+from alerts.tests.test_checks import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
 from compliance.models import AuditEntry
+from monitoring.check_evidence import hour_index
 from monitoring.models import FairnessCheck
 
 pytestmark = pytest.mark.django_db
@@ -47,14 +52,36 @@ def version(db: None) -> Any:
 
 def test_the_calibration_gives_the_intended_verdicts(version: Any) -> None:
     expected = {CRITICAL: "critical", HIGH: "high", MEDIUM: "medium"}
-    for hour, women in enumerate((CRITICAL, HIGH, MEDIUM)):
-        check = checked(version, hour, women)
-        (violation,) = check.result["violations"]
-        assert violation["verdict"] == "significant_violation"
-        assert rules.severity("DIR", violation["interval"], {"min": 0.8}) == expected[women]
-        Alert.objects.update(status=Alert.Status.RESOLVED)  # the next hour starts from no open alert
-    assert checked(version, 3, POSSIBLE).result["violations"][0]["verdict"] == "possible_violation"
-    assert checked(version, 4, PASSING).result["violations"] == []
+    for number, women in enumerate((CRITICAL, HIGH, MEDIUM, POSSIBLE, PASSING)):
+        # each case on a model of its own, so no evidence carries over from another case
+        check = checked(loan_version(name=f"calibration{number}"), 0, women)
+        if women in expected:
+            (violation,) = check.result["violations"]
+            assert violation["verdict"] == "significant_violation"
+            assert violation["evidence"]["decision"] == "alert"
+            assert rules.severity("DIR", violation["interval"], {"min": 0.8}) == expected[women]
+        elif women == POSSIBLE:
+            (violation,) = check.result["violations"]
+            assert violation["verdict"] == "possible_violation"
+            assert violation["evidence"]["decision"] == "none"  # one borderline hour is no evidence yet
+            assert check.status_summary == "pass"
+        else:
+            assert check.result["violations"] == []
+    assert Alert.objects.count() == 3
+
+
+def test_a_significant_window_alone_pages_nobody(version: Any) -> None:
+    # given a small hour whose window interval lies wholly below the band: 40 men (28 approved), 40 women (13)
+    ingest_rates(version, hour=0, male=(40, 28), female=(40, 13))
+    check = check_hour(version, 0)
+    (violation,) = check.result["violations"]
+    # then the window's verdict is kept for reading, but the evidence has not passed the family threshold
+    assert violation["verdict"] == "significant_violation"
+    assert violation["evidence"]["decision"] in ("none", "pre_alert")
+    assert violation["evidence"]["log_e"] < violation["evidence"]["log_threshold"]
+    assert check.status_summary != "alert"
+    assert not Alert.objects.exists()
+    assert not events("alert.opened")
 
 
 def test_repeated_violations_update_one_alert_and_escalation_is_announced(version: Any) -> None:
@@ -75,50 +102,96 @@ def test_repeated_violations_update_one_alert_and_escalation_is_announced(versio
     assert escalated.payload["data"]["severity"] == "critical"
     assert escalated.payload["data"]["alert_id"] == alert.pk
     assert audit_count("alert.updated", str(alert.pk)) == 1
-    # a passing check starts the streak towards resolution; a violation again resets it
-    checked(version, 2, PASSING)
+    # a passing hour right after the violation: the evidence of compliance (gathered from the hour after the
+    # alert opened, which was critical) is not there yet, so the alert stays open, untouched
+    third = checked(version, 2, PASSING)
     alert.refresh_from_db()
-    assert (alert.status, alert.passing_streak) == ("open", 1)
+    assert (alert.status, alert.occurrences, alert.last_check_id) == ("open", 2, second.pk)
+    (subject,) = third.result["violations"] or [None]
+    assert subject is None or subject["evidence"]["compliant"] is False
     fourth = checked(version, 3, MEDIUM)
     alert.refresh_from_db()
-    assert (alert.passing_streak, alert.occurrences, alert.last_check_id) == (0, 3, fourth.pk)
+    assert Alert.objects.count() == 1
+    if fourth.status_summary == "alert":
+        assert (alert.occurrences, alert.last_check_id) == (3, fourth.pk)
     # severity does not drop while the alert lives, and only a rise is announced
     assert alert.severity == "critical"
     assert len(events("alert.escalated")) == 1
     assert len(events("alert.opened")) == 1
 
 
-def test_passing_checks_resolve_the_alert_and_a_new_violation_opens_a_new_one(version: Any, settings: Any) -> None:
-    settings.ALERT_RESOLVE_AFTER_PASSES = 3
+# Passing hours (DIR 1.0, 800 rows each) until evidence of compliance resolves an alert opened by a critical hour
+# and followed by borderline ones: measured 3.
+RESOLVE_WITHIN_HOURS = 6
+BORDERLINE_HOURS = 6
+# High hours (DIR 0.59) after a compliant one until fresh evidence opens a new alert: measured 3.
+REOPEN_WITHIN_HOURS = 6
+
+
+def test_evidence_of_compliance_resolves_the_alert_and_a_new_violation_opens_a_new_one(version: Any) -> None:
     # given an open alert
     checked(version, 0, CRITICAL)
     alert = Alert.objects.get()
-    # when two checks pass, one is only borderline (it neither confirms nor clears), and one more passes
-    checked(version, 1, PASSING)
-    checked(version, 2, PASSING)
-    checked(version, 3, POSSIBLE)
+    # when borderline hours follow (DIR 0.75: still a violation, only a possible one in each window)
+    for hour in range(1, 1 + BORDERLINE_HOURS):
+        checked(version, hour, POSSIBLE)
+    # then they never resolve it: the absence of a significant window is not evidence of compliance
     alert.refresh_from_db()
-    assert (alert.status, alert.passing_streak) == ("open", 2)
-    last = checked(version, 4, PASSING)
-    # then it is resolved automatically, audited and announced
-    alert.refresh_from_db()
-    assert (alert.status, alert.resolution, alert.passing_streak) == ("resolved", "auto", 3)
+    assert alert.status == "open"
+    # when passing hours come in
+    hour, last = BORDERLINE_HOURS, None
+    while alert.status != "resolved" and hour < BORDERLINE_HOURS + RESOLVE_WITHIN_HOURS:
+        hour += 1
+        last = checked(version, hour, PASSING)
+        alert.refresh_from_db()
+    # then it is resolved automatically once the evidence of compliance reached its threshold, audited and
+    # announced, and the resolving check is no longer an alert
+    assert alert.status == "resolved", f"still open after {hour - BORDERLINE_HOURS} passing hours"
+    assert (alert.resolution, alert.resolved_by) == ("auto", None)
     assert alert.resolved_at is not None
-    assert alert.resolved_by is None
     assert alert.last_check_id == last.pk
+    assert last.status_summary != "alert"
     (resolved,) = events("alert.resolved")
     assert resolved.payload["data"]["resolution"] == "auto"
     assert resolved.payload["data"]["alert_id"] == alert.pk
     entry = AuditEntry.objects.get(action="alert.resolved", object_id=str(alert.pk))
-    assert entry.payload["passing_checks"] == 3
-    # when the violation comes back, a new alert opens; the resolved one stays as it was
-    checked(version, 5, HIGH)
+    assert entry.payload["evidence_of_compliance"] >= entry.payload["log_threshold"]
+    # the next check starts the subject's evidence afresh, from its own hour
+    fresh = checked(version, hour + 1, PASSING)
+    (lower,) = [entry for entry in fresh.result["evidence"]["comparisons"] if entry["metric"] == "DIR"]
+    assert lower["since_hour"] == hour_index(BASE + (hour + 1) * HOUR)
+    assert lower["units"] == 400
+    assert lower["reverse"] is None
+    # when the violation comes back, a new alert opens on the fresh evidence; the resolved one stays as it was
+    for later in range(hour + 2, hour + 2 + REOPEN_WITHIN_HOURS):
+        checked(version, later, HIGH)
+        if Alert.objects.count() == 2:
+            break
     assert Alert.objects.count() == 2
     reopened = Alert.objects.exclude(pk=alert.pk).get()
     assert (reopened.status, reopened.severity, reopened.occurrences) == ("open", "high", 1)
     assert len(events("alert.opened")) == 2
     alert.refresh_from_db()
     assert alert.status == "resolved"
+
+
+def test_a_manual_resolve_resets_the_evidence(version: Any) -> None:
+    # given an alert opened by two critical hours, resolved by a person
+    checked(version, 0, CRITICAL)
+    before = checked(version, 1, CRITICAL)
+    alert = Alert.objects.get()
+    resolve_alert(alert_id=alert.pk, user=None, note="model rolled back")
+    (old,) = [entry for entry in before.result["evidence"]["comparisons"] if entry["metric"] == "DIR"]
+    # when the next hour is borderline
+    after = checked(version, 2, POSSIBLE)
+    # then its evidence starts from that hour alone: the resolved alert's evidence is not carried over
+    (new,) = [entry for entry in after.result["evidence"]["comparisons"] if entry["metric"] == "DIR"]
+    assert new["units"] == 400
+    assert old["units"] == 800
+    assert new["log_e"] < new["log_threshold"] < old["log_e"]
+    assert after.status_summary != "alert"
+    assert Alert.objects.get().status == "resolved"
+    assert Alert.objects.count() == 1
 
 
 def test_the_database_allows_one_unresolved_alert_per_subject(version: Any) -> None:
@@ -135,13 +208,24 @@ def test_the_database_allows_one_unresolved_alert_per_subject(version: Any) -> N
     assert Alert.objects.count() == 2
 
 
-def test_a_borderline_check_is_a_pre_alert_event_once(version: Any) -> None:
-    first = checked(version, 0, POSSIBLE)
-    assert first.status_summary == "pre_alert"
-    assert not Alert.objects.exists()
-    checked(version, 1, POSSIBLE)
+def test_evidence_building_up_is_a_pre_alert_event_once(version: Any) -> None:
+    # given borderline hours (DIR 0.75): each window only a possible violation, the evidence growing hour by hour
+    statuses = []
+    for hour in range(12):
+        check = checked(version, hour, POSSIBLE)
+        statuses.append(check.status_summary)
+        if check.status_summary == "pre_alert" and statuses.count("pre_alert") == 1:
+            first = check
+            assert not Alert.objects.exists()
+        if check.status_summary == "alert":
+            break
+    # then the evidence passes half-way (a pre-alert, announced once) before it passes the alert threshold
+    assert "pre_alert" in statuses
+    assert statuses.index("pre_alert") > 0
+    assert "alert" not in statuses[: statuses.index("pre_alert")]
     (event,) = events("fairness.pre_alert")
     assert event.payload["data"]["check_id"] == first.pk
+    assert "pre_alert" in event.payload["data"]["reason"]
 
 
 def test_retraining_is_requested_once_when_a_violation_persists(version: Any, settings: Any) -> None:

@@ -62,12 +62,15 @@ def version(ml_model: Any) -> Any:
 
 @pytest.fixture
 def checks(version: Any) -> list[FairnessCheck]:
-    """A passing check (hour 0) and an alerting one (hour 1) of loan_model v1, plus one of another model."""
+    """A passing check (hour 0) and an alerting one (hour 2) of loan_model v1, plus one of another model.
+
+    The alerting check's evidence covers the two drifted hours closed since the passing check (1 and 2)."""
     ingest_loans(version, hour=0, n=1000, drift=0.0, seed=31)
     ingest_loans(version, hour=1, n=2000, drift=0.8, seed=32)
+    ingest_loans(version, hour=2, n=2000, drift=0.8, seed=34)
     other = loan_version(name="other_model")
     ingest_loans(other, hour=0, n=300, drift=0.0, seed=33)
-    return [check_hour(version, 0), check_hour(version, 1), check_hour(other, 0)]
+    return [check_hour(version, 0), check_hour(version, 2), check_hour(other, 0)]
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def test_checks_list_filter_and_detail(client_as: Callable[[str], APIClient], ch
     assert detail.status_code == 200
     data = detail.json()
     assert data["result"]["violations"][0]["metric"] == "DIR"
-    assert data["window_end"].startswith(window_end(1).strftime("%Y-%m-%dT%H:%M"))
+    assert data["window_end"].startswith(window_end(2).strftime("%Y-%m-%dT%H:%M"))
     assert_error(monitor.get("/api/v1/checks/999999/"), 404, "not_found")
     assert_error(client_as("anonymous").get("/api/v1/checks/"), 401)
     assert_error(client_as("api_key").get("/api/v1/checks/"), 403)

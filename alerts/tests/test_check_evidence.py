@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from alerts.models import Alert, OutboxEvent
 from alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
 from alerts.tests.test_checks import BASE, HOUR, _ingest, audit_count, check_hour, ingest_rates, loan_version
+from monitoring.check_evidence import hour_index
 from monitoring.checks import due_checks, run_check
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck
@@ -88,7 +89,10 @@ def test_rechecks_of_one_batch_request_no_retraining_and_new_data_requests_it_on
     checks = [first, scheduled, manual]
     assert [check.trigger for check in checks] == ["ingestion", "schedule", "manual"]
     assert len({check.window_end for check in checks}) == 3
-    assert {check.status_summary for check in checks} == {"alert"}
+    # ... the ingestion check at 00:59 reads an hour still open: shown in its window, counted toward no alert;
+    # the evidence counts hour 0 once it has closed, at the scheduled check, and the manual check adds no hour
+    assert [check.status_summary for check in checks] == ["pass", "alert", "alert"]
+    assert [check.result["evidence"]["hours_processed"] for check in checks] == [[], [hour_index(BASE)], []]
     assert {check.n_predictions for check in checks} == {800}
     assert all(check.inputs["counts"] == first.inputs["counts"] for check in checks)
     # ... but they are one piece of evidence, and nothing asks for retraining
@@ -96,8 +100,8 @@ def test_rechecks_of_one_batch_request_no_retraining_and_new_data_requests_it_on
     assert response.json()["new_evidence"] is False
     assert not events("retraining.requested")
     assert audit_count("retraining.requested") == 0
-    # the alert saw all three (its value is the latest window's, which is the same data)
-    assert Alert.objects.get().occurrences == 3
+    # the alert saw the two checks whose evidence held it (its value is the latest window's, the same data)
+    assert Alert.objects.get().occurrences == 2
 
     # when new data with the same violation arrives in three later hours, each checked by the beat
     later, requests = [], []
@@ -105,11 +109,14 @@ def test_rechecks_of_one_batch_request_no_retraining_and_new_data_requests_it_on
         ingest_rates(version, hour=hour, male=MEN, female=(400, CRITICAL))
         later.append(scheduled_check(BASE + (hour + 1) * HOUR + MINUTE))
         requests.append(len(events("retraining.requested")))
-    # then each is new evidence, and retraining is requested exactly once: by the third piece of evidence
+    # then each is new evidence, and retraining is requested exactly once: at the second, by the forecast (the
+    # persisting rule would need a third check in a row holding an alert: the first, of the open hour, did not)
     assert [check.new_evidence for check in later] == [True, True, True]
-    assert requests == [0, 1, 1]
+    assert [check.status_summary for check in later] == ["alert", "alert", "alert"]
     (request,) = events("retraining.requested")
+    assert requests == [0, 1, 1]
     assert request.payload["data"]["check_id"] == later[1].pk
+    assert request.payload["data"]["reason"] == "forecast_recommends_retrain"
     assert audit_count("retraining.requested") == 1
 
 
@@ -132,6 +139,8 @@ def test_late_rows_of_the_same_hour_are_new_evidence_and_a_sliding_window_is_not
     assert (resent.accepted, resent.duplicates) == (0, 800)
     again = ingestion_check(version, BASE + 61 * MINUTE)
     assert (again.n_predictions, again.new_evidence) == (1600, False)
+    # the two checks of the open hour count nothing toward alerts; the first check after it closed counts it once
+    assert (early.status_summary, late.status_summary, again.status_summary) == ("pass", "pass", "alert")
     # a day later the window has slid past the early rows: fewer rows, no new ones, no evidence
     ingest_rates(version, hour=1, male=MEN, female=(400, CRITICAL))
     after_hour_1 = run_check(
@@ -140,9 +149,10 @@ def test_late_rows_of_the_same_hour_are_new_evidence_and_a_sliding_window_is_not
     slid = run_check(model_version=version, window_end=BASE + 25 * HOUR, trigger="schedule", claim_token="test-runner")
     assert after_hour_1.new_evidence is True
     assert (slid.n_predictions, slid.status_summary, slid.new_evidence) == (800, "alert", False)
-    # three pieces of evidence (00:30, 00:59, 02:00) asked for retraining once; the slid window did not count
-    (request,) = events("retraining.requested")
-    assert request.payload["data"]["check_id"] == after_hour_1.pk
+    # three pieces of new data (00:30, 00:59, 02:00), but only the last held an alert: no retraining; the slid
+    # window, alerting on the evidence still standing, brought no new data and does not count
+    assert after_hour_1.status_summary == "alert"
+    assert not events("retraining.requested")
 
 
 # --- The current check is the latest window's -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from compliance.models import AuditEntry
 from conftest import totp_code
 from fairlens_site.api.errors import ApplicationError
 from monitoring.check_analysis import analyse_window, inputs_digest
+from monitoring.check_evidence import advance_evidence, hour_index
 from monitoring.checks import (
     CheckBusy,
     baseline_histograms,
@@ -346,13 +347,15 @@ FALSE_ALARM_CHECKS = 200
 SMALL_WINDOW = 200
 DETECTION_DRIFT = 0.5
 DETECTION_SEQUENCES = 40
-# Measured (printed with -s): with the default 24 h window the run_check path alerts at check 2, and 40 seeded
-# sequences of the same analysis need a median of 3.5 checks, at worst 13. When every check sees only its own
-# 200 rows (1 h window) the median is 5 and the worst 33. The bounds leave a little room, no more.
+# Measured (printed with -s): alerts come from the evidence, one closed hour per check (true DIR about 0.70, 200
+# rows an hour). The run_check path alerts at check 3; 40 seeded sequences of the same analysis need a median of
+# 9 checks, at worst 52. The window length changes what is read, not when an alert opens: with 1 h windows the
+# delays are the same. (The window rule alerted in a median of 3.5 checks, but paged a compliant model every
+# month; see the README.) The bounds leave a little room, no more.
 DETECTION_BOUND_DB = 3
-DETECTION_MEDIAN_BOUND = 4
-DETECTION_WORST_BOUND = 15
-ISOLATED_MEDIAN_BOUND = 8
+DETECTION_MEDIAN_BOUND = 12
+DETECTION_WORST_BOUND = 60
+ISOLATED_MEDIAN_BOUND = 12
 
 
 @pytest.mark.slow
@@ -380,14 +383,20 @@ def test_no_false_alarms_in_200_small_fair_windows() -> None:
     assert not OutboxEvent.objects.filter(type="retraining.requested").exists()
 
 
-def first_alerting_check(sequence: int, *, accumulate: bool = True, max_checks: int = 48) -> int | None:
-    """Checks until a significant violation when each hour brings 200 decisions at drift 0.5: each check's
-    window holds every hour so far (24 h window, ``accumulate``) or only its own hour (1 h window)."""
+def first_alerting_check(sequence: int, *, accumulate: bool = True, max_checks: int = 72) -> int | None:
+    """Checks until an alert when each hour brings 200 decisions at drift 0.5, through the same pure code a stored
+    check runs (evidence advanced one closed hour per check, then the window analysis): each check's window
+    holds every hour so far (24 h window, ``accumulate``) or only its own hour (1 h window)."""
     policy = engine_policy(metric_bands={"DIR": {"min": 0.8, "max": None}}, min_group_size=30, confidence_level=0.95)
     window: dict[str, GroupedCounts] | None = None
     earlier: list[float | None] = []
+    first_hour = hour_index(BASE)
+    # The first check's window starts 23 hours before its only hour of data (24 h window), as run_check's does.
+    start_hour = first_hour - 23 if accumulate else first_hour
+    evidence = None
     for number in range(1, max_checks + 1):
-        counts = counts_of_loans(SMALL_WINDOW, DETECTION_DRIFT, seed=sequence * 1000 + number)
+        hour_counts = counts_of_loans(SMALL_WINDOW, DETECTION_DRIFT, seed=sequence * 1000 + number)
+        counts = hour_counts
         if accumulate and window is not None:
             counts = {
                 "gender": GroupedCounts(
@@ -395,6 +404,18 @@ def first_alerting_check(sequence: int, *, accumulate: bool = True, max_checks: 
                 )
             }
         window = counts
+        evidence = advance_evidence(
+            policy=policy,
+            privileged={"gender": "Male"},
+            alpha=0.05,
+            review_period_days=91,
+            previous=evidence,
+            hours=[(first_hour + number - 1, hour_counts)],
+            start_hour=start_hour if evidence is None else first_hour + number - 1,
+            resets=[],
+            window=window,
+            window_hours=24 if accumulate else 1,
+        )
         result = analyse_window(
             counts=window,
             privileged={"gender": "Male"},
@@ -403,6 +424,7 @@ def first_alerting_check(sequence: int, *, accumulate: bool = True, max_checks: 
             threshold=0.8,
             histograms={},
             baseline_histograms=None,
+            evidence=evidence,
         )
         earlier.append(result["headline_dir"])
         if result["status"] == "alert":

@@ -505,9 +505,9 @@ CHECK_LEASE_SECONDS = env.int("CHECK_LEASE_SECONDS", default=CELERY_TASK_TIME_LI
 # Fault injection for tests only: a claimed check sleeps this long before computing, so a test can kill the
 # worker mid-check. Always 0 outside tests.
 CHECK_FAULT_DELAY_SECONDS = env.float("CHECK_FAULT_DELAY_SECONDS", default=0.0)
-# An alert resolves by itself after this many consecutive passing checks.
-ALERT_RESOLVE_AFTER_PASSES = env.int("ALERT_RESOLVE_AFTER_PASSES", default=3)
-# Retraining is requested when the forecast says "retrain" or a significant violation persists this many checks.
+# Alerts resolve by themselves on evidence of compliance, not after a number of passing checks (the former
+# ALERT_RESOLVE_AFTER_PASSES is gone; see the README's "What an alert guarantees").
+# Retraining is requested when the forecast says "retrain" or the evidence holds an alert this many checks.
 RETRAIN_AFTER_CHECKS = env.int("RETRAIN_AFTER_CHECKS", default=3)
 # Webhook retry schedule (seconds before attempt 1, 2, ...): the Standard Webhooks example schedule.
 # WEBHOOK_RETRY_SCALE shrinks it (tests); jitter spreads retries by up to this fraction.

@@ -209,10 +209,13 @@ def test_evaluate_model_leaves_the_models_monitoring_unchanged(
     assert after.pk != before.pk
     assert after.headline_dir == before.headline_dir
     assert after.n_predictions == before.n_predictions == demo_stream.BATCH_SIZE
-    # the same window counts (the second check also has the first one as its trend history)
-    assert {k: v for k, v in after.inputs.items() if k != "earlier_dirs"} == {
-        k: v for k, v in before.inputs.items() if k != "earlier_dirs"
+    # the same window counts (the second check also has the first one as its trend history, and continues its
+    # evidence: no hour closed in between, so it adds none)
+    assert {k: v for k, v in after.inputs.items() if k not in ("earlier_dirs", "evidence")} == {
+        k: v for k, v in before.inputs.items() if k not in ("earlier_dirs", "evidence")
     }
+    assert after.inputs["evidence"]["previous_check"] == before.pk
+    assert after.inputs["evidence"]["hours"] == []
 
 
 def test_the_demo_stream_is_real_ingestion(demo_model: ModelVersion) -> None:

@@ -50,6 +50,15 @@ class PolicyInputSerializer(serializers.Serializer):
     confidence_level = serializers.FloatField(min_value=0.5, max_value=0.999, required=False)
     window_hours = serializers.IntegerField(min_value=1, max_value=24 * 366, required=False)
     check_interval_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
+    alpha = serializers.FloatField(
+        min_value=0.0001,
+        max_value=0.5,
+        required=False,
+        help_text="Chance of any false page per review period if the model complies (default 0.05).",
+    )
+    review_period_days = serializers.IntegerField(
+        min_value=1, max_value=3660, required=False, help_text="Evidence resets each review period (default 91)."
+    )
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=["webhook", "email", "slack"]), required=False
     )
@@ -87,6 +96,8 @@ class PolicyOutputSerializer(serializers.ModelSerializer):
             "confidence_level",
             "window_hours",
             "check_interval_minutes",
+            "alpha",
+            "review_period_days",
             "channels",
             "features",
             "created_at",

@@ -74,8 +74,10 @@ def passing(ml_model: Any) -> ModelVersion:
 
 @pytest.fixture
 def alerting() -> ModelVersion:
+    # a compliant hour, then drifted ones: the evidence passes the family threshold over the closed drifted hours
     version = loan_version(metric_bands=SPD_BAND)
-    checked(version, [0.0, 0.9], n=1500)
+    checked(version, [0.0, 0.9, 0.9, 0.9], n=1500)
+    assert Alert.objects.filter(model_version=version).exists()
     return version
 
 
