@@ -176,6 +176,35 @@ def _block_variance(rate: np.ndarray, total: np.ndarray, size: np.ndarray) -> np
     return np.where((total > 1) & (size > 0), value, 0.0)
 
 
+@dataclass(frozen=True)
+class _Units:
+    """How a bucket's rows form units: ``count`` units per element, each taking ``block`` or ``block + 1`` rows
+    of every leg (``extra`` units take the larger block), and each leg's ``rate``."""
+
+    count: np.ndarray
+    block: np.ndarray
+    extra: np.ndarray
+    rate: np.ndarray
+
+    @classmethod
+    def of(cls, favourable: np.ndarray, rows: np.ndarray) -> _Units:
+        count = rows.min(axis=1)
+        block = np.floor(rows / count[:, None])
+        return cls(count=count, block=block, extra=rows - block * count[:, None], rate=favourable / rows)
+
+    def moments(self, coefficients: np.ndarray, constant: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """A unit's expected increment, and the summed variance of the units' increments around it."""
+        mean = constant + (coefficients * self.rate).sum(axis=1)
+        spread = (
+            coefficients**2
+            * (
+                (self.count[:, None] - self.extra) * _block_variance(self.rate, rows, self.block)
+                + self.extra * _block_variance(self.rate, rows, self.block + 1.0)
+            )
+        ).sum(axis=1)
+        return mean, spread
+
+
 def bucket_log_factor(
     coefficients: np.ndarray, constant: np.ndarray, favourable: np.ndarray, rows: np.ndarray, bet: np.ndarray
 ) -> np.ndarray:
@@ -185,19 +214,10 @@ def bucket_log_factor(
     """
     rows = rows.astype(np.float64)
     favourable = favourable.astype(np.float64)
-    units = rows.min(axis=1)
-    block = np.floor(rows / units[:, None])
-    extra = rows - block * units[:, None]
-    rate = favourable / rows
+    layout = _Units.of(favourable, rows)
+    units, block, extra, rate = layout.count, layout.block, layout.extra, layout.rate
     if coefficients.shape[1] != 2:
-        mean = constant + (coefficients * rate).sum(axis=1)
-        spread = (
-            coefficients**2
-            * (
-                (units[:, None] - extra) * _block_variance(rate, rows, block)
-                + extra * _block_variance(rate, rows, block + 1.0)
-            )
-        ).sum(axis=1)
+        mean, spread = layout.moments(coefficients, constant, rows)
         top = constant + np.maximum(coefficients, 0.0).sum(axis=1)
         phi = fan_coefficient(bet * np.maximum(top, 0.0))
         return -bet * units * mean + phi * bet * bet * (units * mean * mean + spread)
@@ -236,18 +256,9 @@ def _bucket_moments(
 ) -> tuple[np.ndarray, ...]:
     """Units, sum of E[y], sum of E[y^2], and the confidence-sequence sums (per-leg means, sub-Gaussian sizes)."""
     rows = rows.astype(np.float64)
-    units = rows.min(axis=1)
-    block = np.floor(rows / units[:, None])
-    extra = rows - block * units[:, None]
-    rate = favourable / rows
-    mean = constant + (coefficients * rate).sum(axis=1)
-    spread = (
-        coefficients**2
-        * (
-            (units[:, None] - extra) * _block_variance(rate, rows, block)
-            + extra * _block_variance(rate, rows, block + 1.0)
-        )
-    ).sum(axis=1)
+    layout = _Units.of(favourable, rows)
+    units, block, extra, rate = layout.count, layout.block, layout.extra, layout.rate
+    mean, spread = layout.moments(coefficients, constant, rows)
     proxy = (units[:, None] - extra) / (4.0 * block) + extra / (4.0 * (block + 1.0))
     return units, units * mean, units * mean * mean + spread, units[:, None] * rate, proxy
 
