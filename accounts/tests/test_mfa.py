@@ -11,7 +11,6 @@ import time_machine
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
-from django.utils import timezone
 from django_otp.oath import TOTP
 from rest_framework.test import APIClient
 
@@ -133,9 +132,7 @@ def test_a_session_without_the_second_factor_is_refused_by_the_api(client: Any, 
 
 @pytest.fixture
 def encrypted_alert_url(ml_model: Any) -> str:
-    from alerts.models import Alert
-    from compliance.encryption import encrypt_for
-    from monitoring.models import FairnessCheck
+    from monitoring.tests.factories import open_encrypted_alert
     from registry.services import register_model
 
     version = register_model(
@@ -144,28 +141,7 @@ def encrypted_alert_url(ml_model: Any) -> str:
         registered_by=None,
         policy={"protected_attributes": ["gender"], "privileged": {"gender": "Male"}},
     )
-    now = timezone.now()
-    check = FairnessCheck.objects.create(
-        model_version=version,
-        policy=version.model.policies.first(),
-        window_start=now,
-        window_end=now,
-        trigger="manual",
-        status="completed",
-    )
-    alert = Alert.objects.create(
-        model=version.model,
-        model_version=version,
-        attribute="gender",
-        group="Female",
-        metric="DIR",
-        severity="high",
-        first_check=check,
-        last_check=check,
-        last_seen_at=now,
-    )
-    encrypt_for(alert, "encrypted_explanation", "DIR = 0.60 (<0.8). Potential bias.")
-    alert.save()
+    alert = open_encrypted_alert(version)
     return f"/api/v1/alerts/{alert.pk}/decrypt"
 
 

@@ -243,34 +243,12 @@ def targets(make_user: Callable[..., Any], ml_model: Any) -> dict[str, str]:
 
 def _monitoring_targets(version: Any) -> dict[str, str]:
     """A completed check with an open alert, a webhook endpoint and a failed delivery to it."""
-    from django.utils import timezone
-
-    from alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
+    from alerts.models import Delivery, OutboxEvent, WebhookEndpoint
     from compliance.encryption import encrypt_for
-    from monitoring.models import FairnessCheck
+    from monitoring.tests.factories import open_encrypted_alert
 
-    now = timezone.now()
-    check = FairnessCheck.objects.create(
-        model_version=version,
-        policy=version.model.policies.first(),
-        window_start=now,
-        window_end=now,
-        trigger="manual",
-        status="completed",
-    )
-    alert = Alert.objects.create(
-        model=version.model,
-        model_version=version,
-        attribute="gender",
-        group="Female",
-        metric="DIR",
-        severity="high",
-        first_check=check,
-        last_check=check,
-        last_seen_at=now,
-    )
-    encrypt_for(alert, "encrypted_explanation", "DIR = 0.60 (<0.8). Potential bias.")
-    alert.save()
+    alert = open_encrypted_alert(version)
+    now = alert.last_seen_at
     endpoint = WebhookEndpoint.objects.create(name="matrix-hook", url="https://93.184.215.14/hook")
     encrypt_for(endpoint, "encrypted_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     endpoint.save()
@@ -279,7 +257,7 @@ def _monitoring_targets(version: Any) -> dict[str, str]:
         event=event, channel="webhook", endpoint=endpoint, status="failed", attempts=10, next_attempt_at=now
     )
     return {
-        "check_id": str(check.pk),
+        "check_id": str(alert.last_check_id),
         "alert_id": str(alert.pk),
         "endpoint_id": str(endpoint.pk),
         "delivery_id": str(delivery.pk),

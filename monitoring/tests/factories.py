@@ -44,3 +44,37 @@ def prediction(
         item["score"] = score
     item.update(extra)
     return item
+
+
+def open_encrypted_alert(version: ModelVersion) -> Any:
+    """A completed check of ``version`` with an open DIR alert for gender=Female whose explanation is encrypted
+    (what the decryption endpoints and the role matrix read)."""
+    from django.utils import timezone
+
+    from alerts.models import Alert
+    from compliance.encryption import encrypt_for
+    from monitoring.models import FairnessCheck
+
+    now = timezone.now()
+    check = FairnessCheck.objects.create(
+        model_version=version,
+        policy=version.model.policies.first(),
+        window_start=now,
+        window_end=now,
+        trigger="manual",
+        status="completed",
+    )
+    alert = Alert.objects.create(
+        model=version.model,
+        model_version=version,
+        attribute="gender",
+        group="Female",
+        metric="DIR",
+        severity="high",
+        first_check=check,
+        last_check=check,
+        last_seen_at=now,
+    )
+    encrypt_for(alert, "encrypted_explanation", "DIR = 0.60 (<0.8). Potential bias.")
+    alert.save()
+    return alert
