@@ -89,6 +89,8 @@ def report_as_dict(report: FairnessReport) -> dict[str, Any]:
         "n": int(sum(summary.counts.n for summary in report.groups)),
         "theil_index": _value(report.theil_index),
         "between_group_theil_index": _value(report.between_group_theil_index),
+        "theil_index_interval": _interval(report.theil_index),
+        "between_group_theil_index_interval": _interval(report.between_group_theil_index),
         "groups": groups,
         "comparisons": comparisons,
         "verdict": report.verdict.value if report.verdict else None,

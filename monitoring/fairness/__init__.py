@@ -64,6 +64,7 @@ from monitoring.fairness.frame_metrics import (
     statistical_parity_diff,
     theil_index,
 )
+from monitoring.fairness.headline import WorstGroupHeadline, worst_group_headline
 from monitoring.fairness.intervals import (
     Interval,
     katz_ratio_interval,
@@ -105,6 +106,7 @@ from monitoring.fairness.theil import (
     between_group_theil_index_from_counts,
     theil_bootstrap_intervals,
     theil_index_from_counts,
+    theil_score_intervals,
 )
 from monitoring.fairness.trend import PreAlert, RollingAverage, pre_alert_check, rolling_average
 
@@ -197,6 +199,9 @@ __all__ = [
     "theil_bootstrap_intervals",
     "theil_index",
     "theil_index_from_counts",
+    "theil_score_intervals",
+    "worst_group_headline",
+    "WorstGroupHeadline",
     "to_native",
     "true_positive_rate",
     "wasserstein_drift",

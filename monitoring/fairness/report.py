@@ -33,7 +33,7 @@ from monitoring.fairness.metrics import (
 )
 from monitoring.fairness.policy import FairnessPolicy, Verdict, judge, worst_verdict
 from monitoring.fairness.serialization import to_native
-from monitoring.fairness.theil import theil_bootstrap_intervals
+from monitoring.fairness.theil import theil_score_intervals
 
 
 @dataclass(frozen=True)
@@ -211,8 +211,10 @@ def fairness_report(
 
     Per group: SR, TPR, FPR (Wilson) and impact ratio ``SR_g / max SR``. Per non-reference group: DIR, SPD,
     EOD, AOD, FPR difference with intervals and verdicts. Overall: Theil index and its between-group component
-    (bootstrap intervals unless ``n_bootstrap = 0``), the worst case per metric and the most severe verdict.
-    A privileged group with no rows yields undefined comparisons, not an error.
+    with intervals valid at parity (:func:`theil_score_intervals`), the worst case per metric and the most
+    severe verdict. A privileged group with no rows yields undefined comparisons, not an error.
+    ``n_bootstrap`` and ``seed`` are accepted for callers of the former bootstrap intervals and no longer used:
+    the Theil intervals are closed-form.
     """
     policy = policy or FairnessPolicy()
     counts_by_group = dict(grouped.groups)
@@ -236,7 +238,7 @@ def fairness_report(
         for label, counts in counts_by_group.items()
         if label != privileged
     )
-    theil, between = theil_bootstrap_intervals(complete, policy.confidence, n_bootstrap, seed)
+    theil, between = theil_score_intervals(complete, policy.confidence)
     judged = [c.verdict for c in comparisons if c.verdict is not None]
     return FairnessReport(
         attributes=grouped.attributes,
