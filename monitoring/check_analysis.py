@@ -33,6 +33,7 @@ from monitoring.fairness import (
     to_native,
 )
 from monitoring.fairness.counts import COUNT_FIELDS
+from monitoring.fairness.headline import worst_group_headline
 from monitoring.reporting import reports_from_counts
 
 VIOLATION = "significant_violation"
@@ -90,6 +91,39 @@ def headline_dir(reports: Mapping[str, Mapping[str, Any]]) -> float | None:
         if comparison["DIR"] is not None
     ]
     return min(values) if values else None
+
+
+def worst_group(
+    counts: Mapping[str, GroupedCounts], privileged: Mapping[str, str], confidence: float, *, seed: int = 0
+) -> dict[str, Any]:
+    """The worst group's DIR over the single protected attributes with a simultaneous interval (Bonferroni
+    over the comparisons) and a bias-corrected point estimate; see :mod:`monitoring.fairness.headline`.
+
+    ``headline_dir`` stays the lowest point DIR, which is biased low when groups are close; this is the figure
+    with a valid interval."""
+    attributes = {
+        attribute: (
+            grouped.groups[privileged[attribute]],
+            {group: group_counts for group, group_counts in grouped.groups.items() if group != privileged[attribute]},
+        )
+        for attribute, grouped in counts.items()
+        if INTERSECTION_SEPARATOR not in attribute
+        and attribute in privileged
+        and privileged[attribute] in grouped.groups
+    }
+    headline = worst_group_headline(attributes, confidence, seed=seed)
+    return {
+        "value": headline.value,
+        "interval": None if headline.lower is None else [headline.lower, headline.upper],
+        "attribute": headline.group[0] if headline.group else None,
+        "group": label_of(headline.group[1]) if headline.group else None,
+        "naive_minimum": headline.naive_minimum,
+        "comparisons": headline.comparisons,
+        "confidence": headline.confidence,
+        "method": headline.method,
+        "bias_correction": headline.bias_correction,
+        "reason": headline.reason,
+    }
 
 
 def violations(
@@ -224,6 +258,7 @@ def analyse_window(
         "status": summarize(verdict, decisions),
         "pre_alert_reason": pre_alert_reason(found),
         "headline_dir": dir_now,
+        "headline": worst_group(counts, privileged, policy.confidence, seed=seed),
         "threshold": threshold,
         "reports": reports,
         "violations": found,
