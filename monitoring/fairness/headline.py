@@ -1,7 +1,8 @@
 """The worst-group disparate impact ratio with its own valid interval: what a check headlines.
 
 The lowest of k estimated DIRs is biased low: with four groups all at a true DIR of 0.85 (500 rows each,
-reference selection rate 0.5) its mean is 0.806 and it falls under 0.8 in 46% of runs (``bench.intervals``). Two things replace it as the figure of record:
+reference selection rate 0.5) its mean is 0.806 and it falls under 0.8 in 46% of runs (``bench.intervals``).
+Two things replace it as the figure of record:
 
 * an interval for ``min_i DIR_i``: each comparison's Katz interval at level ``1 - (1 - c) / k`` holds for all k
   at once with probability >= c (Bonferroni), and ``min`` is increasing in every argument, so
