@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_LOG_THRESHOLD = 5.0
+DEFAULT_LOG_THRESHOLD = 3.5
 
 
 @dataclass(frozen=True)
