@@ -385,7 +385,8 @@ def test_version_1_states_advance_by_their_own_rules():
     fresh = new_state(DIR, 30, settings)
     both = advance_states([DIR, DIR], [VERSION_1_STATE, fresh], [(h, {("g",): a}) for h, a in hours], settings)
     assert both[0] == VERSION_1_ADVANCED
-    assert both[1]["version"] == 2 and len(both[1]["log_wealth"]) == 4
+    assert both[1]["version"] == 2
+    assert len(both[1]["log_wealth"]) == 4
 
 
 def test_mixed_bets_keep_false_alerts_within_alpha_at_high_volume():
