@@ -267,7 +267,7 @@ def change_detector(months, settings, dir_only, dropped, emit, wanted) -> None:
     from bench import sequential as sim
     from monitoring.fairness.count_change import DEFAULT_LOG_THRESHOLD
 
-    levels = (4.0, 5.0, 6.0, 7.0, 8.0)
+    levels = (3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0)
     horizon = 3000
     for rows in (200, 2000):
         cell = f"change_detector/in_control_boundary/{rows}"

@@ -251,9 +251,18 @@ def test_retraining_is_requested_once_when_a_violation_persists(version: Any, se
 
 
 def test_a_violation_interrupted_by_a_pass_does_not_request_retraining(version: Any, settings: Any) -> None:
-    settings.RETRAIN_AFTER_CHECKS = 3
-    for hour, women in enumerate((CRITICAL, CRITICAL, PASSING, CRITICAL)):
-        checked(version, hour, women)
+    # Evidence outlasts a fair hour after one at DIR 0.5, so the alert run before the interruption is one
+    # critical check and the fair checks that still carried its evidence; the same run after the interruption
+    # stays one check short of the rule.
+    settings.RETRAIN_AFTER_CHECKS = 100
+    run = [checked(version, 0, CRITICAL).result["status"]]
+    while run[-1] == "alert":
+        run.append(checked(version, len(run), PASSING).result["status"])
+        assert len(run) < 12
+    alerts_before = len(run) - 1
+    settings.RETRAIN_AFTER_CHECKS = alerts_before + 1
+    for hour in range(len(run), len(run) + alerts_before):
+        assert checked(version, hour, CRITICAL).result["status"] == "alert"
     assert not events("retraining.requested")
 
 

@@ -36,6 +36,23 @@ so every factor stays >= ``1 - bet_cap``: ``lambda = clip(-M1 / M2)`` (aGRAPA), 
 keeps the bet responsive after a long compliant history; predictability is all validity needs. Under
 compliance the estimate of ``mu`` is positive and the bet is 0, so wealth barely sinks.
 
+A mixture over bets
+-------------------
+The adaptive stake is noisy (its estimate rests on a few hundred units), and a noisy stake loses growth: at
+DIR 0.70 it keeps about two thirds of the best fixed stake's rate. So the evidence mixes ``B`` bets with
+weights ``v_b`` summing to 1 (``adaptive_weight`` for the adaptive bet, the rest equally over ``bet_sizes``)::
+
+    K_t = sum_b v_b K_t^(b),   K^(b) = the restart mixture below, run with bet b's stakes
+
+Fixed bet ``b`` stakes ``min(share_b * bet_cap / max_increment, 4 * lambda_t)``: a constant stake, placed only
+while (and as far as) the adaptive estimate points at a violation, so under compliance it stays at 0 like the
+adaptive one. Each stake is predictable and in ``[0, bet_cap / max_increment]``, so each ``K^(b)`` is a test
+supermartingale under the null by the argument above, and a convex combination of test supermartingales with
+weights fixed in advance is one too: Ville's inequality holds for ``K`` unchanged. The price is ``log(1 / v_b)``
+nats for the bet that fits (``log 6 = 1.8`` for a fixed one); the gain is a stake near the best one for
+drops from about DIR 0.75 to 0.5 (stakes 0.5, 0.25, 0.125 of what a unit can lose). All stakes share one pass
+over a bucket's counts (:func:`bucket_log_factor` takes a column per stake), so a check stays O(buckets).
+
 Recovery and horizon: a mixture over restart times, reset per review period
 ------------------------------------------------------------------------------
 The guarantee holds per review period (``period_hours``, default a quarter; a version's life can be stated as
@@ -62,13 +79,20 @@ State
 round-trips them exactly), so a check processes only the hours since the previous one and a stored check is
 recomputed bit for bit. :class:`EvidenceBatch` is the vectorised kernel both use (the benchmark runs it over
 thousands of simulated comparisons at once).
+
+Layout versions: version 2 stores each bet's ``log_wealth``, ``mix``, ``cusum_parts`` and ``cusum_starts`` as
+lists (adaptive bet first) and the change detector's mixed ``cusum`` and ``cusum_start``; version 1 stored one
+adaptive bet's fields as scalars. A version-1 state is advanced with version 1's rules and parameters
+(:meth:`SequentialSettings.legacy`) and stays version 1, so checks stored with it redraw exactly and their chain
+goes on with the guarantee it started with; fresh states (a new version, policy version or resolved alert) are
+version 2.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -78,8 +102,11 @@ from monitoring.fairness.comparisons import Comparison
 from monitoring.fairness.counts import ConfusionCounts
 from monitoring.fairness.errors import InvalidParameterError
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+LEGACY_STATE_VERSION = 1
 HOURS_PER_DAY = 24
+# A fixed stake is placed up to this multiple of the adaptive stake (so it is 0 while the adaptive one is).
+FIXED_BET_REACH = 4.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +120,8 @@ class SequentialSettings:
     times the largest increment (negative: the first hours are already bet against, as if a small violation were
     expected; any prior keeps validity, it only moves power between early and late). ``bet_cap``: largest
         stake as a share of what a unit can lose. ``max_pool_hours``: oldest rows a bucket may pool.
+        ``bet_sizes``: the fixed stakes mixed with the adaptive bet, as shares of ``bet_cap``; ``adaptive_weight``:
+        the adaptive bet's mixture weight (the fixed stakes share the rest equally).
     """
 
     alpha: float = 0.05
@@ -104,6 +133,8 @@ class SequentialSettings:
     prior_mean: float = -0.05
     bet_cap: float = 0.5
     max_pool_hours: int = HOURS_PER_DAY
+    bet_sizes: tuple[float, ...] = (1.0, 0.5, 0.25)
+    adaptive_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -114,6 +145,23 @@ class SequentialSettings:
             raise InvalidParameterError(f"start_weight must lie in (0, 1], got {self.start_weight!r}.")
         if not 0.0 < self.bet_cap < 1.0 or self.half_life_units <= 0 or self.prior_units <= 0:
             raise InvalidParameterError("Need 0 < bet_cap < 1, half_life_units > 0 and prior_units > 0.")
+        if any(not 0.0 < share <= 1.0 for share in self.bet_sizes):
+            raise InvalidParameterError("Every fixed bet size must lie in (0, 1] (a share of bet_cap).")
+        if not 0.0 < self.adaptive_weight <= 1.0 or (self.adaptive_weight == 1.0 and self.bet_sizes):
+            raise InvalidParameterError("adaptive_weight must lie in (0, 1], below 1 when fixed bets are mixed in.")
+
+    def legacy(self) -> SequentialSettings:
+        """The settings of layout version 1 (one adaptive bet), under which states stored with it were computed."""
+        return replace(
+            self, half_life_units=150.0, prior_units=20.0, prior_mean=-0.05, bet_sizes=(), adaptive_weight=1.0
+        )
+
+    def bet_log_weights(self) -> np.ndarray:
+        """Log mixture weight of each bet: the adaptive one, then the fixed stakes."""
+        if not self.bet_sizes:
+            return np.zeros(1)
+        rest = math.log((1.0 - self.adaptive_weight) / len(self.bet_sizes))
+        return np.array([math.log(self.adaptive_weight)] + [rest] * len(self.bet_sizes))
 
     @property
     def grid_size(self) -> int:
@@ -210,8 +258,13 @@ def bucket_log_factor(
 ) -> np.ndarray:
     """``E[log prod_units (1 - bet * y) | counts]`` for each element (exact for two legs, Fan bound otherwise).
 
-    Shapes: ``coefficients``, ``favourable``, ``rows``: (E, L) with every ``rows > 0``; ``constant``, ``bet``: (E,).
+    Shapes: ``coefficients``, ``favourable``, ``rows``: (E, L) with every ``rows > 0``; ``constant``: (E,);
+    ``bet``: (E,), or (E, K) for K stakes on the same counts (the result then has shape (E, K); the counts'
+    distribution is computed once for all stakes).
     """
+    bet = np.asarray(bet, dtype=np.float64)
+    if bet.ndim == 1:
+        return bucket_log_factor(coefficients, constant, favourable, rows, bet[:, None])[:, 0]
     rows = rows.astype(np.float64)
     favourable = favourable.astype(np.float64)
     layout = _Units.of(favourable, rows)
@@ -219,8 +272,8 @@ def bucket_log_factor(
     if coefficients.shape[1] != 2:
         mean, spread = layout.moments(coefficients, constant, rows)
         top = constant + np.maximum(coefficients, 0.0).sum(axis=1)
-        phi = fan_coefficient(bet * np.maximum(top, 0.0))
-        return -bet * units * mean + phi * bet * bet * (units * mean * mean + spread)
+        phi = fan_coefficient(bet * np.maximum(top, 0.0)[:, None])
+        return -bet * units[:, None] * mean[:, None] + phi * bet * bet * (units * mean * mean + spread)[:, None]
     # Two legs: the smaller leg (ties: leg 0) gives one row per unit, the other a block of r or r + 1 rows.
     small = np.where(rows[:, 0] <= rows[:, 1], 0, 1)
     big = 1 - small
@@ -232,21 +285,24 @@ def bucket_log_factor(
     # The support grid of each element is padded to a width class that depends on that element alone (a power
     # of two), so an element's result never depends on which other comparisons share the batch.
     width = np.maximum(4, 2 ** np.ceil(np.log2(r_big + 2.0))).astype(np.int64)
-    result = np.zeros(len(units))
+    result = np.zeros(bet.shape)
     for size_class in np.unique(width):
         chosen = width == size_class
         j = np.arange(size_class, dtype=np.float64)[None, :]
-        part = np.zeros(int(chosen.sum()))
+        part = np.zeros((int(chosen.sum()), bet.shape[1]))
         for size, count in ((r_big[chosen], units[chosen] - m_big[chosen]), (r_big[chosen] + 1.0, m_big[chosen])):
             pmf = _hypergeometric_pmf(total[chosen, None], successes[chosen, None], size[:, None], j)
             # Outside the support (pmf 0) the level may exceed the increment's range: evaluate it at 0 instead.
             level = np.where(pmf > 0, constant[chosen, None] + a_big[chosen, None] * j / size[:, None], 0.0)
-            stake = bet[chosen, None]
-            no = np.log1p(-stake * level)
-            yes = np.log1p(-stake * np.where(pmf > 0, level + a_small[chosen, None], 0.0))
+            level_yes = np.where(pmf > 0, level + a_small[chosen, None], 0.0)
             p = p_small[chosen, None]
-            expected = (pmf * ((1.0 - p) * no + p * yes)).sum(axis=1)
-            part += np.where(count > 0, count * expected, 0.0)
+            # One stake at a time on the shared distribution: each column is summed exactly as a single stake.
+            for column in range(bet.shape[1]):
+                stake = bet[chosen, column, None]
+                no = np.log1p(-stake * level)
+                yes = np.log1p(-stake * level_yes)
+                expected = (pmf * ((1.0 - p) * no + p * yes)).sum(axis=1)
+                part[:, column] += np.where(count > 0, count * expected, 0.0)
         result[chosen] = part
     return result
 
@@ -266,10 +322,25 @@ def _bucket_moments(
 class EvidenceBatch:
     """Evidence state of many comparisons with the same number of legs, as arrays; one bucket step at a time.
 
-    Fields mirror the stored state of :func:`new_state` (see the module docstring for their meaning).
+    Fields mirror the stored state of :func:`new_state` (see the module docstring for their meaning). Per-bet
+    fields (``log_wealth``, ``mix``, ``cusum_parts``, ``cusum_starts``) have one column per bet of
+    :meth:`SequentialSettings.bets`: column 0 the adaptive bet, then the fixed stakes. ``version`` is the stored
+    layout: version 1 (a single adaptive bet with the legacy parameters) is kept so that checks stored with it
+    advance and redraw exactly as they were computed.
     """
 
-    def __init__(self, coefficients: np.ndarray, constant: np.ndarray, settings: SequentialSettings, start_hour):
+    def __init__(
+        self,
+        coefficients: np.ndarray,
+        constant: np.ndarray,
+        settings: SequentialSettings,
+        start_hour,
+        version: int = STATE_VERSION,
+    ):
+        if version not in (LEGACY_STATE_VERSION, STATE_VERSION):
+            raise InvalidParameterError(f"Unknown evidence state version {version!r}.")
+        self.version = version
+        settings = settings.legacy() if version == LEGACY_STATE_VERSION else settings
         self.settings = settings
         self.coefficients = np.asarray(coefficients, dtype=np.float64)
         self.constant = np.asarray(constant, dtype=np.float64)
@@ -277,13 +348,17 @@ class EvidenceBatch:
         self.top = self.constant + np.maximum(self.coefficients, 0.0).sum(axis=1)
         if np.any(self.top <= 0):
             raise InvalidParameterError("A comparison whose increment can never be positive cannot be tested.")
+        self.fixed_shares = np.asarray(settings.bet_sizes, dtype=np.float64)
+        self.bet_log_weights = settings.bet_log_weights()
+        bets = len(self.bet_log_weights)
         self.period_start = np.broadcast_to(np.asarray(start_hour, dtype=np.int64), (size,)).copy()
-        self.log_wealth = np.zeros(size)
+        self.log_wealth = np.zeros((size, bets))
+        # Restart times started so far, with the adaptive bet's log-wealth at each (for the change's estimate).
         self.grid = np.full((size, settings.grid_size), np.nan)
         self.grid[:, 0] = 0.0
         self.log_weights = settings.log_weights()
-        # log sum_s w_s exp(-L_s) over started restarts, kept as the grid fills so log K = L + mix is O(1).
-        self.mix = np.full(size, self.log_weights[0])
+        # Per bet: log sum_s w_s exp(-L_s) over started restarts, kept as the grid fills so log K = L + mix is O(1).
+        self.mix = np.full((size, bets), self.log_weights[0])
         self.m1 = settings.prior_units * settings.prior_mean * self.top
         self.m2 = settings.prior_units * self.top**2 / 4.0
         self.pool_k = np.zeros((size, legs), dtype=np.int64)
@@ -292,15 +367,22 @@ class EvidenceBatch:
         self.cs_sum = np.zeros((size, legs))
         self.cs_proxy = np.zeros((size, legs))
         self.units = np.zeros(size)
-        self.cusum = np.zeros(size)
-        self.cusum_start = self.period_start.copy()
+        self.cusum_parts = np.zeros((size, bets))
+        self.cusum_starts = np.repeat(self.period_start[:, None], bets, axis=1)
         self.last_hour = np.full(size, -1, dtype=np.int64)
 
     def bet(self) -> np.ndarray:
-        """The stake for the next bucket, from earlier buckets only."""
+        """The adaptive stake for the next bucket, from earlier buckets only."""
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = -self.m1 / self.m2
         return np.clip(np.nan_to_num(raw, nan=0.0), 0.0, self.settings.bet_cap / self.top)
+
+    def bets(self) -> np.ndarray:
+        """Every bet's stake for the next bucket, shape (E, bets): the adaptive one, then each fixed stake, placed
+        only while the adaptive one is (the adaptive estimate points at a violation). All are predictable."""
+        adaptive = self.bet()
+        fixed = self.fixed_shares[None, :] * (self.settings.bet_cap / self.top)[:, None]
+        return np.concatenate([adaptive[:, None], np.minimum(fixed, FIXED_BET_REACH * adaptive[:, None])], axis=1)
 
     def advance(self, hour: int, favourable: np.ndarray, rows: np.ndarray, active: np.ndarray | None = None) -> None:
         """Process one hour's per-leg counts (shape (E, L)) for the elements in ``active`` (default all)."""
@@ -322,7 +404,7 @@ class EvidenceBatch:
         columns = np.arange(settings.grid_size)[None, :]
         start = active[:, None] & np.isnan(self.grid) & (columns <= reached[:, None])
         if np.any(start):
-            self.grid = np.where(start, self.log_wealth[:, None], self.grid)
+            self.grid = np.where(start, self.log_wealth[:, :1], self.grid)
             for column in np.nonzero(start.any(axis=0))[0]:
                 rows_started = start[:, column]
                 self.mix[rows_started] = np.logaddexp(
@@ -347,8 +429,8 @@ class EvidenceBatch:
             return
         k, n = self.pool_k[ready], self.pool_n[ready]
         coefficients, constant = self.coefficients[ready], self.constant[ready]
-        stake = self.bet()[ready]
-        gain = bucket_log_factor(coefficients, constant, k, n, stake)
+        stakes = self.bets()[ready]
+        gain = bucket_log_factor(coefficients, constant, k, n, stakes)
         units, sum_y, sum_y2, cs_sum, cs_proxy = _bucket_moments(coefficients, constant, k, n)
         self.log_wealth[ready] += gain
         decay = np.exp2(-units / settings.half_life_units)
@@ -357,57 +439,85 @@ class EvidenceBatch:
         self.cs_sum[ready] += cs_sum
         self.cs_proxy[ready] += cs_proxy
         self.units[ready] += units
-        fresh = self.cusum[ready] <= 0.0
-        self.cusum_start[ready] = np.where(fresh, self.pool_start[ready], self.cusum_start[ready])
-        self.cusum[ready] = np.maximum(self.cusum[ready], 0.0) + gain
+        parts = self.cusum_parts[ready]
+        fresh = parts <= 0.0
+        self.cusum_starts[ready] = np.where(fresh, self.pool_start[ready, None], self.cusum_starts[ready])
+        self.cusum_parts[ready] = np.maximum(parts, 0.0) + gain
         self.pool_k[ready] = 0
         self.pool_n[ready] = 0
         self.pool_start[ready] = -1
 
     def log_evidence(self) -> np.ndarray:
-        """``log K_t``: log of the mixture over the started restart times."""
-        return self.log_wealth + self.mix
+        """``log K_t``: log of the mixture over bets and started restart times."""
+        return _log_sum_exp(self.bet_log_weights[None, :] + self.log_wealth + self.mix)
+
+    @property
+    def cusum(self) -> np.ndarray:
+        """Log of the change detector: the bets' CUSUM e-detectors mixed with the bets' weights."""
+        if self.cusum_parts.shape[1] == 1:
+            return self.cusum_parts[:, 0].copy()
+        return _log_sum_exp(self.bet_log_weights[None, :] + self.cusum_parts)
+
+    @property
+    def cusum_start(self) -> np.ndarray:
+        """Start of the earliest current excursion among the bets (a fixed stake's detector only moves once the
+        adaptive bet points at a violation, so the earliest start dates the change best)."""
+        if self.cusum_parts.shape[1] == 1:
+            return self.cusum_starts[:, 0].copy()
+        positive = self.cusum_parts > 0.0
+        earliest = np.where(positive, self.cusum_starts, np.iinfo(np.int64).max).min(axis=1)
+        return np.where(positive.any(axis=1), earliest, self.cusum_starts[:, 0])
 
     def best_start(self) -> np.ndarray:
-        """Index of the restart time whose component holds the most evidence (an estimate of when it began)."""
-        terms = np.where(np.isnan(self.grid), -np.inf, self.log_wealth[:, None] - self.grid)
+        """Index of the restart time whose adaptive component holds the most evidence (when it began)."""
+        terms = np.where(np.isnan(self.grid), -np.inf, self.log_wealth[:, :1] - self.grid)
         return terms.argmax(axis=1)
 
     # -- stored form -------------------------------------------------------------------------------------------
 
-    _SCALARS = (
-        "period_start",
-        "log_wealth",
-        "mix",
-        "m1",
-        "m2",
-        "pool_start",
-        "units",
-        "cusum",
-        "cusum_start",
-        "last_hour",
-    )
+    _SCALARS = ("period_start", "m1", "m2", "pool_start", "units", "last_hour")
+    _PER_BET = ("log_wealth", "mix", "cusum_parts", "cusum_starts")
     _ROWS = ("pool_k", "pool_n", "cs_sum", "cs_proxy")
+    # Version 1 stored one bet's fields as scalars under these names.
+    _LEGACY_PER_BET = {"log_wealth": "log_wealth", "mix": "mix", "cusum_parts": "cusum", "cusum_starts": "cusum_start"}
 
     def state(self, index: int) -> dict[str, Any]:
-        """Plain JSON-able state of element ``index``."""
-        result: dict[str, Any] = {"version": STATE_VERSION}
+        """Plain JSON-able state of element ``index`` (in this batch's layout version)."""
+        result: dict[str, Any] = {"version": self.version}
         for name in self._SCALARS:
             result[name] = getattr(self, name)[index].item()
         for name in self._ROWS:
             result[name] = getattr(self, name)[index].tolist()
+        for name in self._PER_BET:
+            values = getattr(self, name)[index]
+            if self.version == LEGACY_STATE_VERSION:
+                result[self._LEGACY_PER_BET[name]] = values[0].item()
+            else:
+                result[name] = values.tolist()
+        if self.version != LEGACY_STATE_VERSION:
+            # The change detector's statistic and start, as the legacy layout stored them (read without settings).
+            result["cusum"] = self.cusum[index].item()
+            result["cusum_start"] = self.cusum_start[index].item()
         started = ~np.isnan(self.grid[index])
         result["grid"] = self.grid[index][started].tolist()
         return result
 
     def load(self, index: int, state: Mapping[str, Any]) -> None:
-        """Overwrite element ``index`` with a stored state."""
-        if state.get("version") != STATE_VERSION:
-            raise InvalidParameterError(f"Unknown evidence state version {state.get('version')!r}.")
+        """Overwrite element ``index`` with a stored state (of this batch's layout version)."""
+        if state_version(state) != self.version:
+            raise InvalidParameterError(f"Evidence state version {state.get('version')!r} is not {self.version}.")
         for name in self._SCALARS:
             getattr(self, name)[index] = state[name]
         for name in self._ROWS:
             getattr(self, name)[index] = state[name]
+        for name in self._PER_BET:
+            if self.version == LEGACY_STATE_VERSION:
+                getattr(self, name)[index, 0] = state[self._LEGACY_PER_BET[name]]
+            else:
+                values = list(state[name])
+                if len(values) != self.log_wealth.shape[1]:
+                    raise InvalidParameterError("Stored evidence has a different number of bets than its settings.")
+                getattr(self, name)[index] = values
         grid = list(state["grid"])
         if len(grid) > self.settings.grid_size:
             raise InvalidParameterError("Stored restart grid is longer than the period allows.")
@@ -415,10 +525,27 @@ class EvidenceBatch:
         self.grid[index, : len(grid)] = grid
 
 
-def _batch_for(comparisons: Sequence[Comparison], settings: SequentialSettings, start_hour) -> EvidenceBatch:
+def _log_sum_exp(values: np.ndarray) -> np.ndarray:
+    """``log sum exp`` over the last axis, exact when one term is -inf or all are."""
+    top = values.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    return safe + np.log(np.exp(values - safe[:, None]).sum(axis=1))
+
+
+def state_version(state: Mapping[str, Any]) -> int:
+    """Layout version of a stored state."""
+    version = state.get("version")
+    if version not in (LEGACY_STATE_VERSION, STATE_VERSION):
+        raise InvalidParameterError(f"Unknown evidence state version {version!r}.")
+    return int(version)
+
+
+def _batch_for(
+    comparisons: Sequence[Comparison], settings: SequentialSettings, start_hour, version: int = STATE_VERSION
+) -> EvidenceBatch:
     coefficients = np.array([[leg.coefficient for leg in c.legs] for c in comparisons], dtype=np.float64)
     constant = np.array([c.constant for c in comparisons], dtype=np.float64)
-    return EvidenceBatch(coefficients, constant, settings, start_hour)
+    return EvidenceBatch(coefficients, constant, settings, start_hour, version)
 
 
 def new_state(comparison: Comparison, start_hour: int, settings: SequentialSettings | None = None) -> dict[str, Any]:
@@ -438,28 +565,29 @@ def advance_states(
     """Advance many comparisons' states through ``hours`` (increasing), each ``(hour, {attribute: {group: counts}})``.
 
     Hours already processed by a state (``<= last_hour``) are skipped for it, so passing overlapping hour ranges
-    is harmless. Comparisons are processed in vectorised batches by number of legs; the result is identical to
-    advancing each state alone.
+    is harmless. Comparisons are processed in vectorised batches by number of legs and state layout version (a
+    state stored with version 1 goes on with version 1's rules); the result is identical to advancing each state
+    alone.
     """
     settings = settings or SequentialSettings()
     if len(comparisons) != len(states):
         raise InvalidParameterError("Need one state per comparison.")
-    by_legs: dict[int, list[int]] = {}
+    by_legs: dict[tuple[int, int], list[int]] = {}
     for index, comparison in enumerate(comparisons):
-        by_legs.setdefault(len(comparison.legs), []).append(index)
+        by_legs.setdefault((len(comparison.legs), state_version(states[index])), []).append(index)
     batches = {}
-    for legs, members in by_legs.items():
-        batch = _batch_for([comparisons[i] for i in members], settings, 0)
+    for (legs, version), members in by_legs.items():
+        batch = _batch_for([comparisons[i] for i in members], settings, 0, version)
         for position, index in enumerate(members):
             batch.load(position, states[index])
-        batches[legs] = batch
+        batches[legs, version] = batch
     previous = None
     for hour, attributes in hours:
         if previous is not None and hour <= previous:
             raise InvalidParameterError("Hours must be strictly increasing.")
         previous = hour
-        for legs, members in by_legs.items():
-            batch = batches[legs]
+        for (legs, version), members in by_legs.items():
+            batch = batches[legs, version]
             favourable = np.zeros((len(members), legs), dtype=np.int64)
             rows = np.zeros((len(members), legs), dtype=np.int64)
             for position, index in enumerate(members):
@@ -468,9 +596,9 @@ def advance_states(
                 favourable[position], rows[position] = k, n
             batch.advance(hour, favourable, rows, active=batch.last_hour < hour)
     result: list[dict[str, Any]] = [{} for _ in comparisons]
-    for legs, members in by_legs.items():
+    for key, members in by_legs.items():
         for position, index in enumerate(members):
-            result[index] = batches[legs].state(position)
+            result[index] = batches[key].state(position)
     return result
 
 
@@ -506,7 +634,7 @@ class Evidence:
 def evidence(comparison: Comparison, state: Mapping[str, Any], settings: SequentialSettings | None = None) -> Evidence:
     """Evidence against the comparison's null in a stored state."""
     settings = settings or SequentialSettings()
-    batch = _batch_for([comparison], settings, 0)
+    batch = _batch_for([comparison], settings, 0, state_version(state))
     batch.load(0, state)
     start = int(batch.best_start()[0])
     return Evidence(
