@@ -124,8 +124,14 @@ def calibration(pairs: list[tuple[float, bool]], bins: int = 10) -> dict[str, An
             continue
         gap = abs(stated[mask].mean() - happened[mask].mean())
         ece += mask.mean() * gap
-        table.append([round(b / bins, 1), int(mask.sum()), round(float(stated[mask].mean()), 3),
-                      round(float(happened[mask].mean()), 3)])
+        table.append(
+            [
+                round(b / bins, 1),
+                int(mask.sum()),
+                round(float(stated[mask].mean()), 3),
+                round(float(happened[mask].mean()), 3),
+            ]
+        )
     return {"ece": round(float(ece), 4), "bins": table}
 
 

@@ -374,9 +374,7 @@ def forecast_from_counts(
                 draws = _simulate_rates(forecast, rng, n_simulations) / reference_rates
             draws = np.where(np.isnan(draws), 1.0, draws)  # 0/0: neither group selected anyone, no disparity
             filtered = math.exp(forecast.filtered_log_rate - reference.filtered_log_rate)
-            expected = math.exp(
-                float(forecast.weights @ forecast.means) - float(reference.weights @ reference.means)
-            )
+            expected = math.exp(float(forecast.weights @ forecast.means) - float(reference.weights @ reference.means))
             details.setdefault(attribute, {})[label] = {
                 "predicted_next": float(np.median(draws)),
                 "prediction_interval": percentile_interval(draws, confidence),
