@@ -25,6 +25,7 @@ from monitoring.fairness import (
     ConfusionCounts,
     FairnessPolicy,
     GroupedCounts,
+    forecast_from_counts,
     ks_test_from_histograms,
     pre_alert_check,
     predict_drift,
@@ -189,13 +190,33 @@ def score_drift(
 
 
 def trend_of(
-    series: Sequence[float | None], threshold: float, *, seed: int, evidence: Mapping[str, Any] | None = None
+    series: Sequence[float | None],
+    threshold: float,
+    *,
+    seed: int,
+    evidence: Mapping[str, Any] | None = None,
+    forecast_periods: Mapping[str, Any] | None = None,
+    privileged: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Rolling average, velocity, pre-alert and forecast of the headline DIR series, and the calibrated change
-    detector on the hourly bucket counts (the evidence's e-detector, not a CUSUM on overlapping windows)."""
+    """Rolling average, velocity and pre-alert of the headline DIR series, the forecast of the next window's
+    worst-group DIR, and the calibrated change detector on the hourly bucket counts (the evidence's
+    e-detector, not a CUSUM on overlapping windows).
+
+    The forecast comes from the per-group counts of non-overlapping periods (``forecast_periods``, see
+    ``forecast_from_counts``); checks stored before those were read keep the series forecast of the headline
+    DIRs (``predict_drift``), so they are redrawn as they were."""
     average = rolling_average(series, TREND_WINDOW)
     pre_alert = pre_alert_check(series, threshold, TREND_WINDOW)
-    forecast = predict_drift(series[-3 * TREND_WINDOW :], threshold, n_bootstrap=1000, seed=seed)
+    if forecast_periods is not None:
+        forecast = forecast_from_counts(
+            forecast_periods["counts"],
+            privileged or {},
+            threshold,
+            period_hours=int(forecast_periods["period_hours"]),
+            seed=seed,
+        )
+    else:
+        forecast = predict_drift(series[-3 * TREND_WINDOW :], threshold, n_bootstrap=1000, seed=seed)
     return {
         "series": list(series[-3 * TREND_WINDOW :]),
         "moving_average": average.average,
@@ -238,6 +259,7 @@ def analyse_window(
     baseline_histograms: Mapping[str, Mapping[str, Sequence[int]]] | None,
     seed: int = 0,
     evidence: Mapping[str, Any] | None = None,
+    forecast_periods: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a check stores as its result; see the module docstring."""
     reports = reports_from_counts(counts, privileged, policy)
@@ -245,7 +267,14 @@ def analyse_window(
     order = ["pass", "insufficient_data", POSSIBLE, VIOLATION]
     verdict = max(verdicts, key=order.index) if verdicts else "insufficient_data"
     dir_now = headline_dir(reports)
-    trend = trend_of([*earlier_dirs, dir_now], threshold, seed=seed, evidence=evidence)
+    trend = trend_of(
+        [*earlier_dirs, dir_now],
+        threshold,
+        seed=seed,
+        evidence=evidence,
+        forecast_periods=forecast_periods,
+        privileged=privileged,
+    )
     found = violations(reports, evidence)
     # A subject whose evidence of compliance has reached its threshold no longer alerts (its alert resolves).
     decisions = [

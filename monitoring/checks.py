@@ -21,6 +21,7 @@ from compliance.services import audit_append
 from monitoring.check_analysis import analyse_window, counts_as_inputs, counts_from_inputs, inputs_digest, label_of
 from monitoring.check_evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
 from monitoring.constants import INTERSECTION_SEPARATOR
+from monitoring.fairness.forecast import FORECAST_PERIODS
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
 from monitoring.reporting import engine_policy
@@ -30,6 +31,7 @@ from monitoring.selectors import (
     evidence_checks,
     hourly_counts,
     is_stale,
+    period_selection_counts,
     predictions_received,
     window_counts,
     window_has_data,
@@ -186,6 +188,22 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
     }
 
 
+def forecast_periods(check: FairnessCheck) -> dict[str, Any]:
+    """What the forecast reads: selected and total counts per group of the ``FORECAST_PERIODS`` non-overlapping
+    windows of the policy's length ending at the check's window end (the check's own window last)."""
+    policy = check.policy
+    return {
+        "period_hours": int(policy.window_hours),
+        "counts": period_selection_counts(
+            model_version=check.model_version,
+            end=check.window_end,
+            period_hours=int(policy.window_hours),
+            periods=FORECAST_PERIODS,
+            favorable_label=policy.favorable_label,
+        ),
+    }
+
+
 def previous_evidence(evidence: dict[str, Any] | None) -> dict[str, Any] | None:
     """The part of a stored evidence result the next check continues from."""
     if evidence is None:
@@ -212,6 +230,7 @@ def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
         "baseline_score_histograms": baseline,
         "earlier_dirs": earlier,
         "evidence": evidence_inputs(check, timezone.now()),
+        "forecast_periods": forecast_periods(check),
     }
     if inputs["evidence"]["stale"]:
         head = FairnessCheck.objects.get(pk=inputs["evidence"]["head_check"]).result["evidence"]
@@ -279,6 +298,7 @@ def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> di
         baseline_histograms=inputs["baseline_score_histograms"],
         seed=seed,
         evidence=evidence_from_inputs(inputs, policy),
+        forecast_periods=inputs.get("forecast_periods"),
     )
 
 

@@ -263,7 +263,9 @@ def test_a_violation_interrupted_by_a_pass_does_not_request_retraining(version: 
     settings.RETRAIN_AFTER_CHECKS = alerts_before + 1
     for hour in range(len(run), len(run) + alerts_before):
         assert checked(version, hour, CRITICAL).result["status"] == "alert"
-    assert not events("retraining.requested")
+    # the persisting rule never fires (the forecast may still ask: that is its own rule, tested elsewhere)
+    reasons = [request.payload["data"]["reason"] for request in events("retraining.requested")]
+    assert not [reason for reason in reasons if reason.startswith("violation_persisted")]
 
 
 @pytest.mark.parametrize(

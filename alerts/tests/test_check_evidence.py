@@ -109,14 +109,16 @@ def test_rechecks_of_one_batch_request_no_retraining_and_new_data_requests_it_on
         ingest_rates(version, hour=hour, male=MEN, female=(400, CRITICAL))
         later.append(scheduled_check(BASE + (hour + 1) * HOUR + MINUTE))
         requests.append(len(events("retraining.requested")))
-    # then each is new evidence, and retraining is requested exactly once: at the second, by the forecast (the
-    # persisting rule would need a third check in a row holding an alert: the first, of the open hour, did not)
+    # then each is new evidence, and retraining is requested exactly once: at the third, by the persisting rule
+    # (three checks in a row holding an alert; the first, of the open hour, did not). The forecast cannot ask
+    # yet: all rows lie in one 24-h window, and it needs four non-overlapping ones.
     assert [check.new_evidence for check in later] == [True, True, True]
     assert [check.status_summary for check in later] == ["alert", "alert", "alert"]
+    assert {check.result["trend"]["forecast"]["reason"] for check in later} == {"need_at_least_4_periods"}
     (request,) = events("retraining.requested")
-    assert requests == [0, 1, 1]
-    assert request.payload["data"]["check_id"] == later[1].pk
-    assert request.payload["data"]["reason"] == "forecast_recommends_retrain"
+    assert requests == [0, 0, 1]
+    assert request.payload["data"]["check_id"] == later[2].pk
+    assert request.payload["data"]["reason"] == "violation_persisted_3_checks"
     assert audit_count("retraining.requested") == 1
 
 

@@ -459,3 +459,34 @@ def test_detection_delay_at_drift_half_with_small_windows() -> None:
     assert median <= DETECTION_MEDIAN_BOUND
     assert ordered[-1] <= DETECTION_WORST_BOUND
     assert statistics.median(isolated) <= ISOLATED_MEDIAN_BOUND
+
+
+def test_the_forecast_reads_period_counts_per_group_and_is_redrawn_exactly() -> None:
+    # given hourly windows whose female approval rate falls by 4 points an hour against 50% of men
+    version = loan_version()
+    female_rates = [50, 46, 42, 38, 34, 30]
+    checks = []
+    for hour, approved in enumerate(female_rates):
+        ingest_rates(version, hour=hour, male=(100, 50), female=(100, approved))
+        checks.append(check_hour(version, hour))
+    # then a check with fewer than four periods has no forecast, and says why
+    early = checks[2].result["trend"]["forecast"]
+    assert (early["predicted_next"], early["action"], early["reason"]) == (None, "none", "need_at_least_4_periods")
+    # and the last check read one [selected, total] per group and period, its own window last
+    check = checks[-1]
+    stored = check.inputs["forecast_periods"]
+    assert stored["period_hours"] == 1
+    assert stored["counts"]["gender"]["Female"] == [[approved, 100] for approved in female_rates]
+    assert stored["counts"]["gender"]["Male"] == [[50, 100]] * 6
+    forecast = check.result["trend"]["forecast"]
+    assert forecast["points_used"] == 6
+    assert forecast["groups"]["gender"]["Female"]["periods_used"] == 6
+    assert forecast["predicted_next"] < 0.6
+    assert forecast["action"] == "retrain"
+    assert {"predicted_next", "prediction_interval", "breach_probability", "action", "slope"} <= set(forecast)
+    # and redrawing from the stored inputs gives the stored result; the periods are part of the digest
+    redrawn = redraw(check.inputs, check.policy, seed=int(check.window_end.timestamp()) % (2**32))
+    assert json.loads(json.dumps(redrawn)) == check.result
+    tampered = json.loads(json.dumps(check.inputs))
+    tampered["forecast_periods"]["counts"]["gender"]["Female"][-1][0] += 1
+    assert inputs_digest(tampered) != check.inputs_sha256

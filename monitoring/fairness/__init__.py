@@ -53,7 +53,13 @@ from monitoring.fairness.explain import (
     decompose_logit_gap,
     generate_explanation,
 )
-from monitoring.fairness.forecast import DriftForecast, bootstrap_confidence_interval, predict_drift
+from monitoring.fairness.forecast import (
+    CountDriftForecast,
+    DriftForecast,
+    bootstrap_confidence_interval,
+    forecast_from_counts,
+    predict_drift,
+)
 from monitoring.fairness.frame_metrics import (
     average_odds_diff,
     calc_rates,
@@ -187,6 +193,8 @@ __all__ = [
     "population_stability_index",
     "pre_alert_check",
     "predict_drift",
+    "forecast_from_counts",
+    "CountDriftForecast",
     "psi_from_histograms",
     "quantile_bin_edges",
     "require_comparable",
