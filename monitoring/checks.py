@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -311,6 +312,16 @@ def is_new_evidence(check: FairnessCheck) -> bool:
     return check.predictions_seen > previous.predictions_seen and check.inputs["counts"] != previous.inputs["counts"]
 
 
+@dataclass
+class ComputedCheck:
+    """A claimed check's inputs and result, computed but not yet stored (see :func:`store_check`)."""
+
+    check: FairnessCheck
+    inputs: dict[str, Any]
+    result: dict[str, Any]
+    predictions_seen: int
+
+
 def run_check(
     *,
     model_version: ModelVersion,
@@ -324,8 +335,30 @@ def run_check(
 
     Raises ``CheckBusy`` when another runner holds a live claim on it.
     """
-    from alerts.services import apply_check
+    computed = compute_check(
+        model_version=model_version,
+        window_end=window_end,
+        trigger=trigger,
+        claim_token=claim_token,
+        window_start=window_start,
+        policy=policy,
+    )
+    if isinstance(computed, FairnessCheck):
+        return computed
+    return store_check(computed)
 
+
+def compute_check(
+    *,
+    model_version: ModelVersion,
+    window_end: datetime,
+    trigger: str,
+    claim_token: str,
+    window_start: datetime | None = None,
+    policy: MonitoringPolicy | None = None,
+) -> FairnessCheck | ComputedCheck:
+    """The first half of :func:`run_check`: claim the check and compute it outside any transaction (the stored
+    check if it is already completed). Other checks may complete before :func:`store_check` writes this one."""
     policy = policy or current_policy(model_version.model)
     if policy is None:
         raise ValueError(f"{model_version.model.name} has no monitoring policy")
@@ -347,6 +380,16 @@ def run_check(
             status=FairnessCheck.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
+    return ComputedCheck(check, inputs, result, seen)
+
+
+def store_check(computed: ComputedCheck) -> FairnessCheck:
+    """The final write of :func:`run_check`: store the result once, keep the evidence chain linear, audit it
+    and apply it to the alerts, in one transaction under the version's row lock."""
+    from alerts.services import apply_check
+
+    check, inputs, result, seen = computed.check, computed.inputs, computed.result, computed.predictions_seen
+    model_version, policy = check.model_version, check.policy
     with transaction.atomic():
         # The version's row lock serialises final writes of its checks, so the evidence chain stays linear.
         ModelVersion.objects.select_for_update().filter(pk=model_version.pk).first()
