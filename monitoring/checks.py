@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Q
+from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
 from compliance.services import audit_append
@@ -156,10 +156,18 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
     head = evidence_chain_head(check)
     if head is not None and check.window_end <= head.window_end:
         return {"stale": True, "head_check": head.pk}
-    closed_until = min(check.window_end, now).timestamp() // HOUR_SECONDS  # first hour not yet closed
+    closed_until = int(min(check.window_end, now).timestamp() // HOUR_SECONDS)  # first hour not yet closed
+    # Label-based comparisons take an hour only once it is label_lag_hours old, so late labels still count.
+    label_until = closed_until - int(policy.label_lag_hours)
+    chain_totals = None
     if head is not None:
         previous = head.result["evidence"]
         start_hour = int(previous["last_hour"]) + 1
+        label_from = int(previous.get("label_last_hour", previous["last_hour"])) + 1
+        if "chain_start_hour" in previous:
+            chain_totals = _chain_totals(
+                check, previous["chain_start_hour"], previous["last_hour"], previous["label_last_hour"]
+            )
         resolved = Alert.objects.filter(
             model_version_id=check.model_version_id, resolved_at__gt=head.completed_at, resolved_at__isnull=False
         )
@@ -169,11 +177,13 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
         start_hour = hour_index(check.window_start)
         if check.window_start.timestamp() % HOUR_SECONDS:
             start_hour += 1  # a window starting inside an hour: that hour is partly outside it
+        label_from = start_hour
+    read_from = min(start_hour, label_from)
     hours = []
-    if closed_until > start_hour:
+    if closed_until > read_from:
         hours = hourly_counts(
             model_version=check.model_version,
-            start=datetime.fromtimestamp(start_hour * HOUR_SECONDS, tz=UTC),
+            start=datetime.fromtimestamp(read_from * HOUR_SECONDS, tz=UTC),
             end=datetime.fromtimestamp(int(closed_until) * HOUR_SECONDS, tz=UTC),
             favorable_label=policy.favorable_label,
         )
@@ -184,6 +194,29 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
         "start_hour": start_hour,
         "hours": [[hour_index(moment), counts_as_inputs(counts)] for moment, counts in hours],
         "resets": [list(subject) for subject in resets],
+        "label_until": label_until,
+        "chain_totals": chain_totals,
+    }
+
+
+def _chain_totals(check: FairnessCheck, chain_start: int, last_hour: int, label_last_hour: int) -> dict[str, int]:
+    """Rows the rollups now hold over the hours the chain's selection-rate evidence processed, and labels over
+    the hours its label-based evidence processed (one single attribute: every row has each attribute once)."""
+    attribute = sorted(check.policy.protected_attributes)[0]
+
+    def total(until: int, fields: tuple[str, ...]) -> int:
+        rows = PredictionRollup.objects.filter(
+            model_version_id=check.model_version_id,
+            attribute=attribute,
+            bucket_start__gte=datetime.fromtimestamp(int(chain_start) * HOUR_SECONDS, tz=UTC),
+            bucket_start__lt=datetime.fromtimestamp((int(until) + 1) * HOUR_SECONDS, tz=UTC),
+        ).aggregate(total=Sum(sum((F(name) for name in fields[1:]), F(fields[0]))))
+        return int(rows["total"] or 0)
+
+    labelled = ("tp", "fp", "tn", "fn")
+    return {
+        "rows": total(last_hour, (*labelled, "unlabeled_pos", "unlabeled_neg")),
+        "labels": total(label_last_hour, labelled),
     }
 
 
@@ -191,7 +224,8 @@ def previous_evidence(evidence: dict[str, Any] | None) -> dict[str, Any] | None:
     """The part of a stored evidence result the next check continues from."""
     if evidence is None:
         return None
-    return {name: evidence[name] for name in ("groups", "states", "reverse_states", "last_hour")}
+    names = ("groups", "states", "reverse_states", "last_hour", "label_last_hour", "chain_start_hour", "processed")
+    return {name: evidence[name] for name in names if name in evidence}
 
 
 def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -248,6 +282,8 @@ def evidence_from_inputs(inputs: dict[str, Any], policy: MonitoringPolicy) -> di
         resets=stored["resets"],
         window=counts_from_inputs(inputs["counts"]),
         window_hours=policy.window_hours,
+        label_until=stored.get("label_until"),  # absent in checks stored before the label lag: no lag
+        chain_totals=stored.get("chain_totals"),
     )
     if stored.get("superseded_by") is not None:
         # Another check continued the same head first: this one is kept for reading, outside the chain.
