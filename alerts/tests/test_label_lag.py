@@ -92,3 +92,20 @@ def test_without_a_lag_a_check_reports_the_rows_and_labels_that_arrived_for_proc
     assert second.result["evidence"]["hours_processed"] == [hour_index(BASE) + 1]
     assert second.result["evidence"]["processed"] == {"rows": 400, "labels": 0}
     assert_redrawn(second)
+
+
+def test_a_check_stored_before_the_label_lag_is_redrawn_under_its_own_rule() -> None:
+    # given a chained check, its inputs as they were stored before the lag existed (no label_until, no totals)
+    version = loan_version(window_hours=24, metric_bands=BANDS)
+    ingest_unlabelled(version, hour=0, n=100)
+    check_hour(version, 0)
+    ingest_unlabelled(version, hour=1, n=100)
+    check = check_hour(version, 1)
+    policy = current_policy(version.model)
+    old_inputs = {**check.inputs, "evidence": dict(check.inputs["evidence"])}
+    del old_inputs["evidence"]["label_until"], old_inputs["evidence"]["chain_totals"]
+    # when it is redrawn, then its evidence is the one every comparison advanced through the same hours
+    redrawn = redraw(old_inputs, policy, seed=int(check.window_end.timestamp()) % (2**32))["evidence"]
+    assert "late_arrivals" not in redrawn
+    assert redrawn["states"] == check.result["evidence"]["states"]
+    assert redrawn["comparisons"] == check.result["evidence"]["comparisons"]
