@@ -185,6 +185,7 @@ def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
             resets=[],
             window=window,
             window_hours=policy.window_hours,
+            label_until=hour_index(end) - policy.label_lag_hours,  # as a check passes it
         )
 
     def timed(previous: dict[str, Any] | None, begin: Any) -> tuple[float, dict[str, Any]]:
@@ -207,6 +208,7 @@ def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
         resets=[],
         window=window,
         window_hours=policy.window_hours,
+        label_until=hour_index(last) - policy.label_lag_hours,
     )
     stored = previous_evidence(before)
     timed(None, start)  # warm-up
