@@ -40,7 +40,10 @@ class Alert(models.Model):
     first_check = models.ForeignKey(FairnessCheck, on_delete=models.PROTECT, related_name="alerts_opened")
     last_check = models.ForeignKey(FairnessCheck, on_delete=models.PROTECT, related_name="alerts_seen")
     occurrences = models.PositiveIntegerField(default=1, help_text="Checks that found the violation.")
-    passing_streak = models.PositiveIntegerField(default=0, help_text="Consecutive passing checks since.")
+    passing_streak = models.PositiveIntegerField(
+        default=0,
+        help_text="Always 0, kept for the API: alerts resolve on evidence of compliance, not after passing checks.",
+    )
     encrypted_explanation = models.TextField(blank=True)
     explanation_key_id = models.CharField(max_length=64, blank=True)
     opened_at = models.DateTimeField(auto_now_add=True)
@@ -54,7 +57,7 @@ class Alert(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    resolution = models.CharField(max_length=20, blank=True, help_text="auto (passing checks) or manual.")
+    resolution = models.CharField(max_length=20, blank=True, help_text="auto (evidence of compliance) or manual.")
     resolution_note = models.TextField(blank=True)
 
     class Meta:

@@ -23,6 +23,11 @@
   ``reports_from_counts`` with the policy (counts, rates, every metric with intervals, Theil, verdicts for each
   attribute and the intersection; no bootstrap), as a fairness check computes them. Best of ``--repeat`` runs
   after a warm-up; ``median_ms``, ``counts_ms`` (the query) and ``reports_ms`` (the arithmetic) are reported too.
+* ``evidence_scratch_ms``: a check's evidence step from scratch over the whole window (720 hours): the hourly
+  counts of every closed hour (``hourly_counts``, one query) and ``advance_evidence`` from fresh states over
+  them. ``evidence_incremental_ms``: the step a check takes every hour, from the evidence stored over the first
+  719 hours through the one hour closed since (query and arithmetic). Best of ``--repeat`` runs; the
+  ``*_median_ms`` too. ``comparisons``: the banded comparisons the evidence advances.
 * ``rollup_rows``: the rollup cells of the model version. It depends on hours x groups, not on N, and so
   should the time.
 """
@@ -151,6 +156,80 @@ def window_report(version_id: int) -> tuple[dict[str, Any], float, float]:
     return run()
 
 
+def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
+    """The evidence step of a check, from scratch over 720 hours and incrementally over the last one (ms)."""
+    from monitoring.check_evidence import advance_evidence, hour_index
+    from monitoring.checks import _policy_engine, previous_evidence
+    from monitoring.selectors import hourly_counts, window_counts
+    from registry.models import ModelVersion
+    from registry.services import current_policy
+
+    model_version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    policy = current_policy(model_version.model)
+    rules = _policy_engine(policy)
+    start = pd.Timestamp(FIRST_TIMESTAMP, tz="UTC").to_pydatetime()
+    end = start + timedelta(seconds=SPAN_SECONDS)
+    last = end - timedelta(hours=1)
+    window = window_counts(model_version=model_version, start=start, end=end, favorable_label=policy.favorable_label)
+
+    def step(previous: dict[str, Any] | None, begin: Any) -> dict[str, Any]:
+        hours = hourly_counts(model_version=model_version, start=begin, end=end, favorable_label=policy.favorable_label)
+        return advance_evidence(
+            policy=rules,
+            privileged=policy.privileged,
+            alpha=policy.alpha,
+            review_period_days=policy.review_period_days,
+            previous=previous,
+            hours=[(hour_index(moment), counts) for moment, counts in hours],
+            start_hour=hour_index(start),
+            resets=[],
+            window=window,
+            window_hours=policy.window_hours,
+            label_until=hour_index(end) - policy.label_lag_hours,  # as a check passes it
+        )
+
+    def timed(previous: dict[str, Any] | None, begin: Any) -> tuple[float, dict[str, Any]]:
+        began = time.perf_counter()
+        result = step(previous, begin)
+        return (time.perf_counter() - began) * 1000, result
+
+    # The evidence stored by the check before: every hour but the last, computed once outside the timing.
+    hours_before = hourly_counts(
+        model_version=model_version, start=start, end=last, favorable_label=policy.favorable_label
+    )
+    before = advance_evidence(
+        policy=rules,
+        privileged=policy.privileged,
+        alpha=policy.alpha,
+        review_period_days=policy.review_period_days,
+        previous=None,
+        hours=[(hour_index(moment), counts) for moment, counts in hours_before],
+        start_hour=hour_index(start),
+        resets=[],
+        window=window,
+        window_hours=policy.window_hours,
+        label_until=hour_index(last) - policy.label_lag_hours,
+    )
+    stored = previous_evidence(before)
+    timed(None, start)  # warm-up
+    scratch = [timed(None, start) for _ in range(repeat)]
+    incremental = [timed(stored, last) for _ in range(repeat)]
+    from_scratch, chained = scratch[0][1], incremental[0][1]
+    if len(from_scratch["hours_processed"]) != SPAN_SECONDS // 3600 or len(chained["hours_processed"]) != 1:
+        raise RuntimeError("the evidence did not process the hours expected")
+    if chained["states"] != from_scratch["states"]:
+        raise RuntimeError("incremental evidence differs from the evidence from scratch")
+    scratch_ms = [ms for ms, _ in scratch]
+    incremental_ms = [ms for ms, _ in incremental]
+    return {
+        "evidence_scratch_ms": round(min(scratch_ms), 2),
+        "evidence_scratch_median_ms": round(statistics.median(scratch_ms), 2),
+        "evidence_incremental_ms": round(min(incremental_ms), 2),
+        "evidence_incremental_median_ms": round(statistics.median(incremental_ms), 2),
+        "comparisons": len(from_scratch["comparisons"]),
+    }
+
+
 def run(rows: int, *, load: str, repeat: int, seed: int, database_name: str) -> dict[str, Any]:
     database = BenchDatabase(database_name)
     with tempfile.TemporaryDirectory(prefix="fairlens-bench-") as scratch:
@@ -175,6 +254,7 @@ def run(rows: int, *, load: str, repeat: int, seed: int, database_name: str) -> 
 
             reports, _, _ = window_report(version_id)  # warm-up: first-call costs are not per-check costs
             timings = [window_report(version_id)[1:] for _ in range(repeat)]
+            evidence = evidence_timings(version_id, repeat)
             from django.db import connection
 
             connection.close()
@@ -190,6 +270,7 @@ def run(rows: int, *, load: str, repeat: int, seed: int, database_name: str) -> 
         "rows": rows,
         "window_ms": round(totals_ms[best], 2),
         "rollup_rows": cells,
+        **evidence,
         "median_ms": round(statistics.median(totals_ms), 2),
         "counts_ms": round(timings[best][0] * 1000, 2),
         "reports_ms": round(timings[best][1] * 1000, 2),

@@ -133,6 +133,24 @@ def _detectable(comparison: Comparison, window: Mapping[str, GroupedCounts], win
     return {"days": effect.days, "dir_below": effect.dir_below, "statement": effect.statement}
 
 
+def uses_labels(comparison: Comparison) -> bool:
+    """Whether the comparison reads labelled rows (EOD, AOD, FPR difference): those wait for late labels."""
+    return any(leg.rows != "all" for leg in comparison.legs)
+
+
+def _processed_totals(
+    hours: Sequence[tuple[int, Mapping[str, GroupedCounts]]], attribute: str | None
+) -> tuple[int, int]:
+    """Rows and labelled rows of one single attribute over ``hours`` (every row has each attribute once)."""
+    rows = labels = 0
+    for _, counts in hours:
+        grouped = counts.get(attribute) if attribute is not None else None
+        for group in grouped.groups.values() if grouped is not None else ():
+            rows += int(group.n)
+            labels += int(group.tp + group.fp + group.tn + group.fn)
+    return rows, labels
+
+
 def advance_evidence(
     *,
     policy: FairnessPolicy,
@@ -145,10 +163,17 @@ def advance_evidence(
     resets: Sequence[Sequence[str]],
     window: Mapping[str, GroupedCounts],
     window_hours: int,
+    label_until: int | None = None,
+    chain_totals: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The check's evidence; see the module docstring. ``hours`` are closed hourly buckets, increasing, each
-    after the previous evidence's last hour; ``start_hour`` is where fresh states (new comparisons, resets)
-    begin."""
+    after the previous evidence's last hour (or its last label hour); ``start_hour`` is where fresh states (new
+    comparisons, resets) begin.
+
+    ``label_until`` (a policy's label lag): label-based comparisons take only hours before it, and resume
+    from the evidence's ``label_last_hour``; selection-rate comparisons take every hour. ``chain_totals``:
+    the rows and labels the rollups now hold over the hours the previous evidence had processed; compared
+    with the rows and labels it processed then, they give the late arrivals the evidence missed."""
     settings = settings_for(alpha, review_period_days)
     previous = previous or {}
     groups = _groups_seen(previous.get("groups", {}), hours)
@@ -167,9 +192,14 @@ def advance_evidence(
         (hour, {tuple(name.split(INTERSECTION_SEPARATOR)): grouped.groups for name, grouped in counts.items()})
         for hour, counts in hours
     ]
-    states = advance_states(comparisons, states, engine_hours, settings)
     reversed_comparisons = [comparison.reversed() for comparison in reverse_keys]
-    reverse_states = advance_states(reversed_comparisons, reverse_states, engine_hours, settings)
+    if label_until is None:
+        states = advance_states(comparisons, states, engine_hours, settings)
+        reverse_states = advance_states(reversed_comparisons, reverse_states, engine_hours, settings)
+    else:
+        label_hours = [(hour, counts) for hour, counts in engine_hours if hour < label_until]
+        states = _advance_split(comparisons, states, engine_hours, label_hours, settings)
+        reverse_states = _advance_split(reversed_comparisons, reverse_states, engine_hours, label_hours, settings)
     reverse_by_key = {
         comparison.key: (reversed_comparison, state)
         for comparison, reversed_comparison, state in zip(
@@ -180,7 +210,8 @@ def advance_evidence(
     decisions = decide(comparisons, {key: item.log_e for key, item in found.items()}, alpha)
     paging = [c for c in comparisons if c.tier == PAGE_TIER]
     explore_size = len(comparisons) - len(paging)
-    last_hour = max([hour for hour, _ in hours], default=int(previous.get("last_hour", start_hour - 1)))
+    previous_last = int(previous.get("last_hour", start_hour - 1))
+    last_hour = max([previous_last, *(hour for hour, _ in hours)])
     next_hour = last_hour + 1
     entries, stored_states, stored_reverse = [], {}, {}
     for comparison, state in zip(comparisons, states, strict=True):
@@ -248,19 +279,58 @@ def advance_evidence(
                 ),
             }
         )
-    return {
+    result = {
         "chained": True,
         "alpha": alpha,
         "review_period_days": review_period_days,
         "family": {"page": len(paging), "explore": explore_size},
         "start_hour": start_hour,
         "last_hour": last_hour,
-        "hours_processed": [hour for hour, _ in hours],
+        "hours_processed": [hour for hour, _ in hours if hour > previous_last],
         "groups": groups,
         "comparisons": entries,
         "states": stored_states,
         "reverse_states": stored_reverse,
     }
+    if label_until is None:
+        return result
+    previous_label_last = int(previous.get("label_last_hour", previous_last))
+    label_new = [(hour, counts) for hour, counts in hours if previous_label_last < hour < label_until]
+    row_new = [(hour, counts) for hour, counts in hours if hour > previous_last]
+    attribute = min((name for name in groups if INTERSECTION_SEPARATOR not in name), default=None)
+    rows_before, labels_before = (
+        (previous.get("processed") or {}).get("rows", 0),
+        (previous.get("processed") or {}).get("labels", 0),
+    )
+    new_rows, _ = _processed_totals(row_new, attribute)
+    _, new_labels = _processed_totals(label_new, attribute)
+    late = None
+    if chain_totals is not None and previous.get("processed") is not None:
+        late = {
+            "rows": int(chain_totals["rows"]) - int(rows_before),
+            "labels": int(chain_totals["labels"]) - int(labels_before),
+        }
+    result.update(
+        label_lag_until=label_until,
+        label_last_hour=max([previous_label_last, *(hour for hour, _ in label_new)]),
+        label_hours_processed=[hour for hour, _ in label_new],
+        chain_start_hour=int(previous.get("chain_start_hour", start_hour)),
+        processed={"rows": int(rows_before) + new_rows, "labels": int(labels_before) + new_labels},
+        late_arrivals=late,
+    )
+    return result
+
+
+def _advance_split(comparisons, states, all_hours, label_hours, settings):
+    """Advance selection-rate comparisons through every hour and label-based ones through ``label_hours``."""
+    labelled = [index for index, comparison in enumerate(comparisons) if uses_labels(comparison)]
+    selection = [index for index, comparison in enumerate(comparisons) if not uses_labels(comparison)]
+    result = list(states)
+    for members, hours in ((selection, all_hours), (labelled, label_hours)):
+        advanced = advance_states([comparisons[i] for i in members], [states[i] for i in members], hours, settings)
+        for index, state in zip(members, advanced, strict=True):
+            result[index] = state
+    return result
 
 
 def stale_evidence(head_check: int | None) -> dict[str, Any]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Q
+from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
 from compliance.services import audit_append
@@ -157,10 +158,18 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
     head = evidence_chain_head(check)
     if head is not None and check.window_end <= head.window_end:
         return {"stale": True, "head_check": head.pk}
-    closed_until = min(check.window_end, now).timestamp() // HOUR_SECONDS  # first hour not yet closed
+    closed_until = int(min(check.window_end, now).timestamp() // HOUR_SECONDS)  # first hour not yet closed
+    # Label-based comparisons take an hour only once it is label_lag_hours old, so late labels still count.
+    label_until = closed_until - int(policy.label_lag_hours)
+    chain_totals = None
     if head is not None:
         previous = head.result["evidence"]
         start_hour = int(previous["last_hour"]) + 1
+        label_from = int(previous.get("label_last_hour", previous["last_hour"])) + 1
+        if "chain_start_hour" in previous:
+            chain_totals = _chain_totals(
+                check, previous["chain_start_hour"], previous["last_hour"], previous["label_last_hour"]
+            )
         resolved = Alert.objects.filter(
             model_version_id=check.model_version_id, resolved_at__gt=head.completed_at, resolved_at__isnull=False
         )
@@ -170,11 +179,13 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
         start_hour = hour_index(check.window_start)
         if check.window_start.timestamp() % HOUR_SECONDS:
             start_hour += 1  # a window starting inside an hour: that hour is partly outside it
+        label_from = start_hour
+    read_from = min(start_hour, label_from)
     hours = []
-    if closed_until > start_hour:
+    if closed_until > read_from:
         hours = hourly_counts(
             model_version=check.model_version,
-            start=datetime.fromtimestamp(start_hour * HOUR_SECONDS, tz=UTC),
+            start=datetime.fromtimestamp(read_from * HOUR_SECONDS, tz=UTC),
             end=datetime.fromtimestamp(int(closed_until) * HOUR_SECONDS, tz=UTC),
             favorable_label=policy.favorable_label,
         )
@@ -185,6 +196,29 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
         "start_hour": start_hour,
         "hours": [[hour_index(moment), counts_as_inputs(counts)] for moment, counts in hours],
         "resets": [list(subject) for subject in resets],
+        "label_until": label_until,
+        "chain_totals": chain_totals,
+    }
+
+
+def _chain_totals(check: FairnessCheck, chain_start: int, last_hour: int, label_last_hour: int) -> dict[str, int]:
+    """Rows the rollups now hold over the hours the chain's selection-rate evidence processed, and labels over
+    the hours its label-based evidence processed (one single attribute: every row has each attribute once)."""
+    attribute = sorted(check.policy.protected_attributes)[0]
+
+    def total(until: int, fields: tuple[str, ...]) -> int:
+        rows = PredictionRollup.objects.filter(
+            model_version_id=check.model_version_id,
+            attribute=attribute,
+            bucket_start__gte=datetime.fromtimestamp(int(chain_start) * HOUR_SECONDS, tz=UTC),
+            bucket_start__lt=datetime.fromtimestamp((int(until) + 1) * HOUR_SECONDS, tz=UTC),
+        ).aggregate(total=Sum(sum((F(name) for name in fields[1:]), F(fields[0]))))
+        return int(rows["total"] or 0)
+
+    labelled = ("tp", "fp", "tn", "fn")
+    return {
+        "rows": total(last_hour, (*labelled, "unlabeled_pos", "unlabeled_neg")),
+        "labels": total(label_last_hour, labelled),
     }
 
 
@@ -208,7 +242,8 @@ def previous_evidence(evidence: dict[str, Any] | None) -> dict[str, Any] | None:
     """The part of a stored evidence result the next check continues from."""
     if evidence is None:
         return None
-    return {name: evidence[name] for name in ("groups", "states", "reverse_states", "last_hour")}
+    names = ("groups", "states", "reverse_states", "last_hour", "label_last_hour", "chain_start_hour", "processed")
+    return {name: evidence[name] for name in names if name in evidence}
 
 
 def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -266,6 +301,8 @@ def evidence_from_inputs(inputs: dict[str, Any], policy: MonitoringPolicy) -> di
         resets=stored["resets"],
         window=counts_from_inputs(inputs["counts"]),
         window_hours=policy.window_hours,
+        label_until=stored.get("label_until"),  # absent in checks stored before the label lag: no lag
+        chain_totals=stored.get("chain_totals"),
     )
     if stored.get("superseded_by") is not None:
         # Another check continued the same head first: this one is kept for reading, outside the chain.
@@ -331,6 +368,16 @@ def is_new_evidence(check: FairnessCheck) -> bool:
     return check.predictions_seen > previous.predictions_seen and check.inputs["counts"] != previous.inputs["counts"]
 
 
+@dataclass
+class ComputedCheck:
+    """A claimed check's inputs and result, computed but not yet stored (see :func:`store_check`)."""
+
+    check: FairnessCheck
+    inputs: dict[str, Any]
+    result: dict[str, Any]
+    predictions_seen: int
+
+
 def run_check(
     *,
     model_version: ModelVersion,
@@ -344,8 +391,30 @@ def run_check(
 
     Raises ``CheckBusy`` when another runner holds a live claim on it.
     """
-    from alerts.services import apply_check
+    computed = compute_check(
+        model_version=model_version,
+        window_end=window_end,
+        trigger=trigger,
+        claim_token=claim_token,
+        window_start=window_start,
+        policy=policy,
+    )
+    if isinstance(computed, FairnessCheck):
+        return computed
+    return store_check(computed)
 
+
+def compute_check(
+    *,
+    model_version: ModelVersion,
+    window_end: datetime,
+    trigger: str,
+    claim_token: str,
+    window_start: datetime | None = None,
+    policy: MonitoringPolicy | None = None,
+) -> FairnessCheck | ComputedCheck:
+    """The first half of :func:`run_check`: claim the check and compute it outside any transaction (the stored
+    check if it is already completed). Other checks may complete before :func:`store_check` writes this one."""
     policy = policy or current_policy(model_version.model)
     if policy is None:
         raise ValueError(f"{model_version.model.name} has no monitoring policy")
@@ -367,6 +436,16 @@ def run_check(
             status=FairnessCheck.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
+    return ComputedCheck(check, inputs, result, seen)
+
+
+def store_check(computed: ComputedCheck) -> FairnessCheck:
+    """The final write of :func:`run_check`: store the result once, keep the evidence chain linear, audit it
+    and apply it to the alerts, in one transaction under the version's row lock."""
+    from alerts.services import apply_check
+
+    check, inputs, result, seen = computed.check, computed.inputs, computed.result, computed.predictions_seen
+    model_version, policy = check.model_version, check.policy
     with transaction.atomic():
         # The version's row lock serialises final writes of its checks, so the evidence chain stays linear.
         ModelVersion.objects.select_for_update().filter(pk=model_version.pk).first()

@@ -35,6 +35,7 @@ POLICY_FIELDS = (
     "confidence_level",
     "window_hours",
     "check_interval_minutes",
+    "label_lag_hours",
     "channels",
     "features",
     "created_by",
@@ -51,6 +52,11 @@ class PolicyAddForm(forms.ModelForm):
     class Meta:
         model = MonitoringPolicy
         fields = POLICY_INPUT_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left empty, the lag takes the registry's default (0), as through the API.
+        self.fields["label_lag_hours"].required = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -98,6 +98,12 @@ class MonitoringPolicy(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3660)],
         help_text="Evidence resets at the end of each review period (default a quarter).",
     )
+    label_lag_hours = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(24 * 90)],
+        help_text="Label-based comparisons (EOD, AOD, FPR difference) take an hour into the evidence only once it "
+        "is this many hours old, so labels arriving late still count (0: as soon as it closes).",
+    )
     channels = models.JSONField(default=list, blank=True, help_text="Notification channels, e.g. ['webhook'].")
     features = models.JSONField(
         default=list,

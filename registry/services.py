@@ -64,6 +64,7 @@ def default_policy_fields() -> dict[str, Any]:
         "check_interval_minutes": 60,
         "alpha": 0.05,
         "review_period_days": 91,
+        "label_lag_hours": 0,
         "channels": [],
         "features": [],
     }
@@ -144,6 +145,9 @@ def _validate_policy(fields: dict[str, Any]) -> None:
     period = fields.get("review_period_days")
     if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= 3660:
         errors["review_period_days"] = ["whole days in [1, 3660], e.g. 91 (a quarter)"]
+    lag = fields.get("label_lag_hours")
+    if isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 24 * 90:
+        errors["label_lag_hours"] = ["whole hours in [0, 2160], e.g. 48 when labels take up to two days"]
     if fields.get("favorable_label") not in (0, 1):
         errors["favorable_label"] = ["0 or 1"]
     channels = fields.get("channels")

@@ -143,6 +143,7 @@ def test_an_admin_adds_a_policy_version_through_the_registry_service(admin_user:
             "confidence_level": 0.95,
             "window_hours": 24,
             "check_interval_minutes": 60,
+            "label_lag_hours": 12,
             "channels": '["webhook"]',
         },
     )
@@ -151,6 +152,7 @@ def test_an_admin_adds_a_policy_version_through_the_registry_service(admin_user:
     policy = MonitoringPolicy.objects.get(model=model, version=before + 1)
     assert policy.protected_attributes == ["gender", "race"]
     assert policy.min_group_size == 50
+    assert policy.label_lag_hours == 12
     assert policy.created_by == admin_user
     entry = AuditEntry.objects.get(action="policy.create", object_id=f"{model.name}:{before + 1}")
     assert entry.actor == "alice-admin"
@@ -228,3 +230,31 @@ def test_an_api_key_expiring_in_the_past_is_refused_on_the_form(admin_user: User
     assert response.status_code == 200
     assert "The expiry time is in the past" in response.content.decode()
     assert not ModelClientKey.objects.filter(name="late").exists()
+
+
+def test_a_label_lag_past_its_bound_is_shown_on_the_admin_form(admin_user: User) -> None:
+    from monitoring.tests.factories import make_version
+
+    model = make_version().model
+    before = model.policies.count()
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/registry/monitoringpolicy/add/",
+        {
+            "model": model.pk,
+            "protected_attributes": '["gender"]',
+            "privileged": '{"gender": "Male"}',
+            "favorable_label": 1,
+            "metric_bands": '{"DIR": {"min": 0.8, "max": null}}',
+            "min_group_size": 30,
+            "confidence_level": 0.95,
+            "window_hours": 24,
+            "check_interval_minutes": 60,
+            "label_lag_hours": 24 * 90 + 1,
+            "channels": "[]",
+        },
+    )
+    assert response.status_code == 200
+    assert "label_lag_hours" in response.context["adminform"].form.errors
+    assert model.policies.count() == before

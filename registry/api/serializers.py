@@ -59,6 +59,12 @@ class PolicyInputSerializer(serializers.Serializer):
     review_period_days = serializers.IntegerField(
         min_value=1, max_value=3660, required=False, help_text="Evidence resets each review period (default 91)."
     )
+    label_lag_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=24 * 90,
+        required=False,
+        help_text="Hours before label-based comparisons take an hour into the evidence (default 0).",
+    )
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=["webhook", "email", "slack"]), required=False
     )
@@ -98,6 +104,7 @@ class PolicyOutputSerializer(serializers.ModelSerializer):
             "check_interval_minutes",
             "alpha",
             "review_period_days",
+            "label_lag_hours",
             "channels",
             "features",
             "created_at",

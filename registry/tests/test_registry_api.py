@@ -85,6 +85,9 @@ def test_a_new_model_needs_a_policy(client_as: object) -> None:
         ({**POLICY, "metric_bands": {"DIR": {"min": 1.2, "max": 0.8}}}, "metric_bands"),
         ({**POLICY, "confidence_level": 1.5}, "confidence_level"),
         ({**POLICY, "channels": ["pager"]}, "channels"),
+        ({**POLICY, "label_lag_hours": -1}, "label_lag_hours"),
+        ({**POLICY, "label_lag_hours": 1.5}, "label_lag_hours"),
+        ({**POLICY, "label_lag_hours": 24 * 90 + 1}, "label_lag_hours"),
     ],
 )
 def test_invalid_policies_are_400s_naming_the_field(client_as: object, policy: dict, field: str) -> None:
