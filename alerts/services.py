@@ -21,7 +21,7 @@ from alerts.webhooks.signing import generate_secret, new_message_id, secret_byte
 from alerts.webhooks.ssrf import BlockedDestination
 from compliance.encryption import encrypt_for
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
 from monitoring.selectors import completed_checks_by_window, evidence_checks, is_stale
 from registry.models import MLModel

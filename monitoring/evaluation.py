@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records, validate
 from monitoring.ingestion.pseudonymize import pseudonymize

@@ -27,7 +27,7 @@ TRANSIENT = (OperationalError, ConnectionError)
 def dispatch_checks_task() -> int:
     """Enqueue every scheduled check that is due (beat, every CHECK_DISPATCH_SECONDS)."""
     from alerts.services import ensure_default_endpoint
-    from fairlens_site.api.errors import ApplicationError
+    from core.api.errors import ApplicationError
 
     try:
         ensure_default_endpoint()
@@ -128,7 +128,7 @@ def retrain_task(version_id: int, reason: str) -> int | None:
     """Retrain a model that supports it (the demo model) with reweighing and register the result in staging;
     other models only get the ``retraining.requested`` event. Emits ``retraining.completed``."""
     from alerts.services import emit_event
-    from fairlens_site.api.errors import ApplicationError
+    from core.api.errors import ApplicationError
     from monitoring.demo_stream import drift_at
     from registry.retraining import retrain_with_reweighing
 

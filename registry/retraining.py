@@ -15,7 +15,7 @@ from django.db import transaction
 
 from accounts.models import User
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.fairness import FairnessInputError, generate_loan_data, reweighing_weights
 from registry.demo import (
     DEMO_FEATURES,

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from accounts.models import User
-from accounts.roles import roles_of
+from core.roles import roles_of
 
 pytestmark = pytest.mark.django_db
 PASSWORDS = {"admin": "admin-Demo-pass-1", "auditor": "auditor-Demo-pass-2", "monitor": "monitor-Demo-pass-3"}

@@ -18,10 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import DEMO_VISITOR, Role, principal_label
 from compliance.models import AuditEntry
-from fairlens_site.api.envelope import envelope, envelope_serializer
-from fairlens_site.api.errors import ApplicationError
+from core.api.envelope import envelope, envelope_serializer
+from core.api.errors import ApplicationError
+from core.roles import DEMO_VISITOR, Role, principal_label
 from monitoring.checks import policy_threshold
 from monitoring.demo_monitor import DemoScenarioResult, run_demo_scenarios
 from monitoring.demo_stream import demo_version

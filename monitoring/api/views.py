@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import MODEL_CLIENT, Role, roles_of
-from fairlens_site.api.envelope import envelope, envelope_serializer
-from fairlens_site.api.errors import ApplicationError
-from fairlens_site.api.pagination import cursor_page_schema
+from core.api.envelope import envelope, envelope_serializer
+from core.api.errors import ApplicationError
+from core.api.pagination import cursor_page_schema
+from core.roles import MODEL_CLIENT, Role, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import services
 from monitoring.api.parsers import RawBody, RawCSVParser, RawJSONParser

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from sklearn.linear_model import LogisticRegression
 
 from compliance.models import AuditEntry
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.fairness import generate_loan_data
 from registry.demo import DEMO_POLICY, evaluate_demo_model, fit_demo_pipeline, split_demo_data
 from registry.models import ModelVersion

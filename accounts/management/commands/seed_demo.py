@@ -10,7 +10,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import User
-from accounts.roles import Role, assigned_role
+from core.roles import Role, assigned_role
 
 DEMO_USERS = (("admin", Role.ADMIN), ("auditor", Role.AUDITOR), ("monitor", Role.MONITOR))
 

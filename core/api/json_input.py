@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 
 # No request body of this API nests deeper than 4 ({"predictions": [{"features": {...}}]}); 32 leaves room for
 # clients' own structure while staying far below Python's recursion limit.

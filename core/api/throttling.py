@@ -23,8 +23,8 @@ from typing import Any
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from fairlens_site.client_ip import client_ident
-from fairlens_site.outages import CACHE, throttle_fail_open, unavailable_dependency
+from core.api.outages import CACHE, throttle_fail_open, unavailable_dependency
+from core.client_ip import client_ident
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):

@@ -1,4 +1,4 @@
-"""DRF exception handler: every error becomes the shape in ``fairlens_site.api.errors``."""
+"""DRF exception handler: every error becomes the shape in ``core.api.errors``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,22 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
-from fairlens_site.api.errors import ApplicationError, error_body
-from fairlens_site.outages import log_outage, outage_body, retry_after_seconds, unavailable_dependency
-from monitoring.fairness.errors import FairnessInputError
+from core.api.errors import ApplicationError, error_body
+from core.api.outages import log_outage, outage_body, retry_after_seconds, unavailable_dependency
 
 logger = logging.getLogger("fairlens.api")
+
+# Exception types of lower-level libraries that describe bad client input (an engine's invalid column, say):
+# answered 400 with their ``code``, ``message`` and ``column``. The app that owns such a type registers it in
+# its AppConfig.ready, so this handler names no app above it.
+_BAD_INPUT_TYPES: list[type[Exception]] = []
+
+
+def answer_as_bad_input(exception_type: type[Exception]) -> None:
+    """Treat ``exception_type`` (with ``code``, ``message`` and optional ``column`` attributes) as a 400."""
+    if exception_type not in _BAD_INPUT_TYPES:
+        _BAD_INPUT_TYPES.append(exception_type)
+
 
 _DEFAULT_MESSAGES = {
     "parse_error": "The request body could not be parsed.",
@@ -39,9 +50,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
-    if isinstance(exc, FairnessInputError):
-        details = {exc.column: [exc.message]} if exc.column else {}
-        return Response(error_body(exc.code, exc.message, details), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, tuple(_BAD_INPUT_TYPES)):
+        column = getattr(exc, "column", None)
+        message = getattr(exc, "message", str(exc))
+        details = {column: [message]} if column else {}
+        return Response(error_body(exc.code, message, details), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("request_too_large", "The request body is larger than this server accepts."),

@@ -89,7 +89,7 @@ def test_validation_errors_name_each_field(client_as: object) -> None:
 def test_a_crash_outside_drf_is_a_json_500_whose_id_is_the_request_id() -> None:
     from django.test import RequestFactory
 
-    from fairlens_site.request_context import reset_request_id, set_request_id
+    from core.request_context import reset_request_id, set_request_id
     from fairlens_site.views import server_error
 
     token = set_request_id("req-0123456789")
@@ -111,7 +111,7 @@ def test_a_nested_error_detail_becomes_a_plain_sentence_not_a_repr() -> None:
     # given an API exception whose detail is a dict, as simplejwt's InvalidToken raises
     from rest_framework import exceptions
 
-    from fairlens_site.api.exceptions import exception_handler
+    from core.api.exceptions import exception_handler
 
     nested = exceptions.AuthenticationFailed({"detail": "Token is expired", "code": "token_not_valid"})
     listed = exceptions.PermissionDenied(["First reason.", "Second reason."])

@@ -1,4 +1,4 @@
-"""The embedded broker (fairlens_site/broker.py): readers never see a partial message, each message goes to
+"""The embedded broker (core/broker.py): readers never see a partial message, each message goes to
 exactly one consumer, and a damaged file cannot stop a worker.
 
 kombu's plain filesystem transport fails the first test: with a consumer polling an empty queue while a
@@ -13,7 +13,7 @@ from queue import Empty
 
 from kombu import Connection
 
-from fairlens_site.broker import SCHEME
+from core.broker import SCHEME
 from fairlens_site.celery import app as celery_app
 
 MESSAGES = 2000

@@ -65,7 +65,8 @@ def probe_cache() -> ProbeResult:
 
 
 def probe_broker() -> ProbeResult:
-    from fairlens_site.celery import app
+    # The project's Celery app (fairlens_site/__init__ makes it current); core names no higher package.
+    from celery import current_app as app
 
     url = app.conf.broker_url or ""
     scheme = url.split("://", 1)[0] or "unknown"

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
-from fairlens_site.api.errors import error_response, wants_json
-from fairlens_site.outages import outage_response, unavailable_dependency
-from fairlens_site.request_context import new_request_id, reset_request_id, set_request_id
+from core.api.errors import error_response, wants_json
+from core.api.outages import outage_response, unavailable_dependency
+from core.request_context import new_request_id, reset_request_id, set_request_id
 
 logger = logging.getLogger("fairlens.request")
 
@@ -50,7 +50,7 @@ class RequestLogMiddleware:
 
 
 def _principal(request: HttpRequest) -> tuple[str, str]:
-    from accounts.roles import principal_label
+    from core.roles import principal_label
 
     try:
         return principal_label(getattr(request, "user", None), getattr(request, "auth", None))

@@ -14,7 +14,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from django.test import Client, RequestFactory, override_settings
 from rest_framework.test import APIClient
 
-from fairlens_site.outages import CACHE, DATABASE, unavailable_dependency
+from core.api.outages import CACHE, DATABASE, unavailable_dependency
 
 pytestmark = pytest.mark.django_db
 CLOSED_PORT_REDIS = "redis://127.0.0.1:9/0"  # port 9 (discard) has no listener here
@@ -175,7 +175,7 @@ def test_a_failure_outside_the_view_answers_503_from_the_500_handler() -> None:
 def test_with_the_cache_down_signed_in_principals_are_served_without_their_rate_limit(
     client_as: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from fairlens_site.outages import throttle_fail_open
+    from core.api.outages import throttle_fail_open
 
     before = throttle_fail_open.counts().get("principal", 0)
     assert client_as("monitor").get("/api/v1/accounts/me/").status_code == 200

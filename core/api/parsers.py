@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.parsers import JSONParser
 
-from fairlens_site.api.json_input import decode_json
+from core.api.json_input import decode_json
 
 
 class StrictJSONParser(JSONParser):

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 
-from fairlens_site.api.errors import error_body, wants_json
+from core.api.errors import error_body, wants_json
 
 logger = logging.getLogger("fairlens.outage")
 
