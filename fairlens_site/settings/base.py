@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "monitoring",
     "compliance",
     "alerts",
+    "demo",
     "web",
 ]
 
@@ -393,7 +394,7 @@ LOGGING = {
             "tasks": [
                 "alerts.tasks.deliver_due_task",
                 "monitoring.tasks.dispatch_checks_task",
-                "monitoring.tasks.demo_stream_task",
+                "demo.tasks.demo_stream_task",
                 "compliance.tasks.checkpoint_task",
             ],
         },
@@ -565,7 +566,7 @@ CELERY_BEAT_SCHEDULE.update(
 )
 if FAIRLENS_DEMO_STREAM:
     CELERY_BEAT_SCHEDULE["demo-stream"] = {
-        "task": "monitoring.tasks.demo_stream_task",
+        "task": "demo.tasks.demo_stream_task",
         "schedule": float(FAIRLENS_DEMO_STREAM_SECONDS),
         "options": {"expires": FAIRLENS_DEMO_STREAM_SECONDS},
     }

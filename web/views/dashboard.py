@@ -24,9 +24,9 @@ from django.views.decorators.http import require_POST
 from alerts.models import Alert
 from alerts.services import acknowledge_alert, resolve_alert
 from core.api.errors import ApplicationError
-from monitoring.demo_monitor import run_demo_scenarios
-from monitoring.demo_stream import demo_version
-from registry.demo import DEMO_MODEL_NAME
+from demo.model import DEMO_MODEL_NAME
+from demo.scenarios import run_demo_scenarios
+from demo.stream import demo_version
 from registry.models import MLModel, ModelVersion
 from web import charts
 from web import dashboard_data as data

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from alerts.models import Alert
-from monitoring import demo_stream
+from demo import stream as demo_stream
 from monitoring.checks import run_check
 from monitoring.models import FairnessCheck
 from registry.models import ModelVersion

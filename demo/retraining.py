@@ -16,8 +16,7 @@ from django.db import transaction
 from accounts.models import User
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
-from monitoring.fairness import FairnessInputError, generate_loan_data, reweighing_weights
-from registry.demo import (
+from demo.model import (
     DEMO_FEATURES,
     DEMO_MODEL_NAME,
     DEMO_TARGET,
@@ -25,6 +24,7 @@ from registry.demo import (
     fit_demo_pipeline,
     split_demo_data,
 )
+from monitoring.fairness import FairnessInputError, generate_loan_data, reweighing_weights
 from registry.models import MLModel, ModelVersion
 from registry.services import dump_artifact, load_model, register_artifact_bytes
 

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from demo.model import DEMO_MODEL_NAME, DEMO_POLICY, predict_frame, train_demo_model
 from monitoring.constants import SCORE_BINS
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.rollup_math import score_bins
-from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY, predict_frame, train_demo_model
 from registry.models import ModelVersion
 from registry.services import dump_artifact, register_artifact_bytes
 

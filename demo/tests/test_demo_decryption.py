@@ -10,8 +10,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from compliance.models import AuditEntry
+from demo.model import DEMO_MODEL_NAME, DEMO_POLICY
 from monitoring.models import IngestionRecord
-from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY
 from registry.services import register_model
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,6 @@
-"""The seed's monitoring endpoints: /api/monitor_fairness (simulated fair and drifted scenarios),
-/api/fairness_trend, /api/pre_alert and /api/predict_fairness_drift (from the stored checks of a model).
+"""The seed's demo endpoints: /api/evaluate_model (a registered model on simulated applicants),
+/api/monitor_fairness (simulated fair and drifted scenarios), /api/fairness_trend, /api/pre_alert and
+/api/predict_fairness_drift (from the stored checks of a model).
 
 Readers may call them; anonymous callers too while FAIRLENS_DEMO_ENDPOINTS is on (make run), throttled like
 every anonymous request.
@@ -22,9 +23,12 @@ from compliance.models import AuditEntry
 from core.api.envelope import envelope, envelope_serializer
 from core.api.errors import ApplicationError
 from core.roles import DEMO_VISITOR, Role, principal_label
+from demo.evaluation import evaluate_model
+from demo.scenarios import DemoScenarioResult, run_demo_scenarios
+from demo.stream import demo_version
+from monitoring.api.serializers import EvaluateInputSerializer, EvaluateResultSerializer
+from monitoring.api.views import principal_name
 from monitoring.checks import policy_threshold
-from monitoring.demo_monitor import DemoScenarioResult, run_demo_scenarios
-from monitoring.demo_stream import demo_version
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
 from monitoring.selectors import completed_checks_by_window
 from registry.models import ModelVersion
@@ -194,3 +198,30 @@ class PredictDriftView(APIView):
         return envelope(
             {**_subject(version, threshold), **to_native(asdict(forecast))}, f"recommended action: {forecast.action}"
         )
+
+
+class EvaluateModelView(APIView):
+    """Seed endpoint: run a registered model on simulated applicants (``mode=prod``) or take the simulator's own
+    decisions (``mode=demo``); return the predictions, a summary, metrics and the ``record_id`` of an evaluation
+    record. The predictions are not stored: a simulation never changes the model's monitoring."""
+
+    required_roles = {"POST": {Role.MONITOR, Role.ADMIN}}
+
+    @extend_schema(
+        request=EvaluateInputSerializer,
+        responses={200: envelope_serializer("Evaluation", EvaluateResultSerializer())},
+        tags=["seed"],
+    )
+    def post(self, request: Request) -> Response:
+        data = EvaluateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        result = evaluate_model(
+            model_version=version_by_name(fields["model_name"], fields["version"]),
+            n_samples=fields["n_samples"],
+            drift_level=fields["drift_level"],
+            mode=fields["mode"],
+            seed=fields.get("seed"),
+            principal=principal_name(request),
+        )
+        return envelope(result, "alert: fairness violation" if result["alert"] else "no violation")

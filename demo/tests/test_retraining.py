@@ -12,10 +12,10 @@ from sklearn.linear_model import LogisticRegression
 
 from compliance.models import AuditEntry
 from core.api.errors import ApplicationError
+from demo.model import DEMO_POLICY, evaluate_demo_model, fit_demo_pipeline, split_demo_data
+from demo.retraining import retrain_with_reweighing
 from monitoring.fairness import generate_loan_data
-from registry.demo import DEMO_POLICY, evaluate_demo_model, fit_demo_pipeline, split_demo_data
 from registry.models import ModelVersion
-from registry.retraining import retrain_with_reweighing
 from registry.services import dump_artifact, load_model, register_artifact_bytes, register_model
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +151,38 @@ def test_fit_demo_pipeline_passes_sample_weights_to_the_classifier() -> None:
     assert fit_demo_pipeline(train, sample_weight=np.ones(len(train)))["classifier"].coef_ == pytest.approx(plain)
     uneven = np.where(train["creditworthy"].to_numpy(), 3.0, 1.0)
     assert not np.allclose(fit_demo_pipeline(train, sample_weight=uneven)["classifier"].coef_, plain)
+
+
+def test_a_retraining_request_from_alerts_reaches_the_demo_app_through_the_signal(
+    demo_version: ModelVersion, eager_tasks: None
+) -> None:
+    from alerts.models import OutboxEvent
+    from alerts.services import _enqueue_retraining
+
+    # when alerts hands on a retraining request (it names no demo code: it sends retraining_requested)
+    _enqueue_retraining(demo_version.pk, "violation_persisted_3_checks")
+    # then the demo app's receiver ran its retrain task: a staging version and a retraining.completed event
+    retrained = ModelVersion.objects.get(model=demo_version.model, training_metrics__source_version="1")
+    assert retrained.stage == "staging"
+    assert retrained.training_metrics["reason"] == "violation_persisted_3_checks"
+    completed = OutboxEvent.objects.get(type="retraining.completed")
+    assert completed.payload["data"]["new_version"] == retrained.version
+
+
+def test_a_retraining_request_for_another_model_changes_nothing_but_the_event(
+    admin_user: object, eager_tasks: None
+) -> None:
+    from alerts.models import OutboxEvent
+    from alerts.services import _enqueue_retraining
+
+    version = register_model(
+        name="credit_model",
+        version="1",
+        stage="production",
+        registered_by=admin_user,
+        policy={"protected_attributes": ["gender"], "privileged": {"gender": "Male"}},
+    )
+    model = version.model
+    _enqueue_retraining(version.pk, "forecast_recommends_retrain")
+    assert ModelVersion.objects.filter(model=model).count() == 1
+    assert not OutboxEvent.objects.filter(type="retraining.completed").exists()

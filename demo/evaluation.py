@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
+from demo.model import predict_frame
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
@@ -30,7 +31,6 @@ from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
 from monitoring.records import explain_alert, finish_record
 from monitoring.services import protected_attributes_for
-from registry.demo import predict_frame
 from registry.models import ModelVersion
 from registry.services import load_model
 

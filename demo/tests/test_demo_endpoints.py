@@ -16,12 +16,12 @@ from rest_framework.test import APIClient
 
 from compliance.checkpoints import anchor_checkpoint, create_checkpoint
 from compliance.models import AuditEntry
+from demo.model import DEMO_MODEL_NAME, DEMO_POLICY
 from monitoring.checks import run_check
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck, IngestionRecord, PredictionRollup
 from monitoring.services import ingest_predictions
-from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY
 from registry.models import ModelVersion
 from registry.services import register_model
 

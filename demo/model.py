@@ -20,7 +20,7 @@ DEMO_MODEL_NAME = "loan_model"
 DEMO_FEATURES = ["credit_score", "income", "region"]
 DEMO_TARGET = "creditworthy"
 # Checked every minute over the last day (whole hourly buckets): the demo stream replays the last 22 hours, one
-# simulated hour a batch, so its drift reaches the evidence within minutes (see monitoring.demo_stream).
+# simulated hour a batch, so its drift reaches the evidence within minutes (see demo.stream).
 # The model's own inputs are the features its predictions may store.
 DEMO_POLICY = {
     "protected_attributes": ["gender"],

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from monitoring.evaluation import simulate_decisions
+from demo.evaluation import simulate_decisions
+from demo.model import DEMO_MODEL_NAME
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import IngestionRecord
 from monitoring.services import ingest_predictions
-from registry.demo import DEMO_MODEL_NAME
 from registry.models import ModelVersion
 
 MAX_DRIFT = 1.0

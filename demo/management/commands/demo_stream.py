@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from monitoring import demo_stream
+from demo import stream as demo_stream
 
 
 class Command(BaseCommand):
