@@ -17,7 +17,7 @@ RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(
     JWT_SECRET="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     FERNET_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     FAIRLENS_ID_PEPPER="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
-    AUDIT_SIGNING_KEY="$(python -c 'from fairlens_site.env import _new_ed25519_pem; print(_new_ed25519_pem())')" \
+    AUDIT_SIGNING_KEY="$(python -c 'from core.env import _new_ed25519_pem; print(_new_ed25519_pem())')" \
     FAIRLENS_VAR_DIR=/tmp/build-var \
     python manage.py collectstatic --noinput \
     && rm -rf /tmp/build-var \

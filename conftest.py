@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -214,3 +214,17 @@ def _isolated_files(settings: Any, tmp_path: Any) -> None:
     settings.FERNET_KEYRING_PATH = tmp_path / "keys" / "fernet-keyring.json"
     settings.AUDIT_MIRROR_PATH = tmp_path / "compliance_audit_log.jsonl"
     settings.ANCHOR_FILE_PATH = tmp_path / "blockchain_anchors.jsonl"
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Enqueued tasks run at once, in this process, as a worker would run them (errors propagate)."""
+    from fairlens_site.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
+        celery_app.conf.task_eager_propagates = False

@@ -16,8 +16,8 @@ from rest_framework_api_key.models import APIKey
 from accounts import services
 from accounts.admin_sites import ReadOnlyAdmin, auditor_site
 from accounts.models import ModelClientKey, User
-from accounts.roles import Role, assigned_role, roles_of
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
+from core.roles import Role, assigned_role, roles_of
 
 # The library's own key model is unused (FairLens keys are ModelClientKey, scoped to a model).
 if admin.site.is_registered(APIKey):

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from accounts.roles import Role, roles_of
+from core.roles import Role, roles_of
 
 
 class _SignInThroughThePages:

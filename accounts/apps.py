@@ -10,7 +10,6 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from accounts import schema  # noqa: F401 - registers the API key scheme with drf-spectacular
         from accounts.role_permissions import sync_role_permissions_after_migrate
-        from fairlens_site import checks  # noqa: F401 - registers the project's system checks
 
         # Later apps add models (and so permissions) after the role groups exist; keep the groups in step.
         post_migrate.connect(sync_role_permissions_after_migrate, dispatch_uid="fairlens-sync-role-permissions")

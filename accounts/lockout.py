@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from fairlens_site.api.errors import error_body
+from core.api.errors import error_body
 
 
 def lockout_response(

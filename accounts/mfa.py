@@ -22,9 +22,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import RecoveryCode, User
-from accounts.roles import Role, roles_of
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
+from core.roles import Role, roles_of
 
 RECOVERY_CODE_COUNT = 10
 # 16 base32 characters: 80 random bits, so a stolen hash cannot be searched back to its code.

@@ -9,7 +9,7 @@ from rest_framework_api_key.models import AbstractAPIKey
 
 
 class User(AbstractUser):
-    """A person using FairLens. Roles are Django groups (see ``accounts.roles``).
+    """A person using FairLens. Roles are Django groups (see ``core.roles``).
 
     Admin and auditor are granted by two people: the request sets ``pending_role``, and the role group is given
     only when another holder of that role approves (``accounts.services.user_approve_role``).

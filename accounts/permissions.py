@@ -17,8 +17,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
-from accounts.roles import ANYONE, DEMO_VISITOR, Role, roles_of
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
+from core.roles import ANYONE, DEMO_VISITOR, Role, roles_of
 
 # With FAIRLENS_REQUIRE_MFA, these roles act only on a sign-in that passed the second factor.
 MFA_ROLES = frozenset({Role.ADMIN.value, Role.AUDITOR.value})

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.apps import apps as global_apps
 
-from accounts.roles import Role
+from core.roles import Role
 
 ALL = ("add", "change", "delete", "view")
 VIEW = ("view",)

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import ModelClientKey, User
-from accounts.roles import USER_ROLES
+from core.roles import USER_ROLES
 
 
 def user_list() -> QuerySet[User]:

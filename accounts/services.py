@@ -29,10 +29,10 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts import mfa
 from accounts.models import ModelClientKey, PasswordResetToken, RefreshTokenRevocation, User
-from accounts.roles import INCOMPATIBLE_ROLES, Role, assigned_role, primary_role, roles_of
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
-from fairlens_site.client_ip import client_ip
+from core.api.errors import ApplicationError
+from core.client_ip import client_ip
+from core.roles import INCOMPATIBLE_ROLES, Role, assigned_role, primary_role, roles_of
 from registry.models import MLModel
 
 security_log = logging.getLogger("fairlens.security")

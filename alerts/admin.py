@@ -12,7 +12,7 @@ from django.db import models
 from accounts.admin_sites import ReadOnlyAdmin, auditor_site
 from alerts import services
 from alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.models import CHECK_RECORD_FIELDS, FairnessCheck
 
 ENDPOINT_FIELDS = ("name", "url", "format", "event_types", "model", "active")

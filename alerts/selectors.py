@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from django.db.models import QuerySet
 
 from alerts.models import Alert, Delivery, WebhookEndpoint
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
 
 

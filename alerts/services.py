@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from alerts import rules
 from alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
+from alerts.signals import retraining_requested
 from alerts.webhooks.signing import generate_secret, new_message_id, secret_bytes
 from alerts.webhooks.ssrf import BlockedDestination
 from compliance.encryption import encrypt_for
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
 from monitoring.selectors import completed_checks_by_window, evidence_checks, is_stale
 from registry.models import MLModel
@@ -327,12 +328,10 @@ def maybe_request_retraining(check: FairnessCheck, *, persisting: bool) -> Outbo
 
 
 def _enqueue_retraining(version_id: int, reason: str) -> None:
-    from monitoring.tasks import retrain_task
-
     try:
-        retrain_task.delay(version_id, reason)
-    except Exception:
-        logger.warning("could not enqueue retraining of version %s", version_id, exc_info=True)
+        retraining_requested.send(sender=RETRAINING_REQUESTED, version_id=version_id, reason=reason)
+    except Exception:  # a receiver that cannot enqueue (broker down) leaves the event as the request
+        logger.warning("could not hand on the retraining of version %s", version_id, exc_info=True)
 
 
 # --- Alert lifecycle by people ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg2
 from psycopg2 import sql
 
-from fairlens_site.env import _DEV_SECRET_GENERATORS
+from core.env import _DEV_SECRET_GENERATORS
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")

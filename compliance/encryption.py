@@ -16,11 +16,11 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from accounts import mfa
-from accounts.roles import Role, roles_of
 from compliance import keyring
 from compliance.crypto import DecryptionError, KeyProvider, LocalFernetProvider, provider_from_uri
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
+from core.roles import Role, roles_of
 
 logger = logging.getLogger("fairlens.keys")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from compliance.models import Anchor, AuditEntry, Checkpoint
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 
 
 def entry_list() -> QuerySet[AuditEntry]:

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import principal_label
 from compliance.crypto import (
     GENESIS_HASH,
     audit_entry_fields,
@@ -25,7 +24,8 @@ from compliance.crypto import (
 )
 from compliance.models import AuditEntry, AuditHead
 from compliance.signing import signing_key
-from fairlens_site.request_context import current_request_id
+from core.request_context import current_request_id
+from core.roles import principal_label
 
 logger = logging.getLogger("fairlens.audit")
 SYSTEM_ACTOR = "system"

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from accounts.roles import Role
 from compliance.checkpoints import leaf_hashes
 from compliance.crypto import (
     audit_entry_fields,
@@ -25,6 +24,7 @@ from compliance.models import AuditEntry, Checkpoint, VerificationRun
 from compliance.services import audit_append, export_line
 from compliance.signing import verifying_keys
 from compliance.verify import verify_export
+from core.roles import Role
 
 
 def export_lines(upto: int | None = None) -> Iterator[str]:

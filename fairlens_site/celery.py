@@ -5,7 +5,7 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init, worker_shutdown, worker_shutting_down
 
-import fairlens_site.broker  # noqa: F401 - registers the embedded broker's atomicfs:// transport
+import core.broker  # noqa: F401 - registers the embedded broker's atomicfs:// transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlens_site.settings.base")
 
@@ -44,7 +44,7 @@ def _stop_polling_the_embedded_broker(**_kwargs: object) -> None:
 
     Sent from the worker's SIGTERM/SIGINT handler in the main process; only sets an event.
     """
-    fairlens_site.broker.stop_draining.set()
+    core.broker.stop_draining.set()
 
 
 @worker_shutdown.connect

@@ -2,7 +2,7 @@
 
 import os
 
-from fairlens_site.env import VAR_DIR
+from core.env import VAR_DIR
 
 bind = os.environ.get("FAIRLENS_BIND", f"127.0.0.1:{os.environ.get('PORT', '5050')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

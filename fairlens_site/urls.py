@@ -8,7 +8,6 @@ from accounts.api import auth_views
 from compliance.api import views as compliance_views
 from fairlens_site import views
 from fairlens_site.api.docs import SchemaView, SwaggerView
-from monitoring.api import demo_views
 from monitoring.api import views as monitoring_views
 from registry.api import views as registry_views
 
@@ -21,12 +20,8 @@ urlpatterns = [
     path("api/logout", auth_views.LogoutView.as_view(), name="logout"),
     path("api/models", registry_views.SeedModelsView.as_view(), name="seed-models"),
     path("api/models/register", registry_views.SeedRegisterView.as_view(), name="seed-register"),
-    path("api/evaluate_model", monitoring_views.EvaluateModelView.as_view(), name="seed-evaluate"),
     path("api/submit_predictions", monitoring_views.SubmitPredictionsView.as_view(), name="seed-submit"),
-    path("api/monitor_fairness", demo_views.MonitorFairnessView.as_view(), name="seed-monitor-fairness"),
-    path("api/fairness_trend", demo_views.FairnessTrendView.as_view(), name="seed-fairness-trend"),
-    path("api/pre_alert", demo_views.PreAlertView.as_view(), name="seed-pre-alert"),
-    path("api/predict_fairness_drift", demo_views.PredictDriftView.as_view(), name="seed-predict-drift"),
+    path("", include("demo.urls")),
     path("api/audit_history", compliance_views.AuditHistoryView.as_view(), name="seed-audit-history"),
     path("api/verify_alert/<str:record_id>", compliance_views.VerifyRecordView.as_view(), name="seed-verify-alert"),
     path("api/admin/reset_key", compliance_views.ResetKeyView.as_view(), name="seed-reset-key"),

@@ -17,12 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import ANYONE
-from fairlens_site.api.envelope import envelope, envelope_serializer
-from fairlens_site.api.errors import error_body, error_response
-from fairlens_site.health import run_probes
-from fairlens_site.outages import outage_response, unavailable_dependency
-from fairlens_site.request_context import current_request_id
+from core.api.envelope import envelope, envelope_serializer
+from core.api.errors import error_body, error_response
+from core.api.outages import outage_response, unavailable_dependency
+from core.health import run_probes
+from core.request_context import current_request_id
+from core.roles import ANYONE
 
 API_INDEX = {
     "name": "FairLens",

@@ -5,3 +5,10 @@ class MonitoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "monitoring"
     verbose_name = "Fairness monitoring"
+
+    def ready(self) -> None:
+        from core.api.exceptions import answer_as_bad_input
+        from monitoring.fairness.errors import FairnessInputError
+
+        # The engine's input errors (a missing column, a bad value) are the client's mistake: 400, not 500.
+        answer_as_bad_input(FairnessInputError)

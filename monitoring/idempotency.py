@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.models import IdempotencyKey
 
 _KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.reporting import counts_of_frame, engine_policy, reports_from_counts
 from registry.models import ModelVersion
 from registry.services import current_policy, default_policy_fields

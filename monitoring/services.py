@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.services import audit_append
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
 from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate

@@ -1,4 +1,4 @@
-"""Monitoring tasks: the check dispatcher (beat), one check, retraining, and the demo prediction stream.
+"""Monitoring tasks: the check dispatcher (beat), one check, and the reaper of expired claims.
 
 Tasks are thin: they name what to do by ids and call services. They are idempotent (a check is one row per
 window; a finished check is returned as it is), acknowledged late, and retried with backoff when the
@@ -13,7 +13,7 @@ from datetime import datetime
 from celery import shared_task
 from celery.utils import uuid
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 from django.utils import timezone
 
 from monitoring.checks import CheckBusy, due_checks, orphaned_checks, release, run_check, take_over
@@ -27,7 +27,7 @@ TRANSIENT = (OperationalError, ConnectionError)
 def dispatch_checks_task() -> int:
     """Enqueue every scheduled check that is due (beat, every CHECK_DISPATCH_SECONDS)."""
     from alerts.services import ensure_default_endpoint
-    from fairlens_site.api.errors import ApplicationError
+    from core.api.errors import ApplicationError
 
     try:
         ensure_default_endpoint()
@@ -121,58 +121,3 @@ def enqueue_ingestion_check(model_version: ModelVersion) -> None:
         run_check_task.delay(model_version.pk, None, now.isoformat(), "ingestion")
     except Exception:  # broker down: the scheduled dispatcher still covers the version
         logger.warning("could not enqueue the ingestion check of %s", model_version, exc_info=True)
-
-
-@shared_task(name="monitoring.tasks.retrain_task", acks_late=True)
-def retrain_task(version_id: int, reason: str) -> int | None:
-    """Retrain a model that supports it (the demo model) with reweighing and register the result in staging;
-    other models only get the ``retraining.requested`` event. Emits ``retraining.completed``."""
-    from alerts.services import emit_event
-    from fairlens_site.api.errors import ApplicationError
-    from monitoring.demo_stream import drift_at
-    from registry.retraining import retrain_with_reweighing
-
-    version = ModelVersion.objects.select_related("model").get(pk=version_id)
-    if ModelVersion.objects.filter(model=version.model, training_metrics__source_version=version.version).exists():
-        return None  # a redelivered task: this version was retrained already
-    drift = drift_at(timezone.now()) if settings.FAIRLENS_DEMO_STREAM else 0.5
-    try:
-        with transaction.atomic():
-            new_version = retrain_with_reweighing(source_version=version, reason=reason, drift_level=drift)
-            emit_event(
-                "retraining.completed",
-                model=version.model,
-                data={
-                    "model": version.model.name,
-                    "source_version": version.version,
-                    "new_version": new_version.version,
-                    "stage": new_version.stage,
-                },
-            )
-    except ApplicationError as exc:
-        if exc.code != "retraining_not_supported":
-            raise
-        logger.info("retraining of %s requested; it is not retrained here: %s", version, exc)
-        return None
-    return new_version.pk
-
-
-@shared_task(
-    name="monitoring.tasks.demo_stream_task",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=3,
-)
-def demo_stream_task() -> int:
-    """Post one batch of simulated predictions for the demo model (make run), drift rising over time.
-
-    Storing reruns itself while SQLite is locked (see monitoring.locking); a batch that still failed stored
-    nothing, so the task's own retry makes a fresh one.
-    """
-    if not settings.FAIRLENS_DEMO_STREAM:
-        return 0
-    from monitoring.demo_stream import stream_batch
-
-    return stream_batch(timezone.now())

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.admin_sites import ReadOnlyAdmin, auditor_site
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.services import default_policy_fields, policy_create, policy_fields_validated
 

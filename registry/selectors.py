@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 
 

@@ -16,7 +16,7 @@ from django.db.models import Max
 
 from accounts.models import User
 from compliance.services import audit_append, digest_of
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from registry.constants import (
     BANDED_METRICS,
     DEFAULT_CONFIDENCE_LEVEL,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fairlens_site.log_filters import QuietPeriodicTasks
+from core.log_filters import QuietPeriodicTasks
 from tests.processes import start_celery, stop
 
 

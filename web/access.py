@@ -10,7 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.roles import Role, roles_of
+from core.roles import Role, roles_of
 
 READERS = (Role.MONITOR, Role.AUDITOR, Role.ADMIN)
 OPERATORS = (Role.MONITOR, Role.ADMIN)

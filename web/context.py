@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from accounts.roles import Role, primary_role, roles_of
+from core.roles import Role, primary_role, roles_of
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

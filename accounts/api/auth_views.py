@@ -14,9 +14,9 @@ from accounts.api.serializers import (
     RefreshTokenInputSerializer,
     TokenPairSerializer,
 )
-from accounts.roles import ANYONE
-from fairlens_site.api.envelope import envelope, envelope_serializer
-from fairlens_site.api.throttling import AnonymousRateThrottle, LoginRateThrottle
+from core.api.envelope import envelope, envelope_serializer
+from core.api.throttling import AnonymousRateThrottle, LoginRateThrottle
+from core.roles import ANYONE
 
 
 class _PublicAuthView(APIView):
@@ -25,7 +25,7 @@ class _PublicAuthView(APIView):
     required_roles = {"POST": {ANYONE}}
     authentication_classes: list = []
     throttle_classes = [LoginRateThrottle, AnonymousRateThrottle]
-    # With the cache down these stay open: axes keeps lockouts in the database (fairlens_site.api.throttling).
+    # With the cache down these stay open: axes keeps lockouts in the database (core.api.throttling).
     throttle_fail_open = True
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import ModelClientKey, User
-from accounts.roles import Role, primary_role
+from core.roles import Role, primary_role
 
 
 class LoginInputSerializer(serializers.Serializer):

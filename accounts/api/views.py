@@ -29,9 +29,9 @@ from accounts.api.serializers import (
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
-from accounts.roles import ANYONE, MODEL_CLIENT, USER_ROLES, Role, primary_role, roles_of
-from fairlens_site.api.errors import ApplicationError
-from fairlens_site.api.throttling import AnonymousRateThrottle, LoginRateThrottle
+from core.api.errors import ApplicationError
+from core.api.throttling import AnonymousRateThrottle, LoginRateThrottle
+from core.roles import ANYONE, MODEL_CLIENT, USER_ROLES, Role, primary_role, roles_of
 from registry.models import MLModel
 
 ADMIN = {Role.ADMIN}

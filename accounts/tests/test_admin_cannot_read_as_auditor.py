@@ -15,9 +15,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import PasswordResetToken, User
-from accounts.roles import roles_of
 from compliance.models import AuditEntry
 from conftest import TEST_PASSWORD, totp_code
+from core.roles import roles_of
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "the-Auditors-own-choice-5"

@@ -201,7 +201,7 @@ def test_a_recovery_code_does_not_decrypt(auditor_user: User, client_as: Any, en
 
 
 def test_check_deploy_fails_when_mfa_is_not_required() -> None:
-    from fairlens_site.checks import check_mfa_required
+    from core.checks import check_mfa_required
 
     with override_settings(FAIRLENS_REQUIRE_MFA=False):
         assert [error.id for error in check_mfa_required()] == ["fairlens.E040"]

@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group
 
 from accounts.admin import UserAdminChangeForm
 from accounts.models import User
-from accounts.roles import roles_of
 from accounts.services import SeparationOfDutiesError, check_separation_of_duties, user_approve_role, user_set_role
+from core.roles import roles_of
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
 from alerts import selectors, services
 from alerts.api.serializers import (
     AlertSerializer,
@@ -26,6 +25,7 @@ from alerts.api.serializers import (
 )
 from compliance.api.serializers import DecryptInputSerializer
 from compliance.encryption import decrypt_for
+from core.roles import Role
 from monitoring.checks import CheckBusy, run_check
 from registry.selectors import model_by_name, version_by_name
 

@@ -19,7 +19,7 @@ from alerts.models import Alert, OutboxEvent
 from compliance.encryption import decrypt_for
 from compliance.models import AuditEntry
 from conftest import totp_code
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.check_analysis import analyse_window, inputs_digest
 from monitoring.check_evidence import advance_evidence, hour_index
 from monitoring.checks import (

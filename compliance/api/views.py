@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import ANYONE, Role
 from compliance import selectors
 from compliance.api.serializers import (
     AuditEntrySerializer,
@@ -25,9 +24,10 @@ from compliance.checkpoints import proof_of_consistency, proof_of_inclusion
 from compliance.encryption import decrypt_for, rewrap_under_current_key, rotate_encryption_key
 from compliance.models import AuditEntry, Checkpoint, SigningKeyRecord
 from compliance.verification import export_lines, latest_checkpoint, verify_entry, verify_log
-from fairlens_site.api.envelope import envelope, envelope_serializer
-from fairlens_site.api.errors import ApplicationError
-from fairlens_site.api.pagination import cursor_page_schema
+from core.api.envelope import envelope, envelope_serializer
+from core.api.errors import ApplicationError
+from core.api.pagination import cursor_page_schema
+from core.roles import ANYONE, Role
 from monitoring.models import IngestionRecord
 
 AUDITOR = {Role.AUDITOR}

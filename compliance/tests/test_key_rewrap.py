@@ -23,7 +23,7 @@ from compliance.models import AuditEntry
 from compliance.tasks import rewrap_keys_task
 from compliance.tests.test_keyproviders import FakeInvalidRequest, FakeTransit
 from conftest import totp_code
-from fairlens_site.checks import check_key_provider_library
+from core.checks import check_key_provider_library
 from monitoring.models import IngestionRecord
 from monitoring.tests.factories import make_version
 

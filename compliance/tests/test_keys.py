@@ -19,7 +19,7 @@ from compliance import encryption
 from compliance.encryption import decrypt_for, encrypt_for, key_provider, rewrap_all, rotate_encryption_key
 from compliance.models import AuditEntry
 from conftest import totp_code
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from monitoring.models import IngestionRecord
 from monitoring.tests.factories import make_version
 from tests.processes import ROOT, database_url_for_subprocesses

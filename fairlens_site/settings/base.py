@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from fairlens_site.env import BASE_DIR, VAR_DIR, env, secret
+from core.env import BASE_DIR, VAR_DIR, env, secret
 
 # --- Core ------------------------------------------------------------------------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -40,11 +40,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "core",
     "accounts",
     "registry",
     "monitoring",
     "compliance",
     "alerts",
+    "demo",
     "web",
 ]
 
@@ -52,13 +54,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outermost of our own: it times the whole request and sees the final status code.
-    "fairlens_site.middleware.RequestLogMiddleware",
-    "fairlens_site.middleware.ContentSecurityMiddleware",
-    "fairlens_site.middleware.JsonNotFoundMiddleware",
+    "core.middleware.RequestLogMiddleware",
+    "core.middleware.ContentSecurityMiddleware",
+    "core.middleware.JsonNotFoundMiddleware",
     # Turns a view's "database/cache unreachable" into 503 + Retry-After (DRF views: the exception handler).
-    "fairlens_site.middleware.DependencyOutageMiddleware",
-    "fairlens_site.middleware.ApiHttpsOnlyMiddleware",
-    "fairlens_site.middleware.RejectNulQueryMiddleware",
+    "core.middleware.DependencyOutageMiddleware",
+    "core.middleware.ApiHttpsOnlyMiddleware",
+    "core.middleware.RejectNulQueryMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,11 +143,11 @@ BROKER_DIR = Path(env.str("FAIRLENS_BROKER_DIR", default=str(VAR_DIR / "broker")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "atomicfs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's own filesystem transport lets a worker read a message that is still being written and crash
-    # (fairlens_site/broker.py); the same folders work with the atomic one.
+    # (core/broker.py); the same folders work with the atomic one.
     CELERY_BROKER_URL = CELERY_BROKER_URL.replace("filesystem://", "atomicfs://", 1)
 if CELERY_BROKER_URL.startswith("atomicfs://"):
     # A real broker that needs no server: messages are files in one folder, each written under a temporary
-    # name and renamed when complete, and claimed by renaming it away (fairlens_site/broker.py).
+    # name and renamed when complete, and claimed by renaming it away (core/broker.py).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -255,7 +257,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "fairlens_site.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 AXES_VERBOSE = False
 
 # Proxies in front of FairLens that append to X-Forwarded-For. 0 means the socket peer is the client, so a
@@ -273,13 +275,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRole"],
     # JSON bodies are decoded strictly (bounded nesting, no NaN, NUL or lone surrogates): a 400, never a 500.
     "DEFAULT_PARSER_CLASSES": [
-        "fairlens_site.api.parsers.StrictJSONParser",
+        "core.api.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "fairlens_site.api.throttling.AnonymousRateThrottle",
-        "fairlens_site.api.throttling.PrincipalRateThrottle",
+        "core.api.throttling.AnonymousRateThrottle",
+        "core.api.throttling.PrincipalRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON_RATE", default="60/min"),
@@ -287,9 +289,9 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN_RATE", default="20/min"),
     },
     "NUM_PROXIES": NUM_PROXIES,
-    "EXCEPTION_HANDLER": "fairlens_site.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "fairlens_site.api.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -321,7 +323,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "fairlens_site.api.schema.add_error_responses",
+        "core.api.schema.add_error_responses",
     ],
 }
 
@@ -384,15 +386,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "fairlens_site.request_context.RequestIdLogFilter"},
+        "request_id": {"()": "core.request_context.RequestIdLogFilter"},
         # Celery's received/succeeded/sending-due lines for the sweeps beat runs every few seconds go to DEBUG:
         # at INFO they were most of the log. The tasks' own lines (an alert opened, a delivery) stay at INFO.
         "quiet_periodic_tasks": {
-            "()": "fairlens_site.log_filters.QuietPeriodicTasks",
+            "()": "core.log_filters.QuietPeriodicTasks",
             "tasks": [
                 "alerts.tasks.deliver_due_task",
                 "monitoring.tasks.dispatch_checks_task",
-                "monitoring.tasks.demo_stream_task",
+                "demo.tasks.demo_stream_task",
                 "compliance.tasks.checkpoint_task",
             ],
         },
@@ -564,7 +566,7 @@ CELERY_BEAT_SCHEDULE.update(
 )
 if FAIRLENS_DEMO_STREAM:
     CELERY_BEAT_SCHEDULE["demo-stream"] = {
-        "task": "monitoring.tasks.demo_stream_task",
+        "task": "demo.tasks.demo_stream_task",
         "schedule": float(FAIRLENS_DEMO_STREAM_SECONDS),
         "options": {"expires": FAIRLENS_DEMO_STREAM_SECONDS},
     }

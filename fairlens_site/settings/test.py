@@ -17,7 +17,7 @@ os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(50))
 os.environ.setdefault("FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 os.environ.setdefault("FAIRLENS_ID_PEPPER", secrets.token_urlsafe(32))
 if "AUDIT_SIGNING_KEY" not in os.environ:
-    from fairlens_site.env import _new_ed25519_pem
+    from core.env import _new_ed25519_pem
 
     os.environ["AUDIT_SIGNING_KEY"] = _new_ed25519_pem()
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")

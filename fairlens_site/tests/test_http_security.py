@@ -84,7 +84,7 @@ def test_client_ip_returns_only_well_formed_addresses(
 ) -> None:
     from django.test import RequestFactory
 
-    from fairlens_site.client_ip import client_ip
+    from core.client_ip import client_ip
 
     request = RequestFactory().get("/", REMOTE_ADDR=remote_addr, HTTP_X_FORWARDED_FOR=forwarded)
     with override_settings(NUM_PROXIES=proxies):
@@ -102,7 +102,7 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 
 
 def test_pages_get_a_strict_content_security_policy_and_signed_in_pages_are_not_stored(monitor_user: object) -> None:
-    from fairlens_site.middleware import STRICT_CSP
+    from core.middleware import STRICT_CSP
 
     client = Client()
     sign_in_page = client.get("/login/", HTTP_ACCEPT=BROWSER_ACCEPT)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.env import VAR_DIR
 from fairlens_site import demo_port
-from fairlens_site.env import VAR_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fairlens_site.env import _new_ed25519_pem
+from core.env import _new_ed25519_pem
 
 ROOT = Path(__file__).resolve().parents[2]
 

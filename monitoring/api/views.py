@@ -14,16 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import MODEL_CLIENT, Role, roles_of
-from fairlens_site.api.envelope import envelope, envelope_serializer
-from fairlens_site.api.errors import ApplicationError
-from fairlens_site.api.pagination import cursor_page_schema
+from core.api.envelope import envelope, envelope_serializer
+from core.api.errors import ApplicationError
+from core.api.pagination import cursor_page_schema
+from core.roles import MODEL_CLIENT, Role, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import services
 from monitoring.api.parsers import RawBody, RawCSVParser, RawJSONParser
 from monitoring.api.serializers import (
-    EvaluateInputSerializer,
-    EvaluateResultSerializer,
     IngestionResultSerializer,
     LabelBatchSerializer,
     LabelResultSerializer,
@@ -32,7 +30,6 @@ from monitoring.api.serializers import (
     SubmitInputSerializer,
     SubmitResultSerializer,
 )
-from monitoring.evaluation import evaluate_model
 from monitoring.idempotency import run_idempotently
 from monitoring.ingestion.parsing import (
     bad_batch,
@@ -276,30 +273,3 @@ class SubmitPredictionsView(APIView):
             )
 
         return _idempotent(request, body, submit)
-
-
-class EvaluateModelView(APIView):
-    """Seed endpoint: run a registered model on simulated applicants (``mode=prod``) or take the simulator's own
-    decisions (``mode=demo``); return the predictions, a summary, metrics and the ``record_id`` of an evaluation
-    record. The predictions are not stored: a simulation never changes the model's monitoring."""
-
-    required_roles = {"POST": {Role.MONITOR, Role.ADMIN}}
-
-    @extend_schema(
-        request=EvaluateInputSerializer,
-        responses={200: envelope_serializer("Evaluation", EvaluateResultSerializer())},
-        tags=["seed"],
-    )
-    def post(self, request: Request) -> Response:
-        data = EvaluateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        result = evaluate_model(
-            model_version=version_by_name(fields["model_name"], fields["version"]),
-            n_samples=fields["n_samples"],
-            drift_level=fields["drift_level"],
-            mode=fields["mode"],
-            seed=fields.get("seed"),
-            principal=principal_name(request),
-        )
-        return envelope(result, "alert: fairness violation" if result["alert"] else "no violation")

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairlens_site.api.errors import ApplicationError
-from fairlens_site.api.json_input import decode_json
+from core.api.errors import ApplicationError
+from core.api.json_input import decode_json
 from monitoring.constants import (
     EARLIEST_TIMESTAMP,
     EXTRA_CSV_COLUMNS,

@@ -16,14 +16,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import model_client_key_create
-from monitoring.demo_stream import BATCH_SIZE, stream_batch
+from demo.model import DEMO_MODEL_NAME, DEMO_POLICY
+from demo.stream import BATCH_SIZE, stream_batch
 from monitoring.ingestion.features import looks_like_contact
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.models import Prediction
 from monitoring.services import ingest_predictions
 from monitoring.tests.factories import CUSTOMER_ID, INCOME, make_version, prediction
-from registry.demo import DEMO_MODEL_NAME, DEMO_POLICY
 from registry.models import MonitoringPolicy
 from registry.services import register_model
 

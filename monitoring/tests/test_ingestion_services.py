@@ -96,7 +96,7 @@ def test_invalid_rows_are_rejected_with_reasons_and_valid_ones_stored() -> None:
 
 
 def test_an_atomic_batch_with_one_bad_row_stores_nothing() -> None:
-    from fairlens_site.api.errors import ApplicationError
+    from core.api.errors import ApplicationError
 
     version = make_version()
     with pytest.raises(ApplicationError) as caught:

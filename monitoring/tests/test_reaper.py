@@ -6,7 +6,6 @@ tests/test_monitoring_integration.py kills a real worker and watches the reaper 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,25 +19,12 @@ from alerts.tests.test_delivery import delivery_for, emit, make_endpoint, receiv
 from compliance.encryption import encrypt_for, key_provider, rewrap_owed, rotate_encryption_key
 from compliance.models import AuditEntry
 from compliance.tasks import resume_rewrap
-from fairlens_site.celery import app as celery_app
 from monitoring.checks import take_over
 from monitoring.models import FairnessCheck, IngestionRecord
 from monitoring.tasks import reap_expired_claims_task, run_check_task
 from registry.services import current_policy
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Enqueued tasks run at once, in this process, as a worker would run them."""
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.task_eager_propagates = False
 
 
 def held_check(*, claimed_seconds_ago: float, token: str = "task:dead") -> FairnessCheck:  # noqa: S107

@@ -14,9 +14,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from compliance.models import AuditEntry
-from monitoring import demo_stream
+from demo import stream as demo_stream
+from demo.evaluation import MAX_RETURNED_PREDICTIONS
 from monitoring.checks import run_check
-from monitoring.evaluation import MAX_RETURNED_PREDICTIONS
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 from monitoring.tests.factories import prediction
 from registry.models import ModelVersion

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
-from fairlens_site.api.envelope import envelope, envelope_serializer
+from core.api.envelope import envelope, envelope_serializer
+from core.roles import Role
 from registry import selectors, services
 from registry.api.serializers import (
     ModelOutputSerializer,

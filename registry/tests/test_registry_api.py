@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.linear_model import LogisticRegression
 
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 from registry.models import ModelVersion
 from registry.services import dump_artifact, load_model
 

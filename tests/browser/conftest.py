@@ -170,8 +170,8 @@ def monitored_model(transactional_db: None) -> Any:
     from django.utils import timezone
 
     from compliance.verification import verify_log
+    from demo.model import DEMO_MODEL_NAME
     from monitoring.checks import aligned_window_end, run_check
-    from registry.demo import DEMO_MODEL_NAME
     from registry.models import ModelVersion
     from registry.services import current_policy
 

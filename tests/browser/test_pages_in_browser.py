@@ -148,7 +148,7 @@ def test_sign_in_with_the_keyboard_only(page: Page, people: None) -> None:
 def test_model_page_runs_its_script_under_the_strict_policy_and_is_not_stored(
     page: Page, people: None, monitored_model: Any, login: Callable[[str], Page]
 ) -> None:
-    from fairlens_site.middleware import STRICT_CSP
+    from core.middleware import STRICT_CSP
 
     login(MONITOR)
     response = page.goto("/dashboard/loan_model/")

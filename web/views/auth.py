@@ -28,7 +28,7 @@ from accounts.services import (
     authenticate_user,
     password_reset_complete,
 )
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
 
 
 class AuditedAuthenticationForm(AuthenticationForm):

@@ -23,10 +23,10 @@ from django.views.decorators.http import require_POST
 
 from alerts.models import Alert
 from alerts.services import acknowledge_alert, resolve_alert
-from fairlens_site.api.errors import ApplicationError
-from monitoring.demo_monitor import run_demo_scenarios
-from monitoring.demo_stream import demo_version
-from registry.demo import DEMO_MODEL_NAME
+from core.api.errors import ApplicationError
+from demo.model import DEMO_MODEL_NAME
+from demo.scenarios import run_demo_scenarios
+from demo.stream import demo_version
 from registry.models import MLModel, ModelVersion
 from web import charts
 from web import dashboard_data as data

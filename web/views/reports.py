@@ -20,12 +20,12 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.roles import Role
 from alerts.models import Alert
 from compliance.encryption import decrypt_for
 from compliance.services import audit_append
 from compliance.verification import verify_log
-from fairlens_site.api.errors import ApplicationError, error_response
+from core.api.errors import ApplicationError, error_response
+from core.roles import Role
 from registry.models import MLModel, ModelVersion
 from web.access import can, page_roles
 from web.charts import Point, line_chart

@@ -9,8 +9,8 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import PasswordResetToken, User
-from accounts.roles import Role
-from fairlens_site.api.errors import ApplicationError
+from core.api.errors import ApplicationError
+from core.roles import Role
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""API plumbing: the error envelope, the exception handler, strict JSON input, pagination and throttling."""
