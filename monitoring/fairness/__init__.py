@@ -53,6 +53,7 @@ from monitoring.fairness.explain import (
     decompose_logit_gap,
     generate_explanation,
 )
+from monitoring.fairness.feature_drift import FeatureCell, feature_drift_findings, multinomial_log_e_value
 from monitoring.fairness.forecast import (
     CountDriftForecast,
     DriftForecast,
@@ -176,7 +177,10 @@ __all__ = [
     "fairness_report",
     "false_positive_rate",
     "false_positive_rate_difference_from_counts",
+    "feature_drift_findings",
     "feature_drift_report",
+    "FeatureCell",
+    "multinomial_log_e_value",
     "female_approval_rate",
     "fixed_bin_counts",
     "generate_explanation",

@@ -1,0 +1,156 @@
+"""Input drift per (feature, group) from binned counts, with an anytime-valid error control.
+
+Each tested cell is one declared non-identifier feature in one group of one protected attribute, summarised as
+bin counts (numeric: fixed bins; categorical: one bin per category) for a baseline and for each closed hour.
+
+Evidence: a sequential universal-inference likelihood ratio (Wasserman, Ramdas & Balakrishnan 2020) for the
+composite null "the baseline rows and every hour's rows are draws from one and the same, unknown bin
+distribution". The numerator is the likelihood of a predictable alternative that lets the stream follow its own
+distribution: the baseline's rows under their Dirichlet(``prior``) predictive (the Dirichlet-multinomial
+marginal) and hour ``h``'s rows under ``q_h``, the add-``prior`` estimate from the stream hours before ``h``
+(fixed when hour ``h`` starts). The denominator is the null likelihood of all rows so far at its maximum (the
+pooled shares). For any fixed null distribution the numerator over that distribution's likelihood is a test
+martingale, and the maximum only lowers the ratio, so the e-process ever exceeds ``1 / alpha`` with
+probability at most ``alpha`` however often it is read (Ville). The baseline's own estimation error is part of
+the null, not assumed away; its price is a fixed penalty of about ``(B - 1) / 2 * ln(n_baseline)``.
+
+Family: all cells of one check are combined with e-BH at ``alpha`` (valid for e-values under any dependence),
+which controls the false discovery rate among the findings and, when no cell drifted, the chance of any
+finding. Findings are exploratory: they are shown, never paged.
+
+Descriptive statistics shown beside the evidence use the latest window against the baseline: Wasserstein-1
+(numeric, on histograms) or chi-square (categorical), and PSI.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import gammaln
+
+from monitoring.fairness.drift_tests import chi_square_from_counts, psi_from_histograms, wasserstein_from_histograms
+from monitoring.fairness.errors import InvalidParameterError
+from monitoring.fairness.family import e_bh
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+# Dirichlet pseudo-count per bin (Jeffreys): keeps every predictive share positive and the logarithm finite.
+DEFAULT_PRIOR = 0.5
+
+
+def _counts(values: Any, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a list of non-negative counts.") from None
+    if array.ndim != 1 or not np.isfinite(array).all() or (array < 0).any():
+        raise InvalidParameterError(f"{name} must be a list of finite, non-negative counts.")
+    return array
+
+
+def _dirichlet_multinomial_log_marginal(counts: np.ndarray, prior: float) -> float:
+    bins, total = len(counts), float(counts.sum())
+    return float(
+        gammaln(bins * prior) - gammaln(total + bins * prior) + np.sum(gammaln(counts + prior) - gammaln(prior))
+    )
+
+
+def _log_likelihood_at_shares(counts: np.ndarray) -> float:
+    total = float(counts.sum())
+    present = counts > 0
+    return float(np.sum(counts[present] * np.log(counts[present] / total))) if total > 0 else 0.0
+
+
+def multinomial_log_e_value(
+    baseline_counts: Sequence[float], hourly_counts: Sequence[Sequence[float]], *, prior: float = DEFAULT_PRIOR
+) -> float:
+    """Log of the sequential universal-inference e-process after the given closed hours (see module)."""
+    if not prior > 0:
+        raise InvalidParameterError("prior must be positive.")
+    baseline = _counts(baseline_counts, "baseline_counts")
+    if len(baseline) < 2:
+        return 0.0
+    hours = [_counts(hour, f"hourly_counts[{index}]") for index, hour in enumerate(hourly_counts)]
+    if any(len(hour) != len(baseline) for hour in hours):
+        raise InvalidParameterError("Every hour needs one count per baseline bin.")
+    table = np.array(hours, dtype=np.float64).reshape(len(hours), len(baseline))
+    # Row h of ``before`` is what the stream held when hour h started: q_h depends on earlier hours only.
+    before = np.cumsum(table, axis=0) - table
+    estimate = (before + prior) / (before.sum(axis=1, keepdims=True) + prior * len(baseline))
+    log_numerator = _dirichlet_multinomial_log_marginal(baseline, prior) + float(np.sum(table * np.log(estimate)))
+    seen = table.sum(axis=0)
+    return log_numerator - _log_likelihood_at_shares(baseline + seen)
+
+
+@dataclass(frozen=True)
+class FeatureCell:
+    """One feature in one group: ``edges`` (B + 1 finite values) for numeric bins, ``categories`` otherwise."""
+
+    feature: str
+    attribute: str
+    group: str
+    kind: str
+    baseline: Sequence[float]
+    hours: Sequence[Sequence[float]]
+    edges: Sequence[float] | None = None
+    categories: Sequence[str] | None = None
+
+
+def _window_statistics(cell: FeatureCell) -> dict[str, Any]:
+    window = (
+        np.sum(np.asarray(cell.hours, dtype=np.float64), axis=0) if len(cell.hours) else np.zeros(len(cell.baseline))
+    )
+    if cell.kind == NUMERIC:
+        if cell.edges is None:
+            raise InvalidParameterError(f"Numeric feature {cell.feature!r} needs bin edges.")
+        distance = wasserstein_from_histograms(cell.edges, cell.baseline, window)
+        distance_payload = {"test": distance.test, "statistic": distance.statistic, "reason": distance.reason}
+    elif cell.kind == CATEGORICAL:
+        names = list(cell.categories or [str(index) for index in range(len(cell.baseline))])
+        if len(names) != len(cell.baseline):
+            raise InvalidParameterError(f"Categorical feature {cell.feature!r} needs one name per bin.")
+        distance = chi_square_from_counts(
+            dict(zip(names, cell.baseline, strict=True)), dict(zip(names, window, strict=True))
+        )
+        distance_payload = {
+            "test": distance.test,
+            "statistic": distance.statistic,
+            "p_value": distance.p_value,
+            "reason": distance.reason,
+        }
+    else:
+        raise InvalidParameterError(f"Feature kind must be {NUMERIC!r} or {CATEGORICAL!r}, got {cell.kind!r}.")
+    psi = psi_from_histograms(cell.baseline, window)
+    return {
+        "distance": distance_payload,
+        "psi": psi.statistic,
+        "n_baseline": float(np.sum(cell.baseline)),
+        "n_window": float(window.sum()),
+    }
+
+
+def feature_drift_findings(cells: Sequence[FeatureCell], alpha: float, *, prior: float = DEFAULT_PRIOR) -> list[dict]:
+    """Every cell's statistics and e-value, with ``finding`` set for the cells e-BH rejects at ``alpha``."""
+    if not 0.0 < alpha < 1.0:
+        raise InvalidParameterError("Need 0 < alpha < 1.")
+    log_e_values = [multinomial_log_e_value(cell.baseline, cell.hours, prior=prior) for cell in cells]
+    # e-BH compares e-values with m / (alpha k); capping the log keeps exp() finite without changing a decision.
+    cap = math.log(max(len(cells), 1) / alpha) + 1.0
+    rejected = set(e_bh([math.exp(min(value, cap)) for value in log_e_values], alpha))
+    return [
+        {
+            "feature": cell.feature,
+            "attribute": cell.attribute,
+            "group": cell.group,
+            "kind": cell.kind,
+            "log_e_value": log_e,
+            "finding": index in rejected,
+            "tier": "exploratory",
+            **_window_statistics(cell),
+        }
+        for index, (cell, log_e) in enumerate(zip(cells, log_e_values, strict=True))
+    ]
