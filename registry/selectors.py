@@ -33,3 +33,24 @@ def version_by_name(name: str, version: str) -> ModelVersion:
 
 def policy_list(model: MLModel) -> QuerySet[MonitoringPolicy]:
     return model.policies.order_by("-version")
+
+
+def current_version(model: MLModel) -> ModelVersion | None:
+    """The version a reader means when they name none: the newest production version, else the newest version
+    not retired; None when every version is retired (a retired version is shown only when asked for by name).
+    Pages, reports, the API and the demo all use this one rule."""
+    live = live_versions(model)
+    return live.filter(stage=ModelVersion.Stage.PRODUCTION).first() or live.first()
+
+
+def model_named(name: str) -> MLModel | None:
+    return MLModel.objects.filter(name=name).first()
+
+
+def versions_newest_first(model: MLModel) -> list[ModelVersion]:
+    return list(model.versions.order_by("-created_at", "-id"))
+
+
+def live_versions(model: MLModel) -> QuerySet[ModelVersion]:
+    """The versions not retired, newest first."""
+    return model.versions.exclude(stage=ModelVersion.Stage.RETIRED).order_by("-created_at", "-id")

@@ -1,5 +1,6 @@
-"""Reads for the dashboard pages: models and their current verdicts, a version's recent checks as a chart series,
-the latest check's forecast and pre-alert, unresolved alerts and likely causes. No writes, no HTTP.
+"""What the dashboard pages show: models and their current verdicts, a version's recent checks as a chart series,
+the latest check's forecast and pre-alert, unresolved alerts and likely causes. The reads are the apps'
+selectors; this module turns their rows into badges, words and chart points. No writes, no HTTP.
 
 Check results are read as :mod:`monitoring.check_analysis` stores them: ``result["reports"][attribute]``
 holds ``comparisons[group]`` with each metric's value, ``intervals`` and ``verdicts``; ``result["trend"]``
@@ -14,22 +15,21 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from alerts import rules
-from alerts.models import Alert
+from monitoring.alerts import rules
+from monitoring.alerts.models import Alert
+from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
-from monitoring.selectors import completed_checks_by_window
+from monitoring.selectors import current_check_summary, recent_completed_checks
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
-from registry.services import current_policy
+from registry.selectors import live_versions
 from web.charts import Forecast, Point
 
 CHART_METRICS = ("DIR", "SPD", "EOD", "AOD")
 DEFAULT_METRIC = "DIR"
 CHART_CHECKS = 30
-UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
 # status_summary -> (badge class suffix, words a person reads). Status is never shown by colour alone.
 STATUS_BADGES = {
@@ -82,22 +82,13 @@ class ModelRow:
     acknowledged_alerts: int
 
 
-def _latest_summary(version: ModelVersion) -> dict[str, Any] | None:
-    """Status, DIR and time of the version's current check (its latest window)."""
-    return completed_checks_by_window(version.pk).values("status_summary", "headline_dir", "completed_at").first()
-
-
 def model_rows() -> list[ModelRow]:
     """Every model with its non-retired versions (newest first) and its unresolved alert counts."""
-    models = MLModel.objects.order_by("name").annotate(
-        open_alerts=Count("alerts", filter=Q(alerts__status=Alert.Status.OPEN)),
-        acknowledged_alerts=Count("alerts", filter=Q(alerts__status=Alert.Status.ACKNOWLEDGED)),
-    )
     rows = []
-    for model in models:
+    for model in models_with_unresolved_counts():
         versions = []
-        for version in model.versions.exclude(stage=ModelVersion.Stage.RETIRED).order_by("-created_at", "-id"):
-            latest = _latest_summary(version) or {}
+        for version in live_versions(model):
+            latest = current_check_summary(version.pk) or {}
             status = latest.get("status_summary") or None
             versions.append(
                 VersionRow(
@@ -115,29 +106,8 @@ def model_rows() -> list[ModelRow]:
 # --- One model ------------------------------------------------------------------------------------------------
 
 
-def model_named(name: str) -> MLModel | None:
-    return MLModel.objects.filter(name=name).first()
-
-
-def versions_of(model: MLModel) -> list[ModelVersion]:
-    return list(model.versions.order_by("-created_at", "-id"))
-
-
-def default_version(model: MLModel) -> ModelVersion | None:
-    """The newest production version, else the newest version not retired."""
-    versions = model.versions.exclude(stage=ModelVersion.Stage.RETIRED)
-    return (
-        versions.filter(stage=ModelVersion.Stage.PRODUCTION).order_by("-created_at", "-id").first()
-        or versions.order_by("-created_at", "-id").first()
-    )
-
-
 def recent_checks(version: ModelVersion, limit: int = CHART_CHECKS) -> list[FairnessCheck]:
-    """The version's checks of its last ``limit`` windows, oldest window first (the chart's x-axis): the last
-    one is the current check, whatever order they completed in."""
-    checks = list(completed_checks_by_window(version.pk).defer("inputs")[:limit])
-    checks.reverse()
-    return checks
+    return recent_completed_checks(version.pk, limit)
 
 
 def _single_attribute_comparisons(result: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
@@ -315,20 +285,13 @@ class AlertRow:
 
 def unresolved_alerts(model: MLModel) -> list[AlertRow]:
     """The model's open and acknowledged alerts, most severe first, then the most recently seen."""
-    order = {"critical": 0, "high": 1, "medium": 2}
-    alerts = list(
-        Alert.objects.filter(model=model, status__in=UNRESOLVED)
-        .select_related("model_version", "acknowledged_by")
-        .order_by("-last_seen_at", "-id")
-    )
-    alerts.sort(key=lambda alert: order.get(alert.severity, 3))
     return [
         AlertRow(
             alert=alert,
             badge=f"badge-{SEVERITY_BADGES.get(alert.severity, 'none')}",
             status_label=alert.get_status_display(),
         )
-        for alert in alerts
+        for alert in unresolved_alerts_of(model)
     ]
 
 
@@ -350,7 +313,3 @@ def likely_causes(check: FairnessCheck | None) -> Causes | None:
     except (KeyError, TypeError, ValueError):  # an unexpected stored shape must not break the page
         lines = []
     return Causes(subject=f"{worst.attribute}={worst.group}", lines=lines)
-
-
-def policy_of(model: MLModel) -> MonitoringPolicy | None:
-    return current_policy(model)

@@ -58,10 +58,10 @@ def monitored_data(model_key: tuple[object, str], settings: Any) -> None:
 
     Without them every list is empty and the response schemas of the rows are never compared with real ones.
     """
-    from alerts.services import endpoint_create
-    from alerts.tests.test_checks import check_hour, ingest_loans, loan_version
     from compliance.checkpoints import anchor_checkpoint, create_checkpoint
     from compliance.verification import verify_log
+    from monitoring.alerts.services import endpoint_create
+    from monitoring.alerts.tests.test_checks import check_hour, ingest_loans, loan_version
 
     settings.WEBHOOK_ALLOW_INSECURE_HTTP = True
     settings.WEBHOOK_ALLOWED_PRIVATE_TARGETS = ["127.0.0.1:9"]

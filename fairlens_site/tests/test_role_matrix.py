@@ -156,6 +156,13 @@ MATRIX = [
         INGEST_OK,
         body=lambda who: {"model_name": "loan_model", "version": "1", "predictions": [_prediction(who, 1)]},
     ),
+    # The audit report is evidence for an outside review: auditors only, as on the report pages.
+    Row(
+        "GET",
+        "/api/v1/models/{name}/versions/{version}/audit-report",
+        AUDITOR_ONLY,
+        query="start=2026-03-01&end=2026-03-31",
+    ),
     Row("POST", "/api/evaluate_model", MONITOR_ADMIN, body=lambda who: {"n_samples": 50, "seed": 1}),
     # Compliance: only auditors read, verify and decrypt; public keys, checkpoints and anchors are public.
     Row("GET", "/api/audit_history", AUDITOR_ONLY),
@@ -243,8 +250,8 @@ def targets(make_user: Callable[..., Any], ml_model: Any) -> dict[str, str]:
 
 def _monitoring_targets(version: Any) -> dict[str, str]:
     """A completed check with an open alert, a webhook endpoint and a failed delivery to it."""
-    from alerts.models import Delivery, OutboxEvent, WebhookEndpoint
     from compliance.encryption import encrypt_for
+    from monitoring.alerts.models import Delivery, OutboxEvent, WebhookEndpoint
     from monitoring.tests.factories import open_encrypted_alert
 
     alert = open_encrypted_alert(version)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from alerts.services import endpoint_create
-from alerts.tests.test_checks import check_hour, ingest_loans, loan_version
+from monitoring.alerts.services import endpoint_create
+from monitoring.alerts.tests.test_checks import check_hour, ingest_loans, loan_version
 
 pytestmark = pytest.mark.django_db
 

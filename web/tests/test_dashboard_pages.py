@@ -14,10 +14,10 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from rest_framework.test import APIClient
 
-from alerts.models import Alert
-from alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN
-from alerts.tests.test_checks import BASE, HOUR, ingest_loans, ingest_rates, loan_version, window_end
 from compliance.models import AuditEntry
+from monitoring.alerts.models import Alert
+from monitoring.alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN
+from monitoring.alerts.tests.test_checks import BASE, HOUR, ingest_loans, ingest_rates, loan_version, window_end
 from monitoring.checks import run_check
 from monitoring.models import FairnessCheck, IngestionRecord
 from registry.models import ModelVersion

@@ -19,14 +19,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from alerts.models import Alert
-from alerts.services import acknowledge_alert
-from alerts.tests.test_checks import BASE, HOUR, ingest_loans, loan_version
 from compliance.checkpoints import anchor_checkpoint, create_checkpoint
+from compliance.crypto.canonical import sorted_json_sha256
 from compliance.models import AuditEntry, VerificationRun
 from compliance.verification import verify_log
 from conftest import totp_code
-from monitoring.check_analysis import counts_as_inputs, inputs_digest
+from monitoring.alerts.models import Alert
+from monitoring.alerts.services import acknowledge_alert
+from monitoring.alerts.tests.test_checks import BASE, HOUR, ingest_loans, loan_version
+from monitoring.check_analysis import counts_as_inputs
 from monitoring.checks import run_check
 from monitoring.models import FairnessCheck
 from monitoring.reporting import engine_policy, reports_from_counts
@@ -312,7 +313,7 @@ def test_the_inputs_hash_is_stable_and_follows_the_data(auditor_user: Any) -> No
     assert len(digest) == 64
     assert digest == text_of(second, "inputs-sha256")
     counts = window_counts(model_version=version, start=BASE, end=BASE + timedelta(days=1))
-    assert text_of(first, "counts-sha256") == inputs_digest(counts_as_inputs(counts))
+    assert text_of(first, "counts-sha256") == sorted_json_sha256(counts_as_inputs(counts))
     # a different period is a different report
     assert text_of(page(client, end="2026-10-02")[1], "inputs-sha256") != digest
     # more data in the period changes it
@@ -557,8 +558,8 @@ def test_evidence_json_is_a_self_checking_bundle(auditor_user: Any) -> None:
     assert canonical_sha256(bundle) == claimed
     # what it holds
     assert (bundle["model"], bundle["version"]) == ("loan_model", "1")
-    assert bundle["period"]["start"] == "2026-10-01T00:00:00+00:00"
-    assert bundle["period"]["end"] == "2026-10-02T00:00:00+00:00"
+    assert bundle["period"]["start"] == "2026-10-01T00:00:00Z"
+    assert bundle["period"]["end"] == "2026-10-02T00:00:00Z"
     assert bundle["policy"]["version"] == 1
     assert bundle["policy"]["metric_bands"] == {"DIR": {"min": 0.8, "max": None}}
     assert bundle["policy"]["privileged"] == {"gender": "Male"}
@@ -584,8 +585,8 @@ def test_evidence_json_is_a_self_checking_bundle(auditor_user: Any) -> None:
     assert set(bundle["integrity"]) == {"verification", "checkpoint", "anchor"}
     assert bundle["volumes"] == {"predictions": 2000, "checks": 1, "completed_checks": 1, "alerts": 1}
     # the inputs redo the report
-    assert inputs_digest(bundle["inputs"]) == bundle["inputs_sha256"]
-    assert bundle["counts_sha256"] == inputs_digest(bundle["inputs"]["counts"])
+    assert sorted_json_sha256(bundle["inputs"]) == bundle["inputs_sha256"]
+    assert bundle["counts_sha256"] == sorted_json_sha256(bundle["inputs"]["counts"])
     counts = window_counts(model_version=version, start=BASE, end=BASE + timedelta(days=1))
     assert bundle["inputs"]["counts"] == counts_as_inputs(counts)
     assert bundle["inputs"]["policy_version"] == 1
@@ -636,7 +637,7 @@ def test_evidence_csv_has_the_rows_and_the_digests(auditor_user: Any) -> None:
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert "# model: loan_model" in comments
     assert "# version: 1" in comments
-    assert "# period: 2026-10-01T00:00:00+00:00 to 2026-10-02T00:00:00+00:00 (end exclusive)" in comments
+    assert "# period: 2026-10-01T00:00:00Z to 2026-10-02T00:00:00Z (end exclusive)" in comments
     assert "# policy_version: 1" in comments
     assert f"# inputs_sha256: {bundle['inputs_sha256']}" in comments
     assert f"# bundle_sha256: {bundle['bundle_sha256']}" in comments
@@ -665,3 +666,44 @@ def test_checks_outside_the_period_are_left_out(auditor_user: Any) -> None:
     assert [item["id"] for item in bundle["checks"]] == [check.pk]
     assert FairnessCheck.objects.count() == 2
     assert bundle["volumes"]["predictions"] == 2000
+
+
+# --- The same report over the API --------------------------------------------------------------------------------
+
+API_REPORT = "/api/v1/models/loan_model/versions/1/audit-report"
+
+
+def test_the_api_serves_the_bundle_the_page_downloads(auditor_user: Any, client_as: Any) -> None:
+    drifted_model()
+    page_bundle = json.loads(client_for(auditor_user).get(REPORT + "evidence.json", PERIOD).content)
+    response = client_as("auditor").get(API_REPORT, PERIOD)
+    assert response.status_code == 200, response.content
+    assert response["Cache-Control"] == "no-store"
+    api_bundle = response.json()
+    assert api_bundle == page_bundle
+    claimed = api_bundle.pop("bundle_sha256")
+    assert canonical_sha256(api_bundle) == claimed
+    exports = AuditEntry.objects.filter(action="report.export").order_by("seq")
+    assert [entry.payload["format"] for entry in exports] == ["json", "api"]
+    assert exports.last().payload["bundle_sha256"] == claimed
+
+
+@pytest.mark.parametrize("principal", ["anonymous", "monitor", "admin", "api_key"])
+def test_only_auditors_get_the_report_over_the_api(principal: str, client_as: Any) -> None:
+    drifted_model()
+    response = client_as(principal).get(API_REPORT, PERIOD)
+    assert response.status_code in (401, 403)
+    assert not AuditEntry.objects.filter(action="report.export").exists()
+
+
+def test_a_bad_period_or_version_over_the_api_is_a_clear_4xx(client_as: Any) -> None:
+    drifted_model()
+    client = client_as("auditor")
+    bad = client.get(API_REPORT, {"start": "2026-10-05", "end": "2026-10-01"})
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "invalid_period"
+    assert bad.json()["details"]["start"] == "The start date is after the end date."
+    missing = client.get(API_REPORT.replace("/versions/1/", "/versions/9/"), PERIOD)
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "loan_model has no version '9'."
+    assert not AuditEntry.objects.filter(action="report.export").exists()

@@ -21,13 +21,15 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from alerts.models import Alert
-from alerts.services import acknowledge_alert, resolve_alert
 from core.api.errors import ApplicationError
 from demo.model import DEMO_MODEL_NAME
 from demo.scenarios import run_demo_scenarios
 from demo.stream import demo_version
+from monitoring.alerts.models import Alert
+from monitoring.alerts.services import acknowledge_alert, resolve_alert
 from registry.models import MLModel, ModelVersion
+from registry.selectors import current_version, model_named, versions_newest_first
+from registry.services import current_policy
 from web import charts
 from web import dashboard_data as data
 from web.access import OPERATORS, READERS, can, page_roles
@@ -71,7 +73,7 @@ def _page_query(version: ModelVersion | None, metric: str) -> str:
 
 
 def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | None, metric: str) -> dict[str, Any]:
-    policy = data.policy_of(model)
+    policy = current_policy(model)
     checks = data.recent_checks(version) if version is not None else []
     latest = checks[-1] if checks else None
     band = data.metric_band(policy, metric)
@@ -152,17 +154,17 @@ def _scenario(request: HttpRequest, model: MLModel) -> dict[str, Any] | None:
 
 @page_roles(*READERS)
 def model_page(request: HttpRequest, name: str) -> HttpResponse:
-    model = data.model_named(name)
+    model = model_named(name)
     if model is None:
         return _not_found(request, f"There is no model named “{name[:100]}”.")
-    versions = data.versions_of(model)
+    versions = versions_newest_first(model)
     requested = request.GET.get("version", "").strip()
     if requested:
         version = next((item for item in versions if item.version == requested), None)
         if version is None:
             return _not_found(request, f"{model.name} has no version “{requested[:50]}”.")
     else:
-        version = data.default_version(model)
+        version = current_version(model)
     metric = request.GET.get("metric", data.DEFAULT_METRIC).strip().upper() or data.DEFAULT_METRIC
     metric_error = None
     if metric not in data.CHART_METRICS:

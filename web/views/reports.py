@@ -2,7 +2,8 @@
 
 Auditors get the full report (chart, alerts with their lifecycle, audited decryption of explanations, a
 "Verify now" button, the evidence downloads); admins a read-only summary. The evidence bundle carries the full
-report, so only auditors may download it (README, Roles). Reads and assembly live in ``web.report_data``.
+report, so only auditors may download it (README, Roles). The report's reads and bytes are
+``monitoring.audit_report`` (the API serves the same ones); ``web.report_tables`` is how the page shows it.
 """
 
 from __future__ import annotations
@@ -20,25 +21,20 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
-from alerts.models import Alert
 from compliance.encryption import decrypt_for
-from compliance.services import audit_append
 from compliance.verification import verify_log
 from core.api.errors import ApplicationError, error_response
 from core.roles import Role
+from monitoring.alerts.models import Alert
+from monitoring.audit_report.build import Report, build_report, report_version
+from monitoring.audit_report.bundle import evidence_bundle, evidence_csv_text
+from monitoring.audit_report.export import record_export
+from monitoring.audit_report.period import PeriodChoice, parse_period
 from registry.models import MLModel, ModelVersion
+from registry.selectors import current_version
 from web.access import can, page_roles
 from web.charts import Point, line_chart
-from web.evidence import evidence_bundle, evidence_csv_text
-from web.report_data import (
-    PeriodChoice,
-    Report,
-    band_text,
-    build_report,
-    choose_version,
-    default_version,
-    parse_period,
-)
+from web.report_tables import band_text, confidence_percent, html_metrics, verdict_tables
 
 REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
 
@@ -47,7 +43,7 @@ REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
 @require_safe
 def report_index(request: HttpRequest) -> HttpResponse:
     models = list(MLModel.objects.annotate(version_count=Count("versions")).order_by("name"))
-    rows = [{"model": model, "version": default_version(model) if model.version_count else None} for model in models]
+    rows = [{"model": model, "version": current_version(model) if model.version_count else None} for model in models]
     return render(request, "web/report_index.html", {"rows": rows})
 
 
@@ -64,7 +60,7 @@ def _evidence_download(request: HttpRequest, name: str, kind: str) -> HttpRespon
     if isinstance(report, HttpResponse):
         return report
     bundle = evidence_bundle(report)
-    _record_export(request, report, bundle, kind)
+    record_export(actor=request.user, report=report, bundle=bundle, fmt=kind)
     if kind == "json":
         body = json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         response = HttpResponse(body, content_type="application/json; charset=utf-8")
@@ -133,9 +129,9 @@ def verify_now(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _resolve(model: MLModel, choice: PeriodChoice) -> ModelVersion | None:
-    """The version the form asks for (default: newest production, else newest not retired); records an error
-    on the form when a named version does not exist."""
-    version = choose_version(model, choice.version_text)
+    """The version the form asks for (default: the model's current version); records an error on the form when
+    a named version does not exist."""
+    version = report_version(model, choice.version_text)
     if choice.version_text and version is None:
         choice.errors["version"] = f"{model.name} has no version {choice.version_text!r}."
     return version
@@ -172,8 +168,9 @@ def _render_report(
         context.update(
             {
                 "report": report,
-                "tables": report.tables(),
-                "metrics": report.html_metrics,
+                "tables": verdict_tables(report.reports, html_metrics(report)),
+                "metrics": html_metrics(report),
+                "confidence_percent": confidence_percent(report),
                 "bands": [(metric, band_text(band)) for metric, band in (report.policy.metric_bands or {}).items()]
                 if report.policy
                 else [],
@@ -218,24 +215,6 @@ def _report_or_error(request: HttpRequest, name: str) -> Report | HttpResponse:
     if version is None or choice.period is None:
         return error_response(404, "not_found", f"{model.name} has no registered version.")
     return build_report(model, version, choice.period)
-
-
-def _record_export(request: HttpRequest, report: Report, bundle: dict[str, Any], fmt: str) -> None:
-    audit_append(
-        action="report.export",
-        actor=request.user,
-        object_type="model_version",
-        object_id=f"{report.model.name}:{report.version.version}",
-        payload={
-            "format": fmt,
-            "model": report.model.name,
-            "version": report.version.version,
-            "period": report.period.as_dict(),
-            "policy_version": report.policy.version if report.policy is not None else None,
-            "inputs_sha256": report.inputs_sha256,
-            "bundle_sha256": bundle["bundle_sha256"],
-        },
-    )
 
 
 def _file_stem(report: Report) -> str:

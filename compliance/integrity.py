@@ -1,18 +1,15 @@
-"""The integrity line of an audit report: the latest verification of the audit log, and the latest checkpoint
-with its anchor."""
+"""The audit trail's integrity as a report states it: the latest verification of the log, and the latest
+checkpoint with its anchor (a read; the verification itself is ``compliance.verification``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from compliance.models import Anchor, Checkpoint, VerificationRun
 from compliance.verification import latest_checkpoint
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
+from core.timestamps import rfc3339_utc_or_none
 
 
 @dataclass(frozen=True)
@@ -52,8 +49,8 @@ class Integrity:
                 "first_bad_seq": run.first_bad_seq,
                 "problem": run.problem,
                 "checkpoint_tree_size": run.checkpoint.tree_size if run.checkpoint else None,
-                "started_at": iso(run.started_at),
-                "finished_at": iso(run.finished_at),
+                "started_at": rfc3339_utc_or_none(run.started_at),
+                "finished_at": rfc3339_utc_or_none(run.finished_at),
             },
             "checkpoint": None
             if checkpoint is None
@@ -61,7 +58,7 @@ class Integrity:
                 "tree_size": checkpoint.tree_size,
                 "root_hash": checkpoint.root_hash,
                 "key_id": checkpoint.key_id,
-                "signed_at": iso(checkpoint.timestamp),
+                "signed_at": rfc3339_utc_or_none(checkpoint.timestamp),
                 "signed_note": checkpoint.signed_note,
             },
             "anchor": None
@@ -70,7 +67,7 @@ class Integrity:
                 "sink": anchor.sink,
                 "tx_id": anchor.tx_id,
                 "anchored_hash": anchor.anchored_hash,
-                "anchored_at": iso(anchor.anchored_at),
+                "anchored_at": rfc3339_utc_or_none(anchor.anchored_at),
             },
         }
 
