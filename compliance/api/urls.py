@@ -9,6 +9,5 @@ urlpatterns = [
     path("checkpoint", views.CheckpointView.as_view(), name="audit-checkpoint"),
     path("public-key", views.PublicKeyView.as_view(), name="audit-public-key"),
     path("proofs/inclusion", views.InclusionProofView.as_view(), name="audit-inclusion-proof"),
-    path("records/<str:record_id>/decrypt", views.DecryptRecordAlertView.as_view(), name="record-decrypt"),
     path("proofs/consistency", views.ConsistencyProofView.as_view(), name="audit-consistency-proof"),
 ]

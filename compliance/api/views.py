@@ -16,19 +16,17 @@ from compliance import selectors
 from compliance.api.serializers import (
     AuditEntrySerializer,
     CheckpointSerializer,
-    DecryptInputSerializer,
     ProofSerializer,
     VerificationRunSerializer,
 )
 from compliance.checkpoints import proof_of_consistency, proof_of_inclusion
-from compliance.encryption import decrypt_for, rewrap_under_current_key, rotate_encryption_key
-from compliance.models import AuditEntry, Checkpoint, SigningKeyRecord
-from compliance.verification import export_lines, latest_checkpoint, verify_entry, verify_log
+from compliance.encryption import rewrap_under_current_key, rotate_encryption_key
+from compliance.models import Checkpoint, SigningKeyRecord
+from compliance.verification import export_lines, latest_checkpoint, verify_log
 from core.api.envelope import envelope, envelope_serializer
 from core.api.errors import ApplicationError
 from core.api.pagination import cursor_page_schema
 from core.roles import ANYONE, Role
-from monitoring.models import IngestionRecord
 
 AUDITOR = {Role.AUDITOR}
 
@@ -216,46 +214,6 @@ class AuditHistoryView(APIView):
         return envelope(entries, f"{len(entries)} latest audit entries")
 
 
-class VerifyRecordView(APIView):
-    """Seed endpoint: verify the audit entries of a record (an evaluation or submitted batch) by ``record_id``:
-    each entry's hash, signature, chain links and inclusion in the latest checkpoint, and that the record's
-    stored summary still hashes to what was signed."""
-
-    required_roles = {"GET": AUDITOR}
-
-    @extend_schema(responses=envelope_serializer("RecordVerification", serializers.DictField()), tags=["seed"])
-    def get(self, request: Request, record_id: str) -> Response:
-        entries = list(selectors.entries_for_object("ingestion_record", _uuid(record_id) or record_id))
-        if not entries:
-            raise ApplicationError(f"No audited record {record_id!r}.", code="not_found", status_code=404)
-        results = [{"seq": entry.seq, "action": entry.action, **verify_entry(entry)} for entry in entries]
-        record_check = _record_summary_check(record_id, entries)
-        failed = [name for result in results for name, value in result.items() if value is False]
-        if record_check is False:
-            failed.append("record_summary_matches_signed_digest")
-        verified = not failed
-        return envelope(
-            {
-                "record_id": record_id,
-                "verified": verified,
-                "failed_checks": failed,
-                "record_summary_matches_signed_digest": record_check,
-                "entries": results,
-            },
-            "verified" if verified else "verification failed: " + ", ".join(sorted(set(failed))),
-        )
-
-
-def _record_summary_check(record_id: str, entries: list[AuditEntry]) -> bool | None:
-    from compliance.services import digest_of
-
-    signed = [entry.payload.get("summary_sha256") for entry in entries if entry.payload.get("summary_sha256")]
-    if not signed:
-        return None
-    record = IngestionRecord.objects.filter(record_id=_uuid(record_id)).first()
-    return record is not None and digest_of(record.summary) == signed[-1]
-
-
 class AnchorView(APIView):
     """Seed endpoint: where a checkpoint root, or the checkpoint covering an entry hash, was anchored."""
 
@@ -293,34 +251,6 @@ class AnchorView(APIView):
             data["entry_seq"] = entry.seq
             data["inclusion_proof"] = proof_of_inclusion(entry.seq, checkpoint.tree_size)
         return envelope(data, f"anchored as {anchor.tx_id}")
-
-
-class DecryptRecordAlertView(APIView):
-    """Decrypt the alert explanation of a record (auditors only; the reason and the access are audit entries)."""
-
-    required_roles = {"POST": AUDITOR}
-
-    @extend_schema(
-        request=DecryptInputSerializer,
-        responses=inline_serializer(
-            "DecryptedAlert", {"record_id": serializers.CharField(), "explanation": serializers.CharField()}
-        ),
-        tags=["compliance"],
-    )
-    def post(self, request: Request, record_id: str) -> Response:
-        data = DecryptInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        record = IngestionRecord.objects.filter(record_id=_uuid(record_id)).first()
-        if record is None:
-            raise ApplicationError(f"No record {record_id!r}.", code="not_found", status_code=404)
-        plaintext = decrypt_for(
-            user=request.user,
-            obj=record,
-            field="encrypted_alert",
-            reason=data.validated_data["reason"],
-            otp=data.validated_data.get("otp"),
-        )
-        return Response({"record_id": str(record.record_id), "explanation": plaintext})
 
 
 class ResetKeyView(APIView):
@@ -364,12 +294,3 @@ def _flag(request: Request, name: str) -> bool:
     raise ApplicationError(
         f"{name} must be true or false, not {raw!r}.", code="invalid", details={name: ["must be true or false"]}
     )
-
-
-def _uuid(value: str) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
