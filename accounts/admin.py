@@ -14,8 +14,8 @@ from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from accounts import services
-from accounts.admin_sites import ReadOnlyAdmin, auditor_site
 from accounts.models import ModelClientKey, User
+from core.admin_sites import ReadOnlyAdmin, auditor_site
 from core.api.errors import ApplicationError
 from core.roles import Role, assigned_role, roles_of
 

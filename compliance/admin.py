@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from accounts.admin_sites import ReadOnlyAdmin, auditor_site
 from compliance.models import Anchor, AuditEntry, Checkpoint, SigningKeyRecord, VerificationRun
+from core.admin_sites import ReadOnlyAdmin, auditor_site
 
 
 class AuditEntryAdmin(ReadOnlyAdmin):

@@ -17,12 +17,13 @@ from compliance.crypto import (
 )
 from compliance.crypto import (
     consistency_proof,
+    format_rfc3339_utc,
     inclusion_proof,
     leaf_hash,
     merkle_root_from_leaf_hashes,
 )
 from compliance.models import Anchor, AuditEntry, AuditHead, Checkpoint
-from compliance.services import audit_append, locked_head, open_private_append, rfc3339
+from compliance.services import audit_append, locked_head, open_private_append
 from compliance.signing import signing_key
 
 
@@ -68,7 +69,7 @@ def create_checkpoint() -> Checkpoint | None:
         origin=settings.AUDIT_LOG_ORIGIN,
         tree_size=len(leaves),
         root_hash=merkle_root_from_leaf_hashes(leaves),
-        timestamp=rfc3339(now),
+        timestamp=format_rfc3339_utc(now),
     )
     proof = [node.hex() for node in consistency_proof(previous.tree_size, leaves)] if previous else []
     checkpoint = Checkpoint.objects.create(
@@ -113,7 +114,7 @@ class SimulatedChainSink:
             "hash": checkpoint.root_hash,
             "tree_size": checkpoint.tree_size,
             "checkpoint": checkpoint.signed_note,
-            "anchored_at": rfc3339(timezone.now()),
+            "anchored_at": format_rfc3339_utc(timezone.now()),
         }
         with open_private_append(settings.ANCHOR_FILE_PATH) as handle:
             handle.write(json.dumps(receipt, separators=(",", ":")) + "\n")

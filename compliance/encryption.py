@@ -18,6 +18,7 @@ from django.db.models import Q
 from accounts import mfa
 from compliance import keyring
 from compliance.crypto import DecryptionError, KeyProvider, LocalFernetProvider, provider_from_uri
+from compliance.rewrap_lease import enqueue_rewrap, start_rewrap
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from core.roles import Role, roles_of
@@ -270,8 +271,6 @@ def rotate_encryption_key(*, rotated_by: Any) -> dict[str, Any]:
             object_id=new_key_id,
             payload={"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending},
         )
-        from compliance.tasks import start_rewrap
-
         transaction.on_commit(start_rewrap)
     return {"new_key_id": new_key_id, "previous_key_ids": previous, "rows_to_reencrypt": pending}
 
@@ -296,7 +295,5 @@ def rewrap_under_current_key(*, requested_by: Any) -> dict[str, Any]:
             object_id=primary,
             payload={"primary_key_id": primary, "key_ids": key_ids, "rows_to_reencrypt": pending},
         )
-        from compliance.tasks import rewrap_keys_task
-
-        transaction.on_commit(rewrap_keys_task.delay)
+        transaction.on_commit(enqueue_rewrap)
     return {"primary_key_id": primary, "key_ids": key_ids, "rows_to_reencrypt": pending}

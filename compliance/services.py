@@ -6,7 +6,6 @@ import fcntl
 import json
 import logging
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,9 +16,8 @@ from compliance.crypto import (
     GENESIS_HASH,
     audit_entry_fields,
     canonical_entry,
-    canonical_json,
     chain_hash,
-    sha256,
+    format_rfc3339_utc,
     sign_entry_hash,
 )
 from compliance.models import AuditEntry, AuditHead
@@ -29,16 +27,6 @@ from core.roles import principal_label
 
 logger = logging.getLogger("fairlens.audit")
 SYSTEM_ACTOR = "system"
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC with microseconds and a Z, exactly as stored timestamps round-trip."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def digest_of(value: Any) -> str:
-    """SHA-256 of a value's canonical JSON: how large or sensitive payloads are recorded."""
-    return sha256(canonical_json(value)).hex()
 
 
 def _actor(actor: Any) -> tuple[str, str]:
@@ -72,7 +60,7 @@ def audit_append(
         now = timezone.now()
         fields = audit_entry_fields(
             seq=seq,
-            time=rfc3339(now),
+            time=format_rfc3339_utc(now),
             actor=actor_name,
             role=role if role is not None else actor_role,
             action=action,
@@ -123,7 +111,7 @@ def export_line(entry: AuditEntry) -> dict[str, Any]:
     """An entry in the export format the offline verifier reads (one JSON object per line)."""
     return {
         "seq": entry.seq,
-        "time": rfc3339(entry.time),
+        "time": format_rfc3339_utc(entry.time),
         "actor": entry.actor,
         "role": entry.role,
         "action": entry.action,

@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.conf import settings
-from django.core.cache import cache
 
 from compliance.checkpoints import anchor_checkpoint, checkpoint_due, create_checkpoint
+from compliance.encryption import retire_unused_keys, rewrap_all, rewrap_owed
 from compliance.models import Checkpoint
+from compliance.rewrap_lease import hold_rewrap_lease, release_rewrap_lease
 from compliance.verification import notify_auditors_of_failure, verify_log
 
 logger = logging.getLogger("fairlens.audit")
-# Held while a re-encryption is queued or running, so the reaper does not start a second one beside it. Only
-# saves duplicate work: two runs at once are safe (each batch locks its rows, skipping those locked).
-REWRAP_LEASE_KEY = "compliance:rewrap-lease"
 
 
 @shared_task(name="compliance.tasks.checkpoint_task")
@@ -37,31 +34,10 @@ def verify_audit_log_task() -> bool:
     return run.ok
 
 
-def _rewrap_lease(*, take_free_only: bool) -> bool:
-    """Hold the rewrap lease for as long as one run may last (it is killed at CELERY_TASK_TIME_LIMIT), so a run
-    that died lets the reaper start another a minute after that. Without a cache the work goes on unleased."""
-    timeout = settings.CELERY_TASK_TIME_LIMIT + 60
-    try:
-        if take_free_only:
-            return bool(cache.add(REWRAP_LEASE_KEY, "held", timeout=timeout))
-        cache.set(REWRAP_LEASE_KEY, "held", timeout=timeout)
-    except Exception:  # cache down: a duplicate run is the worst case
-        logger.warning("the rewrap lease could not be written", exc_info=True)
-    return True
-
-
-def start_rewrap() -> None:
-    """Enqueue the re-encryption after a key rotation, holding the lease until it runs."""
-    _rewrap_lease(take_free_only=False)
-    rewrap_keys_task.delay()
-
-
 def resume_rewrap() -> bool:
     """Enqueue the re-encryption a key rotation left unfinished (its worker died, its task was lost or ran out
     of time), unless one is queued or running. Returns whether one was enqueued (the reaper calls this)."""
-    from compliance.encryption import rewrap_owed
-
-    if not rewrap_owed() or not _rewrap_lease(take_free_only=True):
+    if not rewrap_owed() or not hold_rewrap_lease(take_free_only=True):
         return False
     rewrap_keys_task.delay()
     logger.warning("a key rotation's re-encryption was unfinished; resumed")
@@ -72,16 +48,11 @@ def resume_rewrap() -> bool:
 def rewrap_keys_task(batch_size: int = 500, batches_per_run: int = 200) -> int:
     """Re-encrypt stored ciphertexts under the primary key a bounded amount at a time, re-enqueueing itself
     until done, then retire keys nothing uses any more."""
-    from compliance.encryption import retire_unused_keys, rewrap_all
-
-    _rewrap_lease(take_free_only=False)
+    hold_rewrap_lease(take_free_only=False)
     done = rewrap_all(batch_size=batch_size, max_batches=batches_per_run)
     if done >= batch_size * batches_per_run:
         rewrap_keys_task.delay(batch_size, batches_per_run)
     else:
         retire_unused_keys()
-        try:
-            cache.delete(REWRAP_LEASE_KEY)
-        except Exception:  # the lease then just runs out
-            logger.warning("the rewrap lease could not be released", exc_info=True)
+        release_rewrap_lease()
     return done

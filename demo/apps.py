@@ -7,7 +7,7 @@ class DemoConfig(AppConfig):
     verbose_name = "Demo and seed scenarios"
 
     def ready(self) -> None:
-        from alerts.signals import retraining_requested
         from demo.receivers import retrain_when_requested
+        from monitoring.alerts.signals import retraining_requested
 
         retraining_requested.connect(retrain_when_requested, dispatch_uid="fairlens-demo-retraining")

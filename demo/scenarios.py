@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from compliance.crypto.canonical import jcs_sha256
 from compliance.encryption import demo_console_decrypt
-from compliance.services import audit_append, digest_of
+from compliance.services import audit_append
 from monitoring.fairness import (
     analyze_feature_impact,
     calculate_disparate_impact_ratio,
@@ -107,7 +108,7 @@ def run_demo_scenarios(
             "dir": alerting.get("dir"),
             "alert": alert,
             "drift_level": drift_level if "drifted" in wanted else 0.0,
-            "encrypted_alert_sha256": digest_of(token) if token else None,
+            "encrypted_alert_sha256": jcs_sha256(token) if token else None,
         },
     )
     transaction.on_commit(lambda: _console(record, alerting.get("dir"), alert))

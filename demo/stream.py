@@ -24,7 +24,8 @@ from demo.model import DEMO_MODEL_NAME
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import IngestionRecord
 from monitoring.services import ingest_predictions
-from registry.models import ModelVersion
+from registry.models import MLModel, ModelVersion
+from registry.selectors import current_version
 
 MAX_DRIFT = 1.0
 BATCH_SIZE = 150
@@ -66,12 +67,9 @@ def stamped_at(now: datetime) -> datetime:
 
 
 def demo_version() -> ModelVersion | None:
-    """The demo model's production version (the newest one), else its newest version not retired."""
-    versions = ModelVersion.objects.filter(model__name=DEMO_MODEL_NAME).exclude(stage=ModelVersion.Stage.RETIRED)
-    return (
-        versions.filter(stage=ModelVersion.Stage.PRODUCTION).order_by("-created_at").first()
-        or versions.order_by("-created_at").first()
-    )
+    """The demo model's current version (``registry.selectors.current_version``); None without the model."""
+    model = MLModel.objects.filter(name=DEMO_MODEL_NAME).first()
+    return current_version(model) if model is not None else None
 
 
 def stream_batch(now: datetime) -> int:

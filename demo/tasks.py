@@ -12,10 +12,10 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from alerts.services import emit_event
 from core.api.errors import ApplicationError
 from demo.retraining import retrain_with_reweighing
 from demo.stream import drift_at, stream_batch
+from monitoring.alerts.services import emit_event
 from registry.models import ModelVersion
 
 logger = logging.getLogger("fairlens.checks")

@@ -4,6 +4,6 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class FairLensAdminConfig(AdminConfig):
-    """Django admin whose default site admits only the admin role (see accounts.admin_sites)."""
+    """Django admin whose default site admits only the admin role (see core.admin_sites)."""
 
-    default_site = "accounts.admin_sites.FairLensAdminSite"
+    default_site = "core.admin_sites.FairLensAdminSite"

@@ -112,7 +112,7 @@ def _admin_site_of(request: HttpRequest) -> AdminSite | None:
     """The admin site (``/admin/`` or the auditor's ``/auditor/``) ``request`` is for, or None outside both."""
     from django.contrib import admin
 
-    from accounts.admin_sites import auditor_site
+    from core.admin_sites import auditor_site
 
     for site in (admin.site, auditor_site):
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.admin_sites import ReadOnlyAdmin, auditor_site
+from core.admin_sites import ReadOnlyAdmin, auditor_site
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 
 RECORD_FIELDS = (

@@ -12,7 +12,6 @@ building up (half-way in log space) or an exploratory intersection finding was r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,7 @@ from monitoring.fairness import (
 )
 from monitoring.fairness.counts import COUNT_FIELDS
 from monitoring.fairness.headline import worst_group_headline
+from monitoring.group_labels import display_label, stored_label
 from monitoring.reporting import reports_from_counts
 
 VIOLATION = "significant_violation"
@@ -42,21 +42,12 @@ POSSIBLE = "possible_violation"
 TREND_WINDOW = 10
 
 
-def label_of(group: Any) -> str:
-    return INTERSECTION_SEPARATOR.join(group) if isinstance(group, tuple) else str(group)
-
-
-def _stored_label(group: Any) -> str:
-    # Intersection groups as JSON lists, as rollups store them: attribute values may contain the separator.
-    return json.dumps(list(group), ensure_ascii=False) if isinstance(group, tuple) else str(group)
-
-
 def counts_as_inputs(grouped_by_attribute: Mapping[str, GroupedCounts]) -> dict[str, dict[str, list[int]]]:
     """Counts in storable form: ``{attribute: {group: [tp, fp, tn, fn, unlabeled_pos, unlabeled_neg]}}``."""
     return {
         attribute: {
-            _stored_label(group): [int(getattr(counts, name)) for name in COUNT_FIELDS]
-            for group, counts in sorted(grouped.groups.items(), key=lambda item: _stored_label(item[0]))
+            stored_label(group): [int(getattr(counts, name)) for name in COUNT_FIELDS]
+            for group, counts in sorted(grouped.groups.items(), key=lambda item: stored_label(item[0]))
         }
         for attribute, grouped in sorted(grouped_by_attribute.items())
     }
@@ -73,12 +64,6 @@ def counts_from_inputs(stored: Mapping[str, Mapping[str, Sequence[int]]]) -> dic
         }
         result[attribute] = GroupedCounts(names, labels)
     return result
-
-
-def inputs_digest(inputs: Mapping[str, Any]) -> str:
-    """SHA-256 of the inputs as sorted, compact JSON: what a report cites so the check can be redone."""
-    encoded = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def headline_dir(reports: Mapping[str, Mapping[str, Any]]) -> float | None:
@@ -117,7 +102,7 @@ def worst_group(
         "value": headline.value,
         "interval": None if headline.lower is None else [headline.lower, headline.upper],
         "attribute": headline.group[0] if headline.group else None,
-        "group": label_of(headline.group[1]) if headline.group else None,
+        "group": display_label(headline.group[1]) if headline.group else None,
         "naive_minimum": headline.naive_minimum,
         "comparisons": headline.comparisons,
         "confidence": headline.confidence,

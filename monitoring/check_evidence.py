@@ -18,12 +18,12 @@ subject: fresh states from the next hour.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.timestamps import rfc3339_utc
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness import FairnessPolicy, GroupedCounts
 from monitoring.fairness.comparisons import PAGE_TIER, Comparison, comparisons_for_policy
@@ -45,6 +45,7 @@ from monitoring.fairness.sequential import (
     evidence,
     new_state,
 )
+from monitoring.group_labels import display_label, group_from_stored, stored_label
 
 HOUR_SECONDS = 3600
 DECISION_ORDER = (QUIET, FINDING, PRE_ALERT, ALERT)
@@ -57,28 +58,16 @@ def hour_index(moment: datetime) -> int:
 
 
 def hour_start(index: int) -> str:
-    return datetime.fromtimestamp(index * HOUR_SECONDS, tz=UTC).isoformat().replace("+00:00", "Z")
+    return rfc3339_utc(datetime.fromtimestamp(index * HOUR_SECONDS, tz=UTC))
 
 
 def settings_for(alpha: float, review_period_days: int) -> SequentialSettings:
     return SequentialSettings(alpha=float(alpha), period_hours=int(review_period_days) * 24)
 
 
-def _label(value: Hashable) -> str:
-    return INTERSECTION_SEPARATOR.join(value) if isinstance(value, tuple) else str(value)
-
-
-def _stored_group(value: Hashable) -> str:
-    return json.dumps(list(value), ensure_ascii=False) if isinstance(value, tuple) else str(value)
-
-
-def _group_from_stored(attribute: str, stored: str) -> Hashable:
-    return tuple(json.loads(stored)) if INTERSECTION_SEPARATOR in attribute else stored
-
-
 def subject_of(comparison: Comparison) -> tuple[str, str, str]:
     """``(attribute, group, metric)`` as alerts name it: what an alert is about, whichever band edge."""
-    return INTERSECTION_SEPARATOR.join(comparison.attribute), _label(comparison.group), comparison.metric
+    return INTERSECTION_SEPARATOR.join(comparison.attribute), display_label(comparison.group), comparison.metric
 
 
 def _groups_seen(
@@ -89,7 +78,7 @@ def _groups_seen(
     seen = {attribute: set(groups) for attribute, groups in previous.items()}
     for _, counts in hours:
         for attribute, grouped in counts.items():
-            seen.setdefault(attribute, set()).update(_stored_group(group) for group in grouped.groups)
+            seen.setdefault(attribute, set()).update(stored_label(group) for group in grouped.groups)
     return {attribute: sorted(groups) for attribute, groups in sorted(seen.items())}
 
 
@@ -104,7 +93,7 @@ def policy_comparisons(
         if not all(name in privileged for name in names):
             continue
         references[names] = tuple(privileged[name] for name in names) if len(names) > 1 else privileged[names[0]]
-        by_attribute[names] = [_group_from_stored(attribute, label) for label in labels]
+        by_attribute[names] = [group_from_stored(attribute, label) for label in labels]
     return comparisons_for_policy(policy, by_attribute, references)
 
 
@@ -246,7 +235,7 @@ def advance_evidence(
                 "key": comparison.key,
                 "attribute": attribute,
                 "group": group,
-                "reference": _label(comparison.reference),
+                "reference": display_label(comparison.reference),
                 "metric": metric,
                 "edge": comparison.edge,
                 "bound": comparison.bound,

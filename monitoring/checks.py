@@ -1,4 +1,4 @@
-"""Fairness checks: claim a (version, policy version, window end), compute, store once, raise alerts.
+"""Fairness checks: claim a (version, policy version, window end), compute, store once, announce the result.
 
 A check row is created first (``pending``) and claimed by whoever runs it. The claim only avoids duplicate
 work; correctness comes from the final write, which locks the row and stores a result only if none is
@@ -18,12 +18,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
+from compliance.crypto.canonical import sorted_json_sha256
 from compliance.services import audit_append
-from monitoring.check_analysis import analyse_window, counts_as_inputs, counts_from_inputs, inputs_digest, label_of
+from core.task_queue import enqueue
+from monitoring.check_analysis import analyse_window, counts_as_inputs, counts_from_inputs
 from monitoring.check_evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.forecast import FORECAST_PERIODS
 from monitoring.fairness.version import ENGINE_VERSION
+from monitoring.group_labels import display_label
 from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
 from monitoring.reporting import engine_policy
 from monitoring.selectors import (
@@ -38,9 +41,12 @@ from monitoring.selectors import (
     window_has_data,
     window_score_histograms,
 )
+from monitoring.signals import check_stored, evidence_resets
 from registry.models import ModelVersion, MonitoringPolicy
 from registry.services import current_policy
 
+# The task that runs one check (monitoring.tasks); services enqueue it by this name.
+RUN_CHECK_TASK = "monitoring.tasks.run_check_task"
 logger = logging.getLogger("fairlens.checks")
 HISTORY_LENGTH = 29
 
@@ -119,7 +125,7 @@ def _histograms(
 ) -> dict[str, dict[str, list[int]]]:
     return {
         attribute: {
-            label_of(group): histogram
+            display_label(group): histogram
             for group, histogram in window_score_histograms(
                 model_version=model_version, attribute=attribute, start=start, end=end
             ).items()
@@ -152,8 +158,6 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
     the head's. Alerts of the version resolved since the head was stored (by a person or by evidence of
     compliance) reset their subject's evidence: fresh states from the next hour.
     """
-    from alerts.models import Alert
-
     policy = check.policy
     head = evidence_chain_head(check)
     if head is not None and check.window_end <= head.window_end:
@@ -170,10 +174,10 @@ def evidence_inputs(check: FairnessCheck, now: datetime) -> dict[str, Any]:
             chain_totals = _chain_totals(
                 check, previous["chain_start_hour"], previous["last_hour"], previous["label_last_hour"]
             )
-        resolved = Alert.objects.filter(
-            model_version_id=check.model_version_id, resolved_at__gt=head.completed_at, resolved_at__isnull=False
+        answers = evidence_resets.send(
+            sender=FairnessCheck, model_version_id=check.model_version_id, since=head.completed_at
         )
-        resets = sorted({(alert.attribute, alert.group, alert.metric) for alert in resolved})
+        resets = sorted({tuple(subject) for _receiver, subjects in answers for subject in subjects})
     else:
         previous, resets = None, []
         start_hour = hour_index(check.window_start)
@@ -441,9 +445,8 @@ def compute_check(
 
 def store_check(computed: ComputedCheck) -> FairnessCheck:
     """The final write of :func:`run_check`: store the result once, keep the evidence chain linear, audit it
-    and apply it to the alerts, in one transaction under the version's row lock."""
-    from alerts.services import apply_check
-
+    and announce it (``check_stored``: the alerts app applies it), in one transaction under the version's row
+    lock."""
     check, inputs, result, seen = computed.check, computed.inputs, computed.result, computed.predictions_seen
     model_version, policy = check.model_version, check.policy
     with transaction.atomic():
@@ -455,7 +458,7 @@ def store_check(computed: ComputedCheck) -> FairnessCheck:
         result = _keep_chain_linear(check, inputs, policy, int(check.window_end.timestamp()) % (2**32)) or result
         check.status = FairnessCheck.Status.COMPLETED
         check.inputs = inputs
-        check.inputs_sha256 = inputs_digest(inputs)
+        check.inputs_sha256 = sorted_json_sha256(inputs)
         check.result = result
         check.verdict = result["verdict"]
         check.status_summary = result["status"]
@@ -487,7 +490,7 @@ def store_check(computed: ComputedCheck) -> FairnessCheck:
                 "engine_version": ENGINE_VERSION,
             },
         )
-        apply_check(check)
+        check_stored.send(sender=FairnessCheck, check=check)
     logger.info(
         "check %s of %s v%s: %s (DIR %s, n=%s)",
         check.pk,
@@ -571,3 +574,15 @@ def open_ingestion_gate(model_version: ModelVersion, now: datetime) -> bool:
     except IntegrityError:
         return False  # another ingestion created it a moment ago
     return True
+
+
+def enqueue_ingestion_check(model_version: ModelVersion) -> None:
+    """After an ingestion commits: a near-real-time check of the version, at most one per debounce period.
+    The task is named, not imported: ingestion is below the task module that runs checks."""
+    now = timezone.now()
+    if not open_ingestion_gate(model_version, now):
+        return
+    try:
+        enqueue(RUN_CHECK_TASK, model_version.pk, None, now.isoformat(), "ingestion")
+    except Exception:  # broker down: the scheduled dispatcher still covers the version
+        logger.warning("could not enqueue the ingestion check of %s", model_version, exc_info=True)

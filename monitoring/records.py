@@ -8,8 +8,9 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 
+from compliance.crypto.canonical import jcs_sha256
 from compliance.encryption import encrypt_for
-from compliance.services import audit_append, digest_of
+from compliance.services import audit_append
 from monitoring.fairness import analyze_feature_impact, generate_explanation
 from monitoring.models import IngestionRecord
 
@@ -58,9 +59,9 @@ def finish_record(record: IngestionRecord, *, summary: dict[str, Any], explanati
         object_type="ingestion_record",
         object_id=str(record.record_id),
         payload={
-            "summary_sha256": digest_of(summary),
+            "summary_sha256": jcs_sha256(summary),
             "alert": bool(summary.get("alert")),
-            "explanation_sha256": digest_of(explanation) if explanation else None,
+            "explanation_sha256": jcs_sha256(explanation) if explanation else None,
             "key_id": record.alert_key_id or None,
         },
     )

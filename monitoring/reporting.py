@@ -21,6 +21,7 @@ from monitoring.fairness import (
     fairness_report,
 )
 from monitoring.fairness.metrics import MetricValue
+from monitoring.group_labels import display_label
 from monitoring.ingestion.rollup_math import rollup_deltas
 
 SHORT_NAMES = {
@@ -52,14 +53,10 @@ def _interval(metric: MetricValue) -> list[float] | None:
     return None if metric.lower is None or metric.upper is None else [float(metric.lower), float(metric.upper)]
 
 
-def _label(group: Any) -> str:
-    return INTERSECTION_SEPARATOR.join(group) if isinstance(group, tuple) else str(group)
-
-
 def report_as_dict(report: FairnessReport) -> dict[str, Any]:
     """The API shape of one attribute's report: groups with rates, comparisons with intervals and verdicts."""
     groups = {
-        _label(summary.group): {
+        display_label(summary.group): {
             "n": int(summary.counts.n),
             "selection_rate": _value(summary.selection_rate),
             "tpr": _value(summary.true_positive_rate),
@@ -71,7 +68,7 @@ def report_as_dict(report: FairnessReport) -> dict[str, Any]:
     comparisons = {}
     for comparison in report.comparisons:
         metrics = {short: comparison.metric(full) for short, full in SHORT_NAMES.items()}
-        comparisons[_label(comparison.group)] = {
+        comparisons[display_label(comparison.group)] = {
             **{short: _value(metric) for short, metric in metrics.items()},
             "intervals": {short: _interval(metric) for short, metric in metrics.items()},
             "undefined_reasons": {short: metric.reason for short, metric in metrics.items() if metric.value is None},
@@ -85,7 +82,7 @@ def report_as_dict(report: FairnessReport) -> dict[str, Any]:
             "gap_alert": comparison.gap_alert,
         }
     return {
-        "privileged": _label(report.privileged),
+        "privileged": display_label(report.privileged),
         "n": int(sum(summary.counts.n for summary in report.groups)),
         "theil_index": _value(report.theil_index),
         "between_group_theil_index": _value(report.between_group_theil_index),

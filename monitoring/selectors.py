@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 
 from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness import ConfusionCounts, GroupedCounts
+from monitoring.group_labels import group_from_stored
 from monitoring.ingestion.rollup_math import COUNT_FIELDS
 from monitoring.models import FairnessCheck, IngestionRecord, Prediction, PredictionRollup
 from monitoring.reporting import flip_favorable
@@ -22,10 +23,6 @@ def _rollups(model_version: ModelVersion, start: datetime | None, end: datetime 
     if end is not None:
         rows = rows.filter(bucket_start__lt=end)
     return rows
-
-
-def _group_label(attribute: str, group: str) -> str | tuple[str, ...]:
-    return tuple(json.loads(group)) if INTERSECTION_SEPARATOR in attribute else group
 
 
 def window_counts(
@@ -50,7 +47,7 @@ def window_counts(
         counts = ConfusionCounts(**{name: int(row[name]) for name in COUNT_FIELDS})
         if favorable_label == 0:
             counts = flip_favorable(counts)
-        grouped.setdefault(row["attribute"], {})[_group_label(row["attribute"], row["group"])] = counts
+        grouped.setdefault(row["attribute"], {})[group_from_stored(row["attribute"], row["group"])] = counts
     return {
         attribute: GroupedCounts(tuple(attribute.split(INTERSECTION_SEPARATOR)), groups)
         for attribute, groups in grouped.items()
@@ -102,7 +99,7 @@ def window_score_histograms(
     for group, histogram in (
         _rollups(model_version, start, end).filter(attribute=attribute).values_list("group", "score_histogram")
     ):
-        label = _group_label(attribute, group)
+        label = group_from_stored(attribute, group)
         current = histograms.setdefault(label, [0] * SCORE_BINS)
         histograms[label] = [a + b for a, b in zip(current, histogram or [0] * SCORE_BINS, strict=True)]
     return histograms
@@ -176,9 +173,9 @@ def hourly_counts(
         if favorable_label == 0:
             counts = flip_favorable(counts)
         attribute = row["attribute"]
-        hours.setdefault(row["bucket_start"], {}).setdefault(attribute, {})[_group_label(attribute, row["group"])] = (
-            counts
-        )
+        hours.setdefault(row["bucket_start"], {}).setdefault(attribute, {})[
+            group_from_stored(attribute, row["group"])
+        ] = counts
     return [
         (
             moment,
@@ -205,3 +202,16 @@ def evidence_chain_head(check: FairnessCheck) -> FairnessCheck | None:
         .order_by("-window_end", "-completed_at", "-id")
         .first()
     )
+
+
+def current_check_summary(model_version_id: int) -> dict[str, Any] | None:
+    """Status, headline DIR and completion time of the version's current check (its latest window)."""
+    return completed_checks_by_window(model_version_id).values("status_summary", "headline_dir", "completed_at").first()
+
+
+def recent_completed_checks(model_version_id: int, limit: int) -> list[FairnessCheck]:
+    """The completed checks of the version's last ``limit`` windows, oldest window first (a chart's x-axis): the
+    last one is the current check, whatever order they completed in. Without their (large) inputs."""
+    checks = list(completed_checks_by_window(model_version_id).defer("inputs")[:limit])
+    checks.reverse()
+    return checks

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
+from monitoring.checks import enqueue_ingestion_check
 from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
 from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate
@@ -29,7 +30,6 @@ from monitoring.ingestion.storage import (
 )
 from monitoring.locking import retry_when_locked
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
-from monitoring.tasks import enqueue_ingestion_check
 from registry.models import ModelVersion
 from registry.services import current_policy
 

@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from monitoring.checks import CheckBusy, due_checks, orphaned_checks, release, run_check, take_over
+from compliance.tasks import resume_rewrap
+from monitoring.checks import RUN_CHECK_TASK, CheckBusy, due_checks, orphaned_checks, release, run_check, take_over
+from monitoring.signals import checks_dispatching
 from registry.models import ModelVersion, MonitoringPolicy
 
 logger = logging.getLogger("fairlens.checks")
@@ -26,13 +28,7 @@ TRANSIENT = (OperationalError, ConnectionError)
 @shared_task(name="monitoring.tasks.dispatch_checks_task")
 def dispatch_checks_task() -> int:
     """Enqueue every scheduled check that is due (beat, every CHECK_DISPATCH_SECONDS)."""
-    from alerts.services import ensure_default_endpoint
-    from core.api.errors import ApplicationError
-
-    try:
-        ensure_default_endpoint()
-    except ApplicationError as exc:  # WEBHOOK_URL refused (e.g. http:// in production): checks still run
-        logger.error("WEBHOOK_URL is not usable: %s", exc.message)
+    checks_dispatching.send(sender=MonitoringPolicy)
     due = due_checks(timezone.now())
     for version, policy, end in due:
         run_check_task.delay(version.pk, policy.pk, end.isoformat(), "schedule")
@@ -40,7 +36,7 @@ def dispatch_checks_task() -> int:
 
 
 @shared_task(
-    name="monitoring.tasks.run_check_task",
+    name=RUN_CHECK_TASK,
     bind=True,
     acks_late=True,
     autoretry_for=TRANSIENT,
@@ -76,8 +72,6 @@ def reap_expired_claims_task() -> int:
 
     Deliveries need nothing here: the deliver-due sweep already sends any whose claim (``locked_until``) ran out.
     """
-    from compliance.tasks import resume_rewrap
-
     reaped = reap_checks(timezone.now())
     return reaped + int(resume_rewrap())
 
@@ -108,16 +102,3 @@ def reap_checks(now: datetime) -> int:
         )
         reaped += 1
     return reaped
-
-
-def enqueue_ingestion_check(model_version: ModelVersion) -> None:
-    """After an ingestion commits: a near-real-time check of the version, at most one per debounce period."""
-    from monitoring.checks import open_ingestion_gate
-
-    now = timezone.now()
-    if not open_ingestion_gate(model_version, now):
-        return
-    try:
-        run_check_task.delay(model_version.pk, None, now.isoformat(), "ingestion")
-    except Exception:  # broker down: the scheduled dispatcher still covers the version
-        logger.warning("could not enqueue the ingestion check of %s", model_version, exc_info=True)

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin_sites import ReadOnlyAdmin, auditor_site
+from core.admin_sites import ReadOnlyAdmin, auditor_site
 from core.api.errors import ApplicationError
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.services import default_policy_fields, policy_create, policy_fields_validated

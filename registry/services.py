@@ -15,7 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from accounts.models import User
-from compliance.services import audit_append, digest_of
+from compliance.crypto.canonical import jcs_sha256
+from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from registry.constants import (
     BANDED_METRICS,
@@ -183,7 +184,7 @@ def policy_create(*, model: MLModel, created_by: User | None = None, **fields: A
         actor=created_by,
         object_type="policy",
         object_id=f"{model.name}:{next_version}",
-        payload={"model": model.name, "version": next_version, "policy_sha256": digest_of(values)},
+        payload={"model": model.name, "version": next_version, "policy_sha256": jcs_sha256(values)},
     )
     return policy
 
@@ -268,7 +269,7 @@ def register_model(
             "version": version,
             "stage": stage,
             "artifact_sha256": model_version.artifact_sha256 or None,
-            "metadata_sha256": digest_of(model_version.metadata),
+            "metadata_sha256": jcs_sha256(model_version.metadata),
         },
     )
     return model_version

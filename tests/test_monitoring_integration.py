@@ -40,10 +40,10 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alerts import rules
-from alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
-from alerts.services import emit_event, endpoint_create
 from compliance.models import AuditEntry
+from monitoring.alerts import rules
+from monitoring.alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
+from monitoring.alerts.services import emit_event, endpoint_create
 from monitoring.checks import aligned_window_end
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records

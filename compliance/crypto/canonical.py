@@ -12,6 +12,7 @@ implementation that parses an exported entry can recompute the same bytes.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -65,6 +66,22 @@ def canonical_json(value: Any) -> bytes:
         ) from error
     except rfc8785.CanonicalizationError as error:
         raise ValueError(f"value cannot be written as canonical JSON: {error}") from error
+
+
+def jcs_sha256(value: Any) -> str:
+    """Hex SHA-256 of the RFC 8785 (JCS) canonical JSON of ``value``: the digest audit payloads record of values
+    they do not carry (a policy, a model's metadata, a summary)."""
+    return sha256(canonical_json(value)).hex()
+
+
+def sorted_json_sha256(value: Any) -> str:
+    """Hex SHA-256 of ``value`` as Python writes sorted, compact JSON (``sort_keys``, ``(",", ":")`` separators,
+    UTF-8 text): the digest of a check's inputs and of an audit report's inputs and bundle.
+
+    Not JCS (Python spells floats such as ``1.0`` and ``1e-07`` its own way), and kept so: every stored check
+    cites a digest made this way, and a digest must stay recomputable by the algorithm it was made with."""
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def _find(value: Any, is_offending: Callable[[Any], bool], path: str = "$") -> str:

@@ -13,9 +13,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.checkpoints import create_checkpoint
-from compliance.crypto import GENESIS_HASH, audit_entry_fields, canonical_entry, chain_hash, sign_entry_hash
+from compliance.crypto import (
+    GENESIS_HASH,
+    audit_entry_fields,
+    canonical_entry,
+    chain_hash,
+    format_rfc3339_utc,
+    sign_entry_hash,
+)
 from compliance.models import AuditEntry, AuditHead, Checkpoint
-from compliance.services import audit_append, rfc3339
+from compliance.services import audit_append
 from compliance.signing import signing_key
 from compliance.verification import verify_log
 
@@ -32,7 +39,7 @@ def build_log(size: int) -> None:
     for seq in range(1, size + 1):
         fields = audit_entry_fields(
             seq=seq,
-            time=rfc3339(now),
+            time=format_rfc3339_utc(now),
             actor=f"user-{seq % 7}",
             role="monitor",
             action="test.event",
@@ -154,7 +161,7 @@ def test_rewriting_the_tail_with_a_consistent_chain_is_caught_by_the_checkpoint(
             entry.payload = {"n": entry.seq, "share": 0.0}
             line = audit_entry_fields(
                 seq=entry.seq,
-                time=rfc3339(entry.time),
+                time=format_rfc3339_utc(entry.time),
                 actor=entry.actor,
                 role=entry.role,
                 action=entry.action,

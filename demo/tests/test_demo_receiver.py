@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from alerts.webhooks.signing import generate_secret, new_message_id, webhook_headers
+from monitoring.alerts.webhooks.signing import generate_secret, new_message_id, webhook_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from alerts.models import Alert
 from demo import stream as demo_stream
+from monitoring.alerts.models import Alert
 from monitoring.checks import run_check
 from monitoring.models import FairnessCheck
 from registry.models import ModelVersion

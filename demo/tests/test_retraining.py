@@ -156,8 +156,8 @@ def test_fit_demo_pipeline_passes_sample_weights_to_the_classifier() -> None:
 def test_a_retraining_request_from_alerts_reaches_the_demo_app_through_the_signal(
     demo_version: ModelVersion, eager_tasks: None
 ) -> None:
-    from alerts.models import OutboxEvent
-    from alerts.services import _enqueue_retraining
+    from monitoring.alerts.models import OutboxEvent
+    from monitoring.alerts.services import _enqueue_retraining
 
     # when alerts hands on a retraining request (it names no demo code: it sends retraining_requested)
     _enqueue_retraining(demo_version.pk, "violation_persisted_3_checks")
@@ -172,8 +172,8 @@ def test_a_retraining_request_from_alerts_reaches_the_demo_app_through_the_signa
 def test_a_retraining_request_for_another_model_changes_nothing_but_the_event(
     admin_user: object, eager_tasks: None
 ) -> None:
-    from alerts.models import OutboxEvent
-    from alerts.services import _enqueue_retraining
+    from monitoring.alerts.models import OutboxEvent
+    from monitoring.alerts.services import _enqueue_retraining
 
     version = register_model(
         name="credit_model",

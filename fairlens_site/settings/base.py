@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     "registry",
     "monitoring",
     "compliance",
-    "alerts",
+    "monitoring.alerts",
     "demo",
     "web",
 ]
@@ -318,8 +318,8 @@ SPECTACULAR_SETTINGS = {
         "BinaryLabelEnum": [(0, 0), (1, 1)],
         "EnvelopeStatusEnum": [("success", "success")],
         "CheckStatusEnum": "monitoring.models.CHECK_STATUS",
-        "AlertStatusEnum": "alerts.models.ALERT_STATUS",
-        "DeliveryStatusEnum": "alerts.models.DELIVERY_STATUS",
+        "AlertStatusEnum": "monitoring.alerts.models.ALERT_STATUS",
+        "DeliveryStatusEnum": "monitoring.alerts.models.DELIVERY_STATUS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

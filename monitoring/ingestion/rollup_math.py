@@ -7,7 +7,6 @@ all three agree by construction.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.constants import BUCKET_SECONDS, INTERSECTION_SEPARATOR, SCORE_BINS
+from monitoring.group_labels import intersection_label
 
 COUNT_FIELDS = ("tp", "fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg")
 # Outcome code per row: index into COUNT_FIELDS.
@@ -39,11 +39,6 @@ def attribute_keys(attributes: Sequence[str]) -> list[str]:
     if len(names) > 1:
         keys.append(INTERSECTION_SEPARATOR.join(names))
     return keys
-
-
-def intersection_group(values: Sequence[str]) -> str:
-    """An intersection's group label: a JSON list of the values in attribute-name order (unambiguous)."""
-    return json.dumps(list(values), ensure_ascii=False)
 
 
 def outcome_codes(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
@@ -135,7 +130,7 @@ def _group_codes(frame: pd.DataFrame, key: str, names: Sequence[str]) -> tuple[n
         per_attribute.append((codes, list(uniques)))
     combination_codes, first_rows = np.unique(combined, return_index=True)
     labels = [
-        intersection_group([uniques[codes[row]] for codes, uniques in per_attribute]) for row in first_rows.tolist()
+        intersection_label([uniques[codes[row]] for codes, uniques in per_attribute]) for row in first_rows.tolist()
     ]
     return np.searchsorted(combination_codes, combined), labels
 

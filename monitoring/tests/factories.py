@@ -51,8 +51,8 @@ def open_encrypted_alert(version: ModelVersion) -> Any:
     (what the decryption endpoints and the role matrix read)."""
     from django.utils import timezone
 
-    from alerts.models import Alert
     from compliance.encryption import encrypt_for
+    from monitoring.alerts.models import Alert
     from monitoring.models import FairnessCheck
 
     now = timezone.now()

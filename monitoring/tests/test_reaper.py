@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from alerts.models import Delivery
-from alerts.tasks import deliver_due_task
-from alerts.tests.test_checks import BASE, audit_count, ingest_loans, loan_version, window_end
-from alerts.tests.test_delivery import delivery_for, emit, make_endpoint, receiver  # noqa: F401 - a fixture
 from compliance.encryption import encrypt_for, key_provider, rewrap_owed, rotate_encryption_key
 from compliance.models import AuditEntry
 from compliance.tasks import resume_rewrap
+from monitoring.alerts.models import Delivery
+from monitoring.alerts.tasks import deliver_due_task
+from monitoring.alerts.tests.test_checks import BASE, audit_count, ingest_loans, loan_version, window_end
+from monitoring.alerts.tests.test_delivery import delivery_for, emit, make_endpoint, receiver  # noqa: F401 - a fixture
 from monitoring.checks import take_over
 from monitoring.models import FairnessCheck, IngestionRecord
 from monitoring.tasks import reap_expired_claims_task, run_check_task

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from alerts.webhooks import receiver
+from monitoring.alerts.webhooks import receiver
 
 logger = logging.getLogger("fairlens.demo_receiver")
 BIND_RETRY_SECONDS = 2.0

@@ -9,10 +9,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import models
 
-from accounts.admin_sites import ReadOnlyAdmin, auditor_site
-from alerts import services
-from alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from core.admin_sites import ReadOnlyAdmin, auditor_site
 from core.api.errors import ApplicationError
+from monitoring.alerts import services
+from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from monitoring.models import CHECK_RECORD_FIELDS, FairnessCheck
 
 ENDPOINT_FIELDS = ("name", "url", "format", "event_types", "model", "active")

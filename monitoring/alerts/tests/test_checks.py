@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from alerts.models import Alert, OutboxEvent
+from compliance.crypto.canonical import sorted_json_sha256
 from compliance.encryption import decrypt_for
 from compliance.models import AuditEntry
 from conftest import totp_code
 from core.api.errors import ApplicationError
-from monitoring.check_analysis import analyse_window, inputs_digest
+from monitoring.alerts.models import Alert, OutboxEvent
+from monitoring.check_analysis import analyse_window
 from monitoring.check_evidence import advance_evidence, hour_index
 from monitoring.checks import (
     CheckBusy,
@@ -288,7 +289,7 @@ def test_stored_inputs_recompute_to_the_stored_result() -> None:
         check = check_hour(version, hour)
     policy = check.policy
     # when the result is redrawn from the stored counts and histograms
-    assert inputs_digest(check.inputs) == check.inputs_sha256
+    assert sorted_json_sha256(check.inputs) == check.inputs_sha256
     assert check.result["score_drift"]["baseline"] == "version"
     assert check.inputs["earlier_dirs"] == list(
         FairnessCheck.objects.filter(pk__lt=check.pk).order_by("completed_at").values_list("headline_dir", flat=True)
@@ -298,11 +299,11 @@ def test_stored_inputs_recompute_to_the_stored_result() -> None:
     # then it is the same result, and the stored JSON round-trips to the same digest
     assert json.loads(json.dumps(redrawn)) == check.result
     stored = FairnessCheck.objects.get(pk=check.pk)
-    assert inputs_digest(stored.inputs) == stored.inputs_sha256
+    assert sorted_json_sha256(stored.inputs) == stored.inputs_sha256
     # and any change to the inputs changes the digest
     tampered = json.loads(json.dumps(stored.inputs))
     tampered["counts"]["gender"]["Female"][0] += 1
-    assert inputs_digest(tampered) != stored.inputs_sha256
+    assert sorted_json_sha256(tampered) != stored.inputs_sha256
 
 
 def test_due_checks_lists_versions_with_data_in_the_window() -> None:
@@ -489,4 +490,4 @@ def test_the_forecast_reads_period_counts_per_group_and_is_redrawn_exactly() -> 
     assert json.loads(json.dumps(redrawn)) == check.result
     tampered = json.loads(json.dumps(check.inputs))
     tampered["forecast_periods"]["counts"]["gender"]["Female"][-1][0] += 1
-    assert inputs_digest(tampered) != check.inputs_sha256
+    assert sorted_json_sha256(tampered) != check.inputs_sha256

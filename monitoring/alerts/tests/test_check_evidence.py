@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from alerts.models import Alert, OutboxEvent
-from alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
-from alerts.tests.test_checks import BASE, HOUR, _ingest, audit_count, check_hour, ingest_rates, loan_version
+from monitoring.alerts.models import Alert, OutboxEvent
+from monitoring.alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
+from monitoring.alerts.tests.test_checks import BASE, HOUR, _ingest, audit_count, check_hour, ingest_rates, loan_version
 from monitoring.check_evidence import hour_index
 from monitoring.checks import due_checks, run_check
 from monitoring.ingestion.parsing import frame_from_json_records

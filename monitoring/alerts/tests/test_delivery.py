@@ -21,12 +21,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alerts import services
-from alerts.delivery import deliver, due_delivery_ids
-from alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
-from alerts.tasks import deliver_due_task
-from alerts.tests.test_checks import check_hour, ingest_loans, loan_version
 from compliance.models import AuditEntry
+from monitoring.alerts import services
+from monitoring.alerts.delivery import deliver, due_delivery_ids
+from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from monitoring.alerts.tasks import deliver_due_task
+from monitoring.alerts.tests.test_checks import check_hour, ingest_loans, loan_version
 from registry.services import policy_create
 
 pytestmark = pytest.mark.django_db

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import rules
-from alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
-from alerts.signals import retraining_requested
-from alerts.webhooks.signing import generate_secret, new_message_id, secret_bytes
-from alerts.webhooks.ssrf import BlockedDestination
 from compliance.encryption import encrypt_for
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
+from core.task_queue import enqueue
+from core.timestamps import rfc3339_utc
+from monitoring.alerts import rules
+from monitoring.alerts.destinations import destination_for
+from monitoring.alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
+from monitoring.alerts.signals import retraining_requested
+from monitoring.alerts.webhooks.signing import generate_secret, new_message_id, secret_bytes
+from monitoring.alerts.webhooks.ssrf import BlockedDestination
 from monitoring.models import FairnessCheck
 from monitoring.selectors import completed_checks_by_window, evidence_checks, is_stale
 from registry.models import MLModel
@@ -31,10 +34,6 @@ from registry.services import current_policy
 logger = logging.getLogger("fairlens.alerts")
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 RETRAINING_REQUESTED = "retraining.requested"
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- Events and deliveries -------------------------------------------------------------------------------
@@ -56,7 +55,7 @@ def emit_event(event_type: str, *, model: MLModel | None, data: dict[str, Any]) 
         msg_id=new_message_id(),
         type=event_type,
         model=model,
-        payload={"type": event_type, "timestamp": _rfc3339(now), "data": data},
+        payload={"type": event_type, "timestamp": rfc3339_utc(now), "data": data},
     )
     channels = _channels_for(model)
     deliveries = []
@@ -81,11 +80,9 @@ def emit_event(event_type: str, *, model: MLModel | None, data: dict[str, Any]) 
 
 
 def _enqueue_deliveries(ids: list[int]) -> None:
-    from alerts.tasks import deliver_task
-
     for delivery_id in ids:
         try:
-            deliver_task.delay(delivery_id)
+            enqueue("alerts.tasks.deliver_task", delivery_id)
         except Exception:  # broker down: the deliver-due sweep sends it later
             logger.warning("could not enqueue delivery %s; the sweep will pick it up", delivery_id, exc_info=True)
 
@@ -392,8 +389,6 @@ def resolve_alert(*, alert_id: int, user: Any, note: str) -> Alert:
 
 def validate_endpoint_url(url: str) -> None:
     """Refuse a URL the sender would refuse (scheme, userinfo, port, non-public address) at creation time."""
-    from alerts.delivery import destination_for
-
     try:
         destination_for(url)
     except BlockedDestination as exc:

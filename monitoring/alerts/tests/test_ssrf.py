@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.tests.test_transport import RecordingServer, start_server
-from alerts.webhooks.ssrf import BlockedDestination, Destination, check_url, is_blocked_address
-from alerts.webhooks.transport import post
+from monitoring.alerts.tests.test_transport import RecordingServer, start_server
+from monitoring.alerts.webhooks.ssrf import BlockedDestination, Destination, check_url, is_blocked_address
+from monitoring.alerts.webhooks.transport import post
 
 PUBLIC_V4 = "93.184.215.14"
 PUBLIC_V4_DECIMAL = str(int(ipaddress.IPv4Address(PUBLIC_V4)))  # "1572394766"

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from django.db.models import Sum
 
-from alerts.models import Alert
-from alerts.tests.test_checks import BASE, HOUR, check_hour, ingest_rates, loan_version, window_end
+from monitoring.alerts.models import Alert
+from monitoring.alerts.tests.test_checks import BASE, HOUR, check_hour, ingest_rates, loan_version, window_end
 from monitoring.check_evidence import hour_index
 from monitoring.checks import ComputedCheck, compute_check, store_check
 from monitoring.models import FairnessCheck, PredictionRollup

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from rest_framework import serializers
 
-from alerts.models import Alert, Delivery, DeliveryAttempt, WebhookEndpoint
+from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, WebhookEndpoint
 from monitoring.models import CHECK_RECORD_FIELDS, FairnessCheck
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,12 +12,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts import services
-from alerts.delivery import deliver
-from alerts.models import Alert, Delivery, WebhookEndpoint
-from alerts.tests.test_checks import BASE, check_hour, ingest_loans, loan_version, window_end
 from compliance.models import AuditEntry
 from conftest import totp_code
+from monitoring.alerts import services
+from monitoring.alerts.delivery import deliver
+from monitoring.alerts.models import Alert, Delivery, WebhookEndpoint
+from monitoring.alerts.tests.test_checks import BASE, check_hour, ingest_loans, loan_version, window_end
 from monitoring.models import FairnessCheck
 from registry.services import current_policy
 

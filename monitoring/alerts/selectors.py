@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from alerts.models import Alert, Delivery, WebhookEndpoint
 from core.api.errors import ApplicationError
+from monitoring.alerts.models import Alert, Delivery, WebhookEndpoint
 from monitoring.models import FairnessCheck
+from registry.models import MLModel
 
 
 def _one(queryset: QuerySet, pk: int, what: str):  # noqa: ANN202 - returns the queryset's model
@@ -74,3 +75,26 @@ def delivery_list(filters: Mapping[str, str]) -> QuerySet[Delivery]:
 
 def delivery_by_id(pk: int) -> Delivery:
     return _one(delivery_list({}), pk, "delivery")
+
+
+UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
+
+
+def models_with_unresolved_counts() -> QuerySet[MLModel]:
+    """Every model by name, annotated with ``open_alerts`` and ``acknowledged_alerts``."""
+    return MLModel.objects.order_by("name").annotate(
+        open_alerts=Count("alerts", filter=Q(alerts__status=Alert.Status.OPEN)),
+        acknowledged_alerts=Count("alerts", filter=Q(alerts__status=Alert.Status.ACKNOWLEDGED)),
+    )
+
+
+def unresolved_alerts_of(model: MLModel) -> list[Alert]:
+    """The model's open and acknowledged alerts, most severe first, then the most recently seen."""
+    alerts = list(
+        Alert.objects.filter(model=model, status__in=UNRESOLVED)
+        .select_related("model_version", "acknowledged_by")
+        .order_by("-last_seen_at", "-id")
+    )
+    alerts.sort(key=lambda alert: SEVERITY_ORDER.get(alert.severity, len(SEVERITY_ORDER)))
+    return alerts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from alerts.delivery import deliver, due_delivery_ids
+from monitoring.alerts.delivery import deliver, due_delivery_ids
 
 
 @shared_task(name="alerts.tasks.deliver_task", acks_late=True)

@@ -20,27 +20,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
-from alerts.services import disable_endpoint
-from alerts.webhooks.signing import webhook_headers
-from alerts.webhooks.ssrf import BlockedDestination, Destination, check_url
-from alerts.webhooks.transport import HttpResult, parse_retry_after, post
 from compliance.encryption import system_decrypt
+from monitoring.alerts.destinations import destination_for
+from monitoring.alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from monitoring.alerts.services import disable_endpoint
+from monitoring.alerts.webhooks.signing import webhook_headers
+from monitoring.alerts.webhooks.ssrf import BlockedDestination
+from monitoring.alerts.webhooks.transport import HttpResult, parse_retry_after, post
 
 logger = logging.getLogger("fairlens.delivery")
 # A sender holds a claimed delivery this long at most (connect + read timeouts plus slack).
 CLAIM_SECONDS = 60
 SWEEP_BATCH = 200
-
-
-def destination_for(url: str) -> Destination:
-    """The validated, address-pinned destination of ``url`` under the configured SSRF rules."""
-    return check_url(
-        url,
-        allow_http=settings.WEBHOOK_ALLOW_INSECURE_HTTP,
-        allowed_ports=settings.WEBHOOK_ALLOWED_PORTS,
-        allowed_private=settings.WEBHOOK_ALLOWED_PRIVATE_TARGETS,
-    )
 
 
 def retry_delay(attempts_made: int) -> float | None:

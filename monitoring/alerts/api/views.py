@@ -11,8 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import selectors, services
-from alerts.api.serializers import (
+from compliance.api.serializers import DecryptInputSerializer
+from compliance.encryption import decrypt_for
+from core.roles import Role
+from monitoring.alerts import selectors, services
+from monitoring.alerts.api.serializers import (
     AlertSerializer,
     CheckRunInputSerializer,
     CheckSerializer,
@@ -23,9 +26,6 @@ from alerts.api.serializers import (
     EndpointUpdateSerializer,
     NoteInputSerializer,
 )
-from compliance.api.serializers import DecryptInputSerializer
-from compliance.encryption import decrypt_for
-from core.roles import Role
 from monitoring.checks import CheckBusy, run_check
 from registry.selectors import model_by_name, version_by_name
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from alerts.webhooks.ssrf import Destination
+from monitoring.alerts.webhooks.ssrf import Destination
 
 __all__ = ["HttpResult", "parse_retry_after", "post"]
 

@@ -17,11 +17,11 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from alerts import rules
-from alerts.models import Alert, OutboxEvent
-from alerts.services import resolve_alert
-from alerts.tests.test_checks import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
 from compliance.models import AuditEntry
+from monitoring.alerts import rules
+from monitoring.alerts.models import Alert, OutboxEvent
+from monitoring.alerts.services import resolve_alert
+from monitoring.alerts.tests.test_checks import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
 from monitoring.check_evidence import hour_index
 from monitoring.models import FairnessCheck
 

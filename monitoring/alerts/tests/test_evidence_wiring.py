@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from alerts.models import Alert
-from alerts.tests.test_checks import BASE, check_hour, ingest_loans, ingest_rates, loan_version
+from monitoring.alerts.models import Alert
+from monitoring.alerts.tests.test_checks import BASE, check_hour, ingest_loans, ingest_rates, loan_version
 from monitoring.check_evidence import hour_index
 from monitoring.checks import redraw
 from monitoring.fairness import ConfusionCounts

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from alerts.models import WebhookEndpoint
 from compliance.models import AuditEntry
+from monitoring.alerts.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from alerts.api import views
+from monitoring.alerts.api import views
 
 urlpatterns = [
     path("checks/", views.CheckListView.as_view(), name="check-list"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alerts.tests.test_checks import BASE, _ingest, _stamp, check_hour, loan_version
+from monitoring.alerts.tests.test_checks import BASE, _ingest, _stamp, check_hour, loan_version
 from monitoring.check_evidence import hour_index
 from monitoring.checks import redraw
 from monitoring.services import ingest_labels

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from alerts.webhooks.receiver import verify
-from alerts.webhooks.signing import generate_secret, webhook_headers
-from alerts.webhooks.ssrf import Destination, check_url
-from alerts.webhooks.transport import HttpResult, parse_retry_after, post
+from monitoring.alerts.webhooks.receiver import verify
+from monitoring.alerts.webhooks.signing import generate_secret, webhook_headers
+from monitoring.alerts.webhooks.ssrf import Destination, check_url
+from monitoring.alerts.webhooks.transport import HttpResult, parse_retry_after, post
 
 BIG_RESPONSE_BYTES = 5 * 1024 * 1024
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as ReferenceVerificationError
 
-from alerts.webhooks import signing
-from alerts.webhooks.receiver import SeenIds, WebhookVerificationError, verify
-from alerts.webhooks.signing import (
+from monitoring.alerts.webhooks import signing
+from monitoring.alerts.webhooks.receiver import SeenIds, WebhookVerificationError, verify
+from monitoring.alerts.webhooks.signing import (
     generate_secret,
     hmac_sha256,
     new_message_id,
@@ -39,7 +39,7 @@ from alerts.webhooks.signing import (
     webhook_headers,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # WH-7: the reference library's own known-answer test (libraries/python/tests/test_webhooks.py::test_sign_function).
 KAT_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -341,7 +341,7 @@ def test_seen_ids_true_exactly_once_across_processes(tmp_path: Path) -> None:
     db = tmp_path / "ids.sqlite3"
     SeenIds(db)
     script = (
-        "import sys\nfrom alerts.webhooks.receiver import SeenIds\n"
+        "import sys\nfrom monitoring.alerts.webhooks.receiver import SeenIds\n"
         "seen = SeenIds(sys.argv[1])\n"
         "print(sum(seen.first_time(f'msg_{n}') for n in range(150)))\n"
     )
@@ -359,8 +359,9 @@ def test_seen_ids_true_exactly_once_across_processes(tmp_path: Path) -> None:
 
 def test_webhook_modules_do_not_import_django() -> None:
     code = (
-        "import sys\nimport alerts.webhooks.signing, alerts.webhooks.receiver, alerts.webhooks.ssrf, "
-        "alerts.webhooks.transport\n"
+        "import sys\nimport monitoring.alerts.webhooks.signing, monitoring.alerts.webhooks.receiver, "
+        "monitoring.alerts.webhooks.ssrf, "
+        "monitoring.alerts.webhooks.transport\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'rest_framework', 'requests', 'celery'}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
@@ -390,7 +391,7 @@ def demo_receiver(tmp_path: Path) -> Iterator[tuple[str, int, queue.Queue[str], 
             [
                 sys.executable,
                 "-m",
-                "alerts.webhooks.receiver",
+                "monitoring.alerts.webhooks.receiver",
                 "--host",
                 "127.0.0.1",
                 "--port",

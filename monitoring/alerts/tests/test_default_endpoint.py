@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from alerts.models import WebhookEndpoint
-from alerts.services import ensure_default_endpoint
 from compliance.encryption import system_decrypt
+from monitoring.alerts.models import WebhookEndpoint
+from monitoring.alerts.services import ensure_default_endpoint
 from monitoring.tasks import dispatch_checks_task
 
 pytestmark = pytest.mark.django_db
