@@ -20,7 +20,6 @@ from rest_framework.test import APIClient
 
 from monitoring.alerts.models import Alert, OutboxEvent
 from monitoring.alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
-from monitoring.alerts.tests.test_checks import BASE, HOUR, _ingest, audit_count, check_hour, ingest_rates, loan_version
 from monitoring.check_evidence import hour_index
 from monitoring.checks import due_checks, run_check
 from monitoring.ingestion.parsing import frame_from_json_records
@@ -28,6 +27,7 @@ from monitoring.models import FairnessCheck
 from monitoring.selectors import completed_checks_by_window
 from monitoring.services import ingest_predictions
 from monitoring.tasks import run_check_task
+from monitoring.tests.loan_checks import BASE, HOUR, audit_count, check_hour, ingest_items, ingest_rates, loan_version
 from registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -126,9 +126,9 @@ def test_late_rows_of_the_same_hour_are_new_evidence_and_a_sliding_window_is_not
     settings.RETRAIN_AFTER_CHECKS = 3
     version = loan_version(window_hours=24)
     # rows of 00:00-00:29 checked at 00:30, then rows of 00:30-00:58 (the same hourly bucket) checked at 00:59
-    _ingest(version, decisions(version, "early", BASE, 29, CRITICAL))
+    ingest_items(version, decisions(version, "early", BASE, 29, CRITICAL))
     early = ingestion_check(version, BASE + 30 * MINUTE)
-    _ingest(version, decisions(version, "late", BASE + 30 * MINUTE, 28, CRITICAL))
+    ingest_items(version, decisions(version, "late", BASE + 30 * MINUTE, 28, CRITICAL))
     late = ingestion_check(version, BASE + 59 * MINUTE)
     assert (early.n_predictions, late.n_predictions) == (800, 1600)
     assert late.predictions_seen > early.predictions_seen

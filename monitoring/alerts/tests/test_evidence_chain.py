@@ -9,11 +9,11 @@ import pytest
 from django.db.models import Sum
 
 from monitoring.alerts.models import Alert
-from monitoring.alerts.tests.test_checks import BASE, HOUR, check_hour, ingest_rates, loan_version, window_end
 from monitoring.check_evidence import hour_index
 from monitoring.checks import ComputedCheck, compute_check, store_check
 from monitoring.models import FairnessCheck, PredictionRollup
 from monitoring.selectors import evidence_chain_head
+from monitoring.tests.loan_checks import BASE, HOUR, check_hour, ingest_rates, loan_version, window_end
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from monitoring.alerts.tests.test_checks import BASE, _ingest, _stamp, check_hour, loan_version
 from monitoring.check_evidence import hour_index
 from monitoring.checks import redraw
 from monitoring.services import ingest_labels
+from monitoring.tests.loan_checks import BASE, check_hour, ingest_items, loan_version, stamp
 from registry.services import current_policy
 
 pytestmark = pytest.mark.django_db
@@ -27,12 +27,12 @@ def ingest_unlabelled(version, *, hour: int, n: int, tag: str = "a") -> list[str
             items.append(
                 {
                     "id": f"{tag}-h{hour}-{gender}-{index}",
-                    "timestamp": _stamp(hour, len(items), 2 * n),
+                    "timestamp": stamp(hour, len(items), 2 * n),
                     "attributes": {"gender": gender},
                     "y_pred": int(index % 2 == 0),
                 }
             )
-    _ingest(version, items)
+    ingest_items(version, items)
     return [item["id"] for item in items]
 
 
