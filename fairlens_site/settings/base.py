@@ -508,7 +508,7 @@ CHECK_LEASE_SECONDS = env.int("CHECK_LEASE_SECONDS", default=CELERY_TASK_TIME_LI
 # worker mid-check. Always 0 outside tests.
 CHECK_FAULT_DELAY_SECONDS = env.float("CHECK_FAULT_DELAY_SECONDS", default=0.0)
 # Alerts resolve by themselves on evidence of compliance, not after a number of passing checks (the former
-# ALERT_RESOLVE_AFTER_PASSES is gone; see the README's "What an alert guarantees").
+# ALERT_RESOLVE_AFTER_PASSES is gone; see "What an alert guarantees" in docs/monitoring.md).
 # Retraining is requested when the forecast says "retrain" or the evidence holds an alert this many checks.
 RETRAIN_AFTER_CHECKS = env.int("RETRAIN_AFTER_CHECKS", default=3)
 # Webhook retry schedule (seconds before attempt 1, 2, ...): the Standard Webhooks example schedule.

@@ -124,6 +124,6 @@ def test_no_operation_fails_or_breaks_its_schema(
     fuzzed = sum(statuses.values())
     server_errors = sum(count for status, count in statuses.items() if status >= 500)
     counts = dict(sorted(statuses.items()))
-    # The figures the README reports (shown with -s): requests per principal and how many answered 5xx.
+    # The figures docs/security.md reports (shown with -s): requests per principal and how many answered 5xx.
     print(f"\nfuzz {principal}: {len(operations)} operations, {fuzzed} requests, {server_errors} 5xx, {counts}")  # noqa: T201
     assert not failures, "\n\n".join(failures)

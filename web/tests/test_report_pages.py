@@ -608,7 +608,7 @@ def test_the_bundle_is_the_same_for_the_same_request(auditor_user: Any) -> None:
 
 
 def test_admins_get_no_evidence_bundle_only_the_summary(admin_user: Any) -> None:
-    # given an admin, who gets the read-only summary of a report (README, Roles)
+    # given an admin, who gets the read-only summary of a report (docs/security.md, Roles)
     drifted_model()
     client = client_for(admin_user)
     # when they ask for the full evidence

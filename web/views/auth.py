@@ -65,7 +65,7 @@ class AuditedAuthenticationForm(AuthenticationForm):
             if self.sign_in.must_enrol:
                 raise forms.ValidationError(
                     "This account needs an authenticator before it can sign in here: enrol one through the API "
-                    "(POST /api/v1/accounts/mfa/totp/, see the README), then sign in with its code.",
+                    "(POST /api/v1/accounts/mfa/totp/, see docs/security.md), then sign in with its code.",
                     code="mfa_enrolment_required",
                 )
             self.user_cache = self.sign_in.user

@@ -2,7 +2,7 @@
 
 Auditors get the full report (chart, alerts with their lifecycle, audited decryption of explanations, a
 "Verify now" button, the evidence downloads); admins a read-only summary. The evidence bundle carries the full
-report, so only auditors may download it (README, Roles). The report's reads and bytes are
+report, so only auditors may download it (docs/security.md, Roles). The report's reads and bytes are
 ``monitoring.audit_report`` (the API serves the same ones); ``web.report_tables`` is how the page shows it.
 """
 

@@ -262,7 +262,7 @@ DETECTION_SEQUENCES = 40
 # rows an hour). The run_check path alerts at check 3; 40 seeded sequences of the same analysis need a median of
 # 9 checks, at worst 52. The window length changes what is read, not when an alert opens: with 1 h windows the
 # delays are the same. (The window rule alerted in a median of 3.5 checks, but paged a compliant model every
-# month; see the README.) The bounds leave a little room, no more.
+# month; see docs/monitoring.md.) The bounds leave a little room, no more.
 DETECTION_BOUND_DB = 3
 DETECTION_MEDIAN_BOUND = 12
 DETECTION_WORST_BOUND = 60
