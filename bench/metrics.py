@@ -30,7 +30,8 @@ import numpy as np
 from bench.results import record
 from monitoring.fairness import evaluate_fairness
 
-# fairlearn MetricFrame seconds measured on the 2-core reference machine (see docs/benchmarks.md); used by --skip-fairlearn.
+# fairlearn MetricFrame seconds measured on the 2-core reference machine (see docs/benchmarks.md);
+# used by --skip-fairlearn.
 RECORDED_FAIRLEARN_S = {1_000_000: 9.332, 10_000_000: 102.464}
 MIB = 1024 * 1024
 

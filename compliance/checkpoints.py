@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.audit_keys import signing_key
 from compliance.crypto import (
     Checkpoint as CheckpointBody,
 )
@@ -24,7 +25,6 @@ from compliance.crypto import (
 )
 from compliance.models import Anchor, AuditEntry, AuditHead, Checkpoint
 from compliance.services import audit_append, locked_head, open_private_append
-from compliance.signing import signing_key
 
 
 def leaf_hashes(upto: int | None = None) -> list[bytes]:

@@ -1,7 +1,7 @@
 """The local encryption keyring: keys from FERNET_KEYS plus keys made by rotation, kept in a 0600 JSON file.
 
 Demo-grade key storage, as the seed's ``fernet.key`` was: anyone who can read the file or the environment can
-decrypt. Production uses KEY_PROVIDER_URI=hcvault://... or aws-kms://... (see compliance/keyproviders.py),
+decrypt. Production uses KEY_PROVIDER_URI=hcvault://... or aws-kms://... (see compliance/crypto/keyproviders.py),
 where keys never leave the key service.
 """
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.audit_keys import signing_key
 from compliance.crypto import (
     GENESIS_HASH,
     audit_entry_fields,
@@ -21,7 +22,6 @@ from compliance.crypto import (
     sign_entry_hash,
 )
 from compliance.models import AuditEntry, AuditHead
-from compliance.signing import signing_key
 from core.request_context import current_request_id
 from core.roles import principal_label
 

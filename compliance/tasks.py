@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from compliance.checkpoints import anchor_checkpoint, checkpoint_due, create_checkpoint
-from compliance.encryption import retire_unused_keys, rewrap_all, rewrap_owed
+from compliance.field_encryption import retire_unused_keys, rewrap_all, rewrap_owed
 from compliance.models import Checkpoint
 from compliance.rewrap_lease import hold_rewrap_lease, release_rewrap_lease
 from compliance.verification import notify_auditors_of_failure, verify_log

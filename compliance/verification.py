@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from compliance.audit_keys import verifying_keys
 from compliance.checkpoints import leaf_hashes
 from compliance.crypto import (
     audit_entry_fields,
@@ -20,10 +21,9 @@ from compliance.crypto import (
     verify_entry_signature,
     verify_inclusion,
 )
+from compliance.crypto.verify import verify_export
 from compliance.models import AuditEntry, Checkpoint, VerificationRun
 from compliance.services import audit_append, export_line
-from compliance.signing import verifying_keys
-from compliance.verify import verify_export
 from core.roles import Role
 
 

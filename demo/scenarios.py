@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from compliance.crypto.canonical import jcs_sha256
-from compliance.encryption import demo_console_decrypt
+from compliance.field_encryption import demo_console_decrypt
 from compliance.services import audit_append
 from monitoring.fairness import (
     analyze_feature_impact,

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from compliance.crypto.canonical import jcs_sha256
-from compliance.encryption import encrypt_for
+from compliance.field_encryption import encrypt_for
 from compliance.services import audit_append
 from monitoring.fairness import analyze_feature_impact, generate_explanation
 from monitoring.models import IngestionRecord

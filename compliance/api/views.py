@@ -20,7 +20,7 @@ from compliance.api.serializers import (
     VerificationRunSerializer,
 )
 from compliance.checkpoints import proof_of_consistency, proof_of_inclusion
-from compliance.encryption import rewrap_under_current_key, rotate_encryption_key
+from compliance.field_encryption import rewrap_under_current_key, rotate_encryption_key
 from compliance.models import Checkpoint, SigningKeyRecord
 from compliance.verification import export_lines, latest_checkpoint, verify_log
 from core.api.envelope import envelope, envelope_serializer
@@ -71,7 +71,7 @@ class VerifyLogView(APIView):
 
 
 class ExportView(APIView):
-    """The log as JSONL (one entry per line), for ``python -m compliance.verify``."""
+    """The log as JSONL (one entry per line), for ``python -m compliance.crypto.verify``."""
 
     required_roles = {"GET": AUDITOR}
 

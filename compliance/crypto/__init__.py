@@ -21,21 +21,14 @@ from compliance.crypto.canonical import (
     is_rfc3339_utc,
     sha256,
 )
-from compliance.crypto.checkpoint import (
-    Checkpoint,
-    NoteSignature,
-    parse_signed_checkpoint,
-    split_signed_note,
-    verify_signed_note,
-)
 from compliance.crypto.encryption import (
     DecryptionError,
     EncryptedValue,
     KeyProvider,
     LocalFernetProvider,
     fernet_key_id,
-    provider_from_uri,
 )
+from compliance.crypto.keyproviders import provider_from_uri
 from compliance.crypto.merkle import (
     EMPTY_ROOT,
     ProofError,
@@ -54,6 +47,13 @@ from compliance.crypto.signing import (
     check_key_name,
     sign_entry_hash,
     verify_entry_signature,
+)
+from compliance.crypto.tree_head import (
+    Checkpoint,
+    NoteSignature,
+    parse_signed_checkpoint,
+    split_signed_note,
+    verify_signed_note,
 )
 
 __all__ = [

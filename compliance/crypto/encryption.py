@@ -5,7 +5,7 @@ Every encryption names a *context*, a string that identifies where the value liv
 (another context) fails with ``DecryptionError`` instead of silently decrypting there.
 
 ``KeyProvider`` is the interface the application uses; ``LocalFernetProvider`` implements it with keys held by the
-application (demo-grade), and ``compliance.keyproviders`` adapts HashiCorp Vault transit and AWS KMS.
+application (demo-grade), and ``compliance.crypto.keyproviders`` adapts HashiCorp Vault transit and AWS KMS.
 """
 
 from __future__ import annotations
@@ -149,33 +149,3 @@ def _open_envelope(envelope_bytes: bytes, context: str) -> bytes:
         return b64decode(data, what="envelope data")
     except ValueError as error:
         raise DecryptionError(str(error)) from error
-
-
-def provider_from_uri(uri: str, **kwargs: Any) -> KeyProvider:
-    """Build a key provider from a URI.
-
-    * ``local:`` -> ``LocalFernetProvider(keys=...)`` (pass ``keys``, newest first)
-    * ``hcvault://<mount>/<key>`` -> ``VaultTransitProvider`` (kwargs: ``client`` or ``url``/``token``, ...)
-    * ``aws-kms://<key-arn>`` -> ``AwsKmsProvider`` (kwargs: ``client`` or ``region_name``, ...)
-    """
-    if uri in ("local:", "local"):
-        keys = kwargs.pop("keys", None)
-        if not keys:
-            raise ValueError("the local: provider needs keys=[...] (Fernet keys, newest first)")
-        if kwargs:
-            raise TypeError(f"unexpected options for local: provider: {sorted(kwargs)}")
-        return LocalFernetProvider(keys)
-    # The adapters import their client libraries lazily; importing the module itself stays dependency-free.
-    from compliance import keyproviders
-
-    if uri.startswith("hcvault://"):
-        mount, separator, key = uri.removeprefix("hcvault://").rpartition("/")
-        if not separator or not mount or not key:
-            raise ValueError(f"expected hcvault://<mount>/<key>, got {uri!r}")
-        return keyproviders.VaultTransitProvider(mount, key, **kwargs)
-    if uri.startswith("aws-kms://"):
-        key_arn = uri.removeprefix("aws-kms://")
-        if not key_arn:
-            raise ValueError(f"expected aws-kms://<key-arn>, got {uri!r}")
-        return keyproviders.AwsKmsProvider(key_arn, **kwargs)
-    raise ValueError(f"unknown key provider URI {uri!r}; expected local:, hcvault://<mount>/<key> or aws-kms://<arn>")

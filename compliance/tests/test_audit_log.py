@@ -11,12 +11,12 @@ from django.db import connection, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
+from compliance.audit_keys import signing_key
 from compliance.checkpoints import anchor_checkpoint, create_checkpoint
+from compliance.crypto.verify import verify_export
 from compliance.models import AuditEntry, Checkpoint
 from compliance.services import audit_append, sync_mirror
-from compliance.signing import signing_key
 from compliance.verification import export_lines, verify_log
-from compliance.verify import verify_export
 
 pytestmark = pytest.mark.django_db
 
@@ -208,7 +208,7 @@ def test_export_endpoint_feeds_the_offline_verifier(client_as: Any, tmp_path: An
     command = [
         sys.executable,
         "-m",
-        "compliance.verify",
+        "compliance.crypto.verify",
         "--entries",
         str(tmp_path / "export.jsonl"),
         "--checkpoint",

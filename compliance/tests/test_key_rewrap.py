@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from compliance import keyring
-from compliance.encryption import decrypt_for, encrypt_for, key_provider, rewrap_all
+from compliance.field_encryption import decrypt_for, encrypt_for, key_provider, rewrap_all
 from compliance.models import AuditEntry
 from compliance.rewrap_lease import enqueue_rewrap
 from compliance.tasks import rewrap_keys_task

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from compliance.crypto import DecryptionError, KeyProvider, provider_from_uri
-from compliance.keyproviders import AwsKmsProvider, VaultTransitProvider
+from compliance.crypto.keyproviders import AwsKmsProvider, VaultTransitProvider
 
 CONTEXT = "monitoring.alert:42:explanation"
 OTHER_CONTEXT = "monitoring.alert:43:explanation"

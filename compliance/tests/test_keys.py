@@ -15,8 +15,8 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from compliance import encryption
-from compliance.encryption import decrypt_for, encrypt_for, key_provider, rewrap_all, rotate_encryption_key
+from compliance import field_encryption as encryption
+from compliance.field_encryption import decrypt_for, encrypt_for, key_provider, rewrap_all, rotate_encryption_key
 from compliance.models import AuditEntry
 from conftest import totp_code
 from core.api.errors import ApplicationError
@@ -128,7 +128,9 @@ def test_rotation_killed_midway_resumes_with_no_decryption_failures(
         "DATABASE_URL": database_url_for_subprocesses(),
         "FERNET_KEYRING_PATH": str(settings.FERNET_KEYRING_PATH),
     }
-    code = "import django; django.setup(); from compliance.encryption import rewrap_all; rewrap_all(batch_size=100)"
+    code = (
+        "import django; django.setup(); from compliance.field_encryption import rewrap_all; rewrap_all(batch_size=100)"
+    )
     worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from compliance.audit_keys import signing_key
 from compliance.checkpoints import create_checkpoint
 from compliance.crypto import (
     GENESIS_HASH,
@@ -23,7 +24,6 @@ from compliance.crypto import (
 )
 from compliance.models import AuditEntry, AuditHead, Checkpoint
 from compliance.services import audit_append
-from compliance.signing import signing_key
 from compliance.verification import verify_log
 
 pytestmark = pytest.mark.django_db

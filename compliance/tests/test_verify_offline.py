@@ -31,7 +31,7 @@ from compliance.crypto import (
     merkle_root_from_leaf_hashes,
     sign_entry_hash,
 )
-from compliance.verify import VerificationResult, format_export_line, main, verify_export
+from compliance.crypto.verify import VerificationResult, format_export_line, main, verify_export
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "fairlens.example/audit"
@@ -273,7 +273,7 @@ class TestLargeLog:
         command = [
             sys.executable,
             "-m",
-            "compliance.verify",
+            "compliance.crypto.verify",
             "--entries",
             str(entries),
             "--checkpoint",

@@ -486,7 +486,7 @@ ANCHOR_SINKS = env.list("ANCHOR_SINKS", default=["simulated_chain"])
 AUDIT_MIRROR_PATH = env.path("AUDIT_MIRROR_PATH", default=str(VAR_DIR / "compliance_audit_log.jsonl"))
 ANCHOR_FILE_PATH = env.path("ANCHOR_FILE_PATH", default=str(VAR_DIR / "blockchain_anchors.jsonl"))
 # Where encryption keys come from: "local:" (FERNET_KEYS plus a keyring file under var/), "hcvault://mount/key"
-# or "aws-kms://<key arn>" (see compliance/keyproviders.py).
+# or "aws-kms://<key arn>" (see compliance/crypto/keyproviders.py).
 KEY_PROVIDER_URI = env.str("KEY_PROVIDER_URI", default="local:")
 FERNET_KEYRING_PATH = env.path("FERNET_KEYRING_PATH", default=str(VAR_DIR / "keys" / "fernet-keyring.json"))
 FAIRLENS_DEMO_PASSWORDS = {

@@ -250,7 +250,7 @@ def targets(make_user: Callable[..., Any], ml_model: Any) -> dict[str, str]:
 
 def _monitoring_targets(version: Any) -> dict[str, str]:
     """A completed check with an open alert, a webhook endpoint and a failed delivery to it."""
-    from compliance.encryption import encrypt_for
+    from compliance.field_encryption import encrypt_for
     from monitoring.alerts.models import Delivery, OutboxEvent, WebhookEndpoint
     from monitoring.tests.factories import open_encrypted_alert
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from compliance.encryption import system_decrypt
+from compliance.field_encryption import system_decrypt
 from monitoring.alerts.destinations import destination_for
 from monitoring.alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from monitoring.alerts.services import disable_endpoint

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.encryption import encrypt_for
+from compliance.field_encryption import encrypt_for
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from core.task_queue import enqueue

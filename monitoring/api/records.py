@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from compliance import selectors
 from compliance.api.serializers import DecryptInputSerializer
 from compliance.crypto.canonical import jcs_sha256
-from compliance.encryption import decrypt_for
+from compliance.field_encryption import decrypt_for
 from compliance.models import AuditEntry
 from compliance.verification import verify_entry
 from core.api.envelope import envelope, envelope_serializer

@@ -51,7 +51,7 @@ def open_encrypted_alert(version: ModelVersion) -> Any:
     (what the decryption endpoints and the role matrix read)."""
     from django.utils import timezone
 
-    from compliance.encryption import encrypt_for
+    from compliance.field_encryption import encrypt_for
     from monitoring.alerts.models import Alert
     from monitoring.models import FairnessCheck
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from compliance.encryption import encrypt_for, key_provider, rewrap_owed, rotate_encryption_key
+from compliance.field_encryption import encrypt_for, key_provider, rewrap_owed, rotate_encryption_key
 from compliance.models import AuditEntry
 from compliance.tasks import resume_rewrap
 from monitoring.alerts.models import Delivery

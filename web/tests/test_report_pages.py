@@ -131,7 +131,7 @@ def text_of(body: str, element_id: str) -> str:
 
 
 def explanation_of(alert: Alert, auditor: Any) -> str:
-    from compliance.encryption import decrypt_for
+    from compliance.field_encryption import decrypt_for
 
     return decrypt_for(
         user=auditor, obj=alert, field="encrypted_explanation", reason="test oracle only", otp=totp_code(auditor)

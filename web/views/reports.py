@@ -21,7 +21,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
-from compliance.encryption import decrypt_for
+from compliance.field_encryption import decrypt_for
 from compliance.verification import verify_log
 from core.api.errors import ApplicationError, error_response
 from core.roles import Role

@@ -15,7 +15,7 @@ from compliance.verification import export_lines, latest_checkpoint
 class Command(BaseCommand):
     help = (
         "Write audit-export.jsonl, checkpoint.txt and one public key PEM per signing key into --out; then run "
-        "python -m compliance.verify --entries ... --checkpoint ... --public-key ..."
+        "python -m compliance.crypto.verify --entries ... --checkpoint ... --public-key ..."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             path.write_text(record.public_pem)
             keys.append(str(path))
         self.stdout.write(
-            f"wrote {out}; verify with:\n  python -m compliance.verify --entries "
+            f"wrote {out}; verify with:\n  python -m compliance.crypto.verify --entries "
             f"{out / 'audit-export.jsonl'} --checkpoint {out / 'checkpoint.txt'} "
             + " ".join(f"--public-key {key}" for key in keys)
         )

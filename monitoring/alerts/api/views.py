@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from compliance.api.serializers import DecryptInputSerializer
-from compliance.encryption import decrypt_for
+from compliance.field_encryption import decrypt_for
 from core.roles import Role
 from monitoring.alerts import selectors, services
 from monitoring.alerts.api.serializers import (

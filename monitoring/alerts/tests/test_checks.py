@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from compliance.crypto.canonical import sorted_json_sha256
-from compliance.encryption import decrypt_for
+from compliance.field_encryption import decrypt_for
 from compliance.models import AuditEntry
 from conftest import totp_code
 from core.api.errors import ApplicationError

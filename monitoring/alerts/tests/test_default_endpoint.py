@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compliance.encryption import system_decrypt
+from compliance.field_encryption import system_decrypt
 from monitoring.alerts.models import WebhookEndpoint
 from monitoring.alerts.services import ensure_default_endpoint
 from monitoring.tasks import dispatch_checks_task

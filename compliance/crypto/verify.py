@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m compliance.verify --entries export.jsonl --checkpoint cp.txt --public-key key.pem [--public-key ...]
+    python -m compliance.crypto.verify --entries export.jsonl --checkpoint cp.txt --public-key key.pem \
+        [--public-key ...]
 
 Export format: UTF-8 JSON Lines ordered by ``seq``, one object per entry with exactly these keys::
 
@@ -269,7 +270,7 @@ def _check_checkpoint(
 
 def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m compliance.verify",
+        prog="python -m compliance.crypto.verify",
         description="Verify an exported FairLens audit log against a signed checkpoint, offline.",
     )
     parser.add_argument("--entries", type=Path, required=True, help="JSON Lines export, ordered by seq")

@@ -1,7 +1,8 @@
 """Key providers backed by a key-management service: HashiCorp Vault transit and AWS KMS.
 
-Both implement ``compliance.crypto.KeyProvider``. Their client libraries are optional dependencies, imported only
-when a provider is built without an injected client:
+Both implement ``compliance.crypto.KeyProvider``; ``provider_from_uri`` builds a provider (these or local keys)
+from a URI. Their client libraries are optional dependencies, imported only when a provider is built without an
+injected client:
 
 * ``VaultTransitProvider`` needs ``hvac``;
 * ``AwsKmsProvider`` needs ``boto3``.
@@ -27,7 +28,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from compliance.crypto.encryption import DecryptionError, EncryptedValue, check_context, provider_from_uri
+from compliance.crypto.encryption import (
+    DecryptionError,
+    EncryptedValue,
+    KeyProvider,
+    LocalFernetProvider,
+    check_context,
+)
 
 __all__ = ["AwsKmsProvider", "VaultTransitProvider", "provider_from_uri"]
 
@@ -292,3 +299,30 @@ def _import_optional(module_name: str, provider: str) -> Any:
             f"{provider} needs the optional dependency '{module_name}' "
             "(pip install -r requirements-optional.txt), or pass an already configured client=..."
         ) from error
+
+
+def provider_from_uri(uri: str, **kwargs: Any) -> KeyProvider:
+    """Build a key provider from a URI.
+
+    * ``local:`` -> ``LocalFernetProvider(keys=...)`` (pass ``keys``, newest first)
+    * ``hcvault://<mount>/<key>`` -> ``VaultTransitProvider`` (kwargs: ``client`` or ``url``/``token``, ...)
+    * ``aws-kms://<key-arn>`` -> ``AwsKmsProvider`` (kwargs: ``client`` or ``region_name``, ...)
+    """
+    if uri in ("local:", "local"):
+        keys = kwargs.pop("keys", None)
+        if not keys:
+            raise ValueError("the local: provider needs keys=[...] (Fernet keys, newest first)")
+        if kwargs:
+            raise TypeError(f"unexpected options for local: provider: {sorted(kwargs)}")
+        return LocalFernetProvider(keys)
+    if uri.startswith("hcvault://"):
+        mount, separator, key = uri.removeprefix("hcvault://").rpartition("/")
+        if not separator or not mount or not key:
+            raise ValueError(f"expected hcvault://<mount>/<key>, got {uri!r}")
+        return VaultTransitProvider(mount, key, **kwargs)
+    if uri.startswith("aws-kms://"):
+        key_arn = uri.removeprefix("aws-kms://")
+        if not key_arn:
+            raise ValueError(f"expected aws-kms://<key-arn>, got {uri!r}")
+        return AwsKmsProvider(key_arn, **kwargs)
+    raise ValueError(f"unknown key provider URI {uri!r}; expected local:, hcvault://<mount>/<key> or aws-kms://<arn>")
