@@ -242,3 +242,11 @@ def _use_recovery_code(user: User, code: str) -> bool:
             used_at=timezone.now()
         )
     )
+
+
+def check_decryption_second_factor(*, user: Any, otp: str | None) -> None:
+    """The second factor compliance asks for at each decryption: a fresh TOTP code, accepted once, whenever MFA is
+    required (FAIRLENS_REQUIRE_MFA) or the auditor has enrolled one; a stolen session or password alone reads
+    nothing."""
+    if settings.FAIRLENS_REQUIRE_MFA or is_enrolled(user):
+        verify_fresh_totp(user=user, otp=otp, purpose="decrypt")

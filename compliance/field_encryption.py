@@ -7,6 +7,7 @@ entry in the same transaction before decrypting. If that entry cannot be written
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,6 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 
-from accounts import mfa
 from compliance import keyring
 from compliance.crypto import DecryptionError, KeyProvider, LocalFernetProvider, provider_from_uri
 from compliance.rewrap_lease import enqueue_rewrap, start_rewrap
@@ -24,6 +24,18 @@ from core.api.errors import ApplicationError
 from core.roles import Role, roles_of
 
 logger = logging.getLogger("fairlens.keys")
+
+# The auditor's fresh second factor at every decryption. Accounts owns MFA and sits above compliance, so it
+# installs the check when it is ready (accounts/apps.py) rather than compliance importing it; until then
+# decryption fails closed.
+SecondFactorCheck = Callable[..., None]
+_second_factor_check: SecondFactorCheck | None = None
+
+
+def install_second_factor_check(check: SecondFactorCheck) -> None:
+    """Install ``check(user=..., otp=...)``, which raises unless ``otp`` is a fresh second factor of ``user``."""
+    global _second_factor_check
+    _second_factor_check = check
 
 
 @dataclass(frozen=True)
@@ -114,8 +126,13 @@ def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str, otp: s
             code="reason_required",
             details={"reason": ["required"]},
         )
-    if settings.FAIRLENS_REQUIRE_MFA or mfa.is_enrolled(user):
-        mfa.verify_fresh_totp(user=user, otp=otp, purpose="decrypt")
+    if _second_factor_check is None:
+        raise ApplicationError(
+            "Decryption is unavailable: no second-factor check is installed.",
+            code="service_unavailable",
+            status_code=503,
+        )
+    _second_factor_check(user=user, otp=otp)
     token = getattr(obj, spec.field)
     if not token:
         raise ApplicationError("Nothing is encrypted here.", code="not_found", status_code=404)

@@ -69,6 +69,26 @@ def test_a_reason_is_required(auditor_user: Any) -> None:
         decrypt_for(user=auditor_user, obj=record, field="encrypted_alert", reason="  ")
 
 
+def test_decryption_asks_the_second_factor_accounts_installed_and_fails_closed_without_it(
+    auditor_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = encrypted_record(make_version())
+    with pytest.raises(ApplicationError) as caught:  # accounts' check is installed at start-up: a code is required
+        decrypt_for(user=auditor_user, obj=record, field="encrypted_alert", reason="quarterly review", otp=None)
+    assert (caught.value.status_code, caught.value.code) == (403, "otp_required")
+    monkeypatch.setattr(encryption, "_second_factor_check", None)
+    with pytest.raises(ApplicationError) as caught:
+        decrypt_for(
+            user=auditor_user,
+            obj=record,
+            field="encrypted_alert",
+            reason="quarterly review",
+            otp=totp_code(auditor_user),
+        )
+    assert caught.value.status_code == 503
+    assert not AuditEntry.objects.filter(action="data.decrypt").exists()
+
+
 def test_a_ciphertext_copied_to_another_row_does_not_decrypt(auditor_user: Any) -> None:
     version = make_version()
     original, other = encrypted_record(version), encrypted_record(version, "another explanation")
