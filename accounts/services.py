@@ -16,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -33,7 +33,6 @@ from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from core.client_ip import client_ip
 from core.roles import INCOMPATIBLE_ROLES, Role, assigned_role, primary_role, roles_of
-from registry.models import MLModel
 
 security_log = logging.getLogger("fairlens.security")
 
@@ -452,9 +451,10 @@ def revoke_all_refresh_tokens(*, user: User, reason: str) -> int:
 
 @transaction.atomic
 def model_client_key_create(
-    *, model: MLModel, name: str, created_by: User | None, expires_at: datetime | None = None
+    *, model: models.Model, name: str, created_by: User | None, expires_at: datetime | None = None
 ) -> tuple[ModelClientKey, str]:
-    """Issue an API key for ``model``. Returns the row and the key, which is never retrievable again."""
+    """Issue an API key for ``model`` (a ``registry.MLModel``: the key's foreign key names it, accounts imports
+    nothing of registry). Returns the row and the key, which is never retrievable again."""
     if expires_at is not None and expires_at <= timezone.now():
         raise ApplicationError("The expiry time is in the past.", details={"expires_at": ["must be in the future"]})
     key, raw_key = ModelClientKey.objects.create_key(

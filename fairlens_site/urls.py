@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/get_anchor/<str:digest>", compliance_views.AnchorView.as_view(), name="seed-get-anchor"),
     # Versioned resources.
     path("api/v1/accounts/", include("accounts.api.urls")),
+    path("api/v1/accounts/", include("registry.api.api_keys")),  # keys are issued for a registered model
     path("api/v1/models/", include("registry.api.urls")),
     path("api/v1/models/", include("monitoring.api.urls")),
     # Read from monitoring's records, so served by monitoring's API, under the audit trail's prefix.

@@ -1,10 +1,12 @@
-"""Accounts resources under /api/v1/accounts/: who am I, users (admin), model-client API keys (admin)."""
+"""Accounts resources under /api/v1/accounts/: who am I, users (admin), the second factor.
+
+Model clients' API keys are issued for a registered model, so their views are registry's (registry/api/api_keys.py).
+"""
 
 from __future__ import annotations
 
 import time
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,9 +16,6 @@ from rest_framework.views import APIView
 
 from accounts import mfa, selectors, services
 from accounts.api.serializers import (
-    ApiKeyCreatedSerializer,
-    ApiKeyCreateInputSerializer,
-    ApiKeyOutputSerializer,
     MfaStatusSerializer,
     OtpInputSerializer,
     PasswordResetCompleteInputSerializer,
@@ -29,10 +28,8 @@ from accounts.api.serializers import (
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
-from core.api.errors import ApplicationError
 from core.api.throttling import AnonymousRateThrottle, LoginRateThrottle
 from core.roles import ANYONE, MODEL_CLIENT, USER_ROLES, Role, primary_role, roles_of
-from registry.models import MLModel
 
 ADMIN = {Role.ADMIN}
 ADMIN_OR_AUDITOR = {Role.ADMIN, Role.AUDITOR}
@@ -202,49 +199,3 @@ class RecoveryCodesView(_MfaView):
         data.is_valid(raise_exception=True)
         codes = mfa.recovery_codes_regenerate(user=request.user, otp=data.validated_data["otp"])
         return Response(RecoveryCodesSerializer({"recovery_codes": codes}).data, headers={"Cache-Control": "no-store"})
-
-
-class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """API keys for model clients, one model each. The key is returned once, at creation; only a hash is kept."""
-
-    serializer_class = ApiKeyOutputSerializer
-    lookup_field = "prefix"
-    lookup_value_regex = r"[A-Za-z0-9]{1,8}"
-    required_roles = {
-        "list": ADMIN_OR_AUDITOR,
-        "retrieve": ADMIN_OR_AUDITOR,
-        "create": ADMIN,
-        "revoke": ADMIN,
-    }
-    filterset_fields = ("revoked",)
-    ordering_fields = ("created", "last_used_at")
-
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
-        return selectors.model_client_key_list()
-
-    @extend_schema(request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer})
-    def create(self, request: Request) -> Response:
-        data = ApiKeyCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        model = MLModel.objects.filter(name=data.validated_data["model"]).first()
-        if model is None:
-            raise ApplicationError(
-                f"No registered model named {data.validated_data['model']!r}.",
-                code="unknown_model",
-                details={"model": ["unknown model"]},
-            )
-        key, raw_key = services.model_client_key_create(
-            model=model,
-            name=data.validated_data["name"],
-            created_by=request.user,
-            expires_at=data.validated_data["expires_at"],
-        )
-        body = ApiKeyCreatedSerializer(key, context={"raw_key": raw_key}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
-
-    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
-    @action(detail=True, methods=["post"])
-    def revoke(self, request: Request, prefix: str | None = None) -> Response:
-        key = get_object_or_404(self.get_queryset(), prefix=prefix)
-        services.model_client_key_revoke(key=key, revoked_by=request.user)
-        return Response(ApiKeyOutputSerializer(key).data)
