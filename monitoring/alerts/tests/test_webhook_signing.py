@@ -288,6 +288,25 @@ def test_any_single_byte_flip_is_rejected(body: bytes, field: str, index: int, m
         verify(KAT_SECRET, headers, body, now=KAT_TS)
 
 
+def test_a_signature_in_non_canonical_base64_is_rejected() -> None:
+    """The last character of a 32-byte digest in base64 carries two unused bits: changing them decodes to the
+    same bytes, so a receiver comparing decoded bytes would accept an altered header. Ours compares the text."""
+    body = b"x"
+    headers = webhook_headers([KAT_SECRET], KAT_ID, KAT_TS, body)
+    signature = headers["webhook-signature"]
+    assert signature.endswith("=")
+    assert len(base64.b64decode(signature.removeprefix("v1,"))) == 32
+    last = signature[-2]
+    variant = next(
+        char
+        for char in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        if char != last and base64.b64decode(signature[3:-2] + char + "=") == base64.b64decode(signature[3:])
+    )
+    headers["webhook-signature"] = signature[:-2] + variant + "="
+    with pytest.raises(WebhookVerificationError):
+        verify(KAT_SECRET, headers, body, now=KAT_TS)
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=500), ts=st.integers(min_value=0, max_value=2**40), id_suffix=st.text("abcXYZ09_-"))
 def test_round_trip_matches_spec_definition(body: bytes, ts: int, id_suffix: str) -> None:
