@@ -6,7 +6,7 @@
     {"false_alarm_rate": ..., "pre_alert_rate_at_drift_0": ..., "detection_delay_checks": {...}, ...}
 
 Each simulated check sees a fresh window of ``--rows`` loan decisions (``generate_loan_data``, half of them
-women) and goes through the same code as a stored check (``monitoring.check_analysis.analyse_window``, with
+women) and goes through the same code as a stored check (``monitoring.checks.analysis.analyse_window``, with
 the default policy: DIR >= 0.8, 95% intervals, groups of 30+), the trend using the earlier checks' DIRs.
 
 * ``false_alarm_rate``: share of ``--checks`` consecutive checks at drift 0 that would open an alert (a
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bench.results import record
-from monitoring.check_analysis import analyse_window
+from monitoring.checks.analysis import analyse_window
 from monitoring.fairness import FairnessPolicy, counts_from_frame, generate_loan_data
 
 PRIVILEGED = {"gender": "Male"}

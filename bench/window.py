@@ -158,8 +158,8 @@ def window_report(version_id: int) -> tuple[dict[str, Any], float, float]:
 
 def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
     """The evidence step of a check, from scratch over 720 hours and incrementally over the last one (ms)."""
-    from monitoring.check_evidence import advance_evidence, hour_index
-    from monitoring.checks import _policy_engine, previous_evidence
+    from monitoring.checks.evidence import advance_evidence, hour_index
+    from monitoring.checks.services import _policy_engine, previous_evidence
     from monitoring.selectors import hourly_counts, window_counts
     from registry.models import ModelVersion
     from registry.services import current_policy

@@ -39,6 +39,7 @@ urlpatterns = [
         name="record-decrypt",
     ),
     path("api/v1/compliance/", include("compliance.api.urls")),
+    path("api/v1/", include("monitoring.api.checks")),
     path("api/v1/", include("monitoring.alerts.api.urls")),
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
     path("api/schema/", SchemaView.as_view(), name="schema"),

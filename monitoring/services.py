@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
-from monitoring.checks import enqueue_ingestion_check
+from monitoring.checks.services import enqueue_ingestion_check
 from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
 from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate

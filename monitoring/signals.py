@@ -1,7 +1,7 @@
 """Signals monitoring sends to code above it, which it must not import (docs/architecture.md; NetBox declares
 signals low and receives them high the same way).
 
-``check_stored`` is sent inside :func:`monitoring.checks.store_check`'s transaction, under the version's row
+``check_stored`` is sent inside :func:`monitoring.checks.services.store_check`'s transaction, under the version's row
 lock, with ``check`` (the completed :class:`~monitoring.models.FairnessCheck`). Receivers run in that
 transaction: what they write (alerts, events, deliveries) commits with the check or not at all, and an error
 in one rolls the check back, so a check is never stored without what it says having been applied.

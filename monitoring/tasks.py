@@ -17,7 +17,15 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from compliance.tasks import resume_rewrap
-from monitoring.checks import RUN_CHECK_TASK, CheckBusy, due_checks, orphaned_checks, release, run_check, take_over
+from monitoring.checks.services import (
+    RUN_CHECK_TASK,
+    CheckBusy,
+    due_checks,
+    orphaned_checks,
+    release,
+    run_check,
+    take_over,
+)
 from monitoring.signals import checks_dispatching
 from registry.models import ModelVersion, MonitoringPolicy
 

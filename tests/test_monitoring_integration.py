@@ -44,7 +44,7 @@ from compliance.models import AuditEntry
 from monitoring.alerts import rules
 from monitoring.alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoint
 from monitoring.alerts.services import emit_event, endpoint_create
-from monitoring.checks import aligned_window_end
+from monitoring.checks.services import aligned_window_end
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck, IngestionCheckGate

@@ -2,7 +2,7 @@
 the latest check's forecast and pre-alert, unresolved alerts and likely causes. The reads are the apps'
 selectors; this module turns their rows into badges, words and chart points. No writes, no HTTP.
 
-Check results are read as :mod:`monitoring.check_analysis` stores them: ``result["reports"][attribute]``
+Check results are read as :mod:`monitoring.checks.analysis` stores them: ``result["reports"][attribute]``
 holds ``comparisons[group]`` with each metric's value, ``intervals`` and ``verdicts``; ``result["trend"]``
 holds the pre-alert and forecast of the headline DIR series.
 """
@@ -20,9 +20,9 @@ from django.utils import timezone
 from monitoring.alerts import rules
 from monitoring.alerts.models import Alert
 from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of
+from monitoring.checks.selectors import current_check_summary, recent_completed_checks
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
-from monitoring.selectors import current_check_summary, recent_completed_checks
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import live_versions
 from web.charts import Forecast, Point

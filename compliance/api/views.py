@@ -26,6 +26,7 @@ from compliance.verification import export_lines, latest_checkpoint, verify_log
 from core.api.envelope import envelope, envelope_serializer
 from core.api.errors import ApplicationError
 from core.api.pagination import cursor_page_schema
+from core.api.schema import string_filters
 from core.roles import ANYONE, Role
 
 AUDITOR = {Role.AUDITOR}
@@ -44,9 +45,7 @@ class EntryListView(APIView):
     required_roles = {"GET": AUDITOR}
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(name, OpenApiTypes.STR) for name in ("action", "actor", "object_type", "object_id")
-        ],
+        parameters=string_filters("action", "actor", "object_type", "object_id"),
         responses=cursor_page_schema("AuditEntryPage", AuditEntrySerializer),
         tags=["compliance"],
     )

@@ -1,8 +1,11 @@
-"""OpenAPI post-processing: document the common error shape on every operation."""
+"""OpenAPI helpers: the common error shape documented on every operation, and list filters."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -67,3 +70,8 @@ def _document_json_bodies(operation: dict[str, Any], components: dict[str, Any])
     content.pop(_FORM, None)
     if _MULTIPART in content and not _uploads_a_file(content[_MULTIPART].get("schema", {}), components):
         del content[_MULTIPART]
+
+
+def string_filters(*names: str) -> list[OpenApiParameter]:
+    """OpenAPI query parameters for a list endpoint's string filters (``?model=...&status=...``)."""
+    return [OpenApiParameter(name, OpenApiTypes.STR) for name in names]

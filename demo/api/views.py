@@ -28,9 +28,9 @@ from demo.scenarios import DemoScenarioResult, run_demo_scenarios
 from demo.stream import demo_version
 from monitoring.api.serializers import EvaluateInputSerializer, EvaluateResultSerializer
 from monitoring.api.views import principal_name
-from monitoring.checks import policy_threshold
+from monitoring.checks.selectors import completed_checks_by_window
+from monitoring.checks.services import policy_threshold
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
-from monitoring.selectors import completed_checks_by_window
 from registry.models import ModelVersion
 from registry.selectors import version_by_name
 from registry.services import current_policy

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from compliance.checkpoints import anchor_checkpoint, create_checkpoint
 from compliance.models import AuditEntry
 from demo.model import DEMO_MODEL_NAME, DEMO_POLICY
-from monitoring.checks import run_check
+from monitoring.checks.services import run_check
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck, IngestionRecord, PredictionRollup

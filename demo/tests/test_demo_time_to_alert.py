@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from demo import stream as demo_stream
 from monitoring.alerts.models import Alert
-from monitoring.checks import run_check
+from monitoring.checks.services import run_check
 from monitoring.models import FairnessCheck
 from registry.models import ModelVersion
 

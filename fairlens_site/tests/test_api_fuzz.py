@@ -61,7 +61,7 @@ def monitored_data(model_key: tuple[object, str], settings: Any) -> None:
     from compliance.checkpoints import anchor_checkpoint, create_checkpoint
     from compliance.verification import verify_log
     from monitoring.alerts.services import endpoint_create
-    from monitoring.tests.loan_checks import check_hour, ingest_loans, loan_version
+    from monitoring.checks.tests.builders import check_hour, ingest_loans, loan_version
 
     settings.WEBHOOK_ALLOW_INSECURE_HTTP = True
     settings.WEBHOOK_ALLOWED_PRIVATE_TARGETS = ["127.0.0.1:9"]

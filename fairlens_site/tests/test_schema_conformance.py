@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from monitoring.alerts.services import endpoint_create
-from monitoring.tests.loan_checks import check_hour, ingest_loans, loan_version
+from monitoring.checks.tests.builders import check_hour, ingest_loans, loan_version
 
 pytestmark = pytest.mark.django_db
 

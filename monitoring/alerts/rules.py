@@ -1,7 +1,7 @@
 """Alert rules: when a check opens an alert, how severe it is, and what its explanation says. Pure: no Django.
 
 * Only evidence opens or updates an alert: a paging comparison whose e-value passed the family threshold
-  (``m / alpha``, decision ``alert``; see ``monitoring.check_evidence``). A window's verdict
+  (``m / alpha``, decision ``alert``; see ``monitoring.checks.evidence``). A window's verdict
   (``significant_violation``, ``possible_violation``) is kept for reading and pages nobody by itself: re-testing
   overlapping windows every hour for every group and metric would page a compliant model every month.
   Exploratory intersection findings never page.

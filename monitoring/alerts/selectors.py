@@ -1,4 +1,4 @@
-"""Reads for checks, alerts, webhook endpoints and deliveries (filters as the API offers them)."""
+"""Reads for alerts, webhook endpoints and deliveries (filters as the API offers them)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django.db.models import Count, Q, QuerySet
 
 from core.api.errors import ApplicationError
 from monitoring.alerts.models import Alert, Delivery, WebhookEndpoint
-from monitoring.models import FairnessCheck
 from registry.models import MLModel
 
 
@@ -17,21 +16,6 @@ def _one(queryset: QuerySet, pk: int, what: str):  # noqa: ANN202 - returns the 
     if item is None:
         raise ApplicationError(f"No {what} {pk}.", code="not_found", status_code=404)
     return item
-
-
-def check_list(filters: Mapping[str, str]) -> QuerySet[FairnessCheck]:
-    checks = FairnessCheck.objects.select_related("model_version__model", "policy").order_by("-window_end", "-id")
-    if filters.get("model"):
-        checks = checks.filter(model_version__model__name=filters["model"])
-    if filters.get("version"):
-        checks = checks.filter(model_version__version=filters["version"])
-    if filters.get("status"):
-        checks = checks.filter(status_summary=filters["status"])
-    return checks
-
-
-def check_by_id(pk: int) -> FairnessCheck:
-    return _one(check_list({}), pk, "check")
 
 
 def alert_list(filters: Mapping[str, str]) -> QuerySet[Alert]:

@@ -26,8 +26,8 @@ from monitoring.alerts.models import Alert, Delivery, OutboxEvent, WebhookEndpoi
 from monitoring.alerts.signals import retraining_requested
 from monitoring.alerts.webhooks.signing import generate_secret, new_message_id, secret_bytes
 from monitoring.alerts.webhooks.ssrf import BlockedDestination
+from monitoring.checks.selectors import completed_checks_by_window, evidence_checks, is_stale
 from monitoring.models import FairnessCheck
-from monitoring.selectors import completed_checks_by_window, evidence_checks, is_stale
 from registry.models import MLModel
 from registry.services import current_policy
 
@@ -176,7 +176,7 @@ def _older_than_last_seen(check: FairnessCheck, alert: Alert) -> bool:
 def _resolve_by_evidence(check: FairnessCheck, alert: Alert, evidence: dict[str, Any], now: datetime) -> None:
     """Evidence of compliance (the reverse e-process since the alert opened) reached its threshold: resolve.
 
-    The next check of the version starts the subject's evidence afresh (see ``monitoring.checks``)."""
+    The next check of the version starts the subject's evidence afresh (see ``monitoring.checks.services``)."""
     if _older_than_last_seen(check, alert):
         return
     alert.status = Alert.Status.RESOLVED

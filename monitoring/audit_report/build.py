@@ -12,8 +12,8 @@ from compliance.crypto.canonical import sorted_json_sha256
 from compliance.integrity import Integrity, integrity_status
 from monitoring.alerts.models import Alert
 from monitoring.audit_report.period import Period
-from monitoring.check_analysis import counts_as_inputs
-from monitoring.checks import policy_threshold
+from monitoring.checks.analysis import counts_as_inputs
+from monitoring.checks.services import policy_threshold
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.models import FairnessCheck

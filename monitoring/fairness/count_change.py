@@ -21,7 +21,7 @@ to call). The mixture is what brought a moderate drop's delay down: DIR 0.70 at 
 (108 h with the adaptive bet alone at threshold 5). The estimated change time is the start of the earliest
 current excursion among the bets' CUSUMs.
 
-``detect_change_point`` stays for the window series it is given today; ``monitoring.check_analysis`` should
+``detect_change_point`` stays for the window series it is given today; ``monitoring.checks.analysis`` should
 call :func:`detect_count_change` on each comparison's stored state instead once the evidence is wired in.
 """
 

@@ -18,10 +18,10 @@ from compliance.tasks import resume_rewrap
 from monitoring.alerts.models import Delivery
 from monitoring.alerts.tasks import deliver_due_task
 from monitoring.alerts.tests.test_delivery import delivery_for, emit, make_endpoint, receiver  # noqa: F401 - a fixture
-from monitoring.checks import take_over
+from monitoring.checks.services import take_over
+from monitoring.checks.tests.builders import BASE, audit_count, ingest_loans, loan_version, window_end
 from monitoring.models import FairnessCheck, IngestionRecord
 from monitoring.tasks import reap_expired_claims_task, run_check_task
-from monitoring.tests.loan_checks import BASE, audit_count, ingest_loans, loan_version, window_end
 from registry.services import current_policy
 
 pytestmark = pytest.mark.django_db

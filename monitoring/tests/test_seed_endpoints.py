@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from compliance.models import AuditEntry
 from demo import stream as demo_stream
 from demo.evaluation import MAX_RETURNED_PREDICTIONS
-from monitoring.checks import run_check
+from monitoring.checks.services import run_check
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 from monitoring.tests.factories import prediction
 from registry.models import ModelVersion

@@ -171,7 +171,7 @@ def monitored_model(transactional_db: None) -> Any:
 
     from compliance.verification import verify_log
     from demo.model import DEMO_MODEL_NAME
-    from monitoring.checks import aligned_window_end, run_check
+    from monitoring.checks.services import aligned_window_end, run_check
     from registry.models import ModelVersion
     from registry.services import current_policy
 

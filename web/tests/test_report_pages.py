@@ -26,12 +26,12 @@ from compliance.verification import verify_log
 from conftest import totp_code
 from monitoring.alerts.models import Alert
 from monitoring.alerts.services import acknowledge_alert
-from monitoring.check_analysis import counts_as_inputs
-from monitoring.checks import run_check
+from monitoring.checks.analysis import counts_as_inputs
+from monitoring.checks.services import run_check
+from monitoring.checks.tests.builders import BASE, HOUR, ingest_loans, loan_version
 from monitoring.models import FairnessCheck
 from monitoring.reporting import engine_policy, reports_from_counts
 from monitoring.selectors import window_counts
-from monitoring.tests.loan_checks import BASE, HOUR, ingest_loans, loan_version
 from registry.models import ModelVersion
 from registry.services import current_policy, register_model, version_set_stage
 

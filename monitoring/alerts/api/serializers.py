@@ -1,16 +1,11 @@
-"""Shapes of checks, alerts, webhook endpoints and deliveries in the API."""
+"""Shapes of alerts, webhook endpoints and deliveries in the API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from django.utils import timezone
 from rest_framework import serializers
 
 from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, WebhookEndpoint
-from monitoring.models import CHECK_RECORD_FIELDS, FairnessCheck
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EVENT_TYPES = (
     "alert.opened",
     "alert.escalated",
@@ -20,32 +15,6 @@ EVENT_TYPES = (
     "retraining.requested",
     "retraining.completed",
 )
-
-
-class CheckSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="model_version.model.name", read_only=True)
-    version = serializers.CharField(source="model_version.version", read_only=True)
-    policy_version = serializers.IntegerField(source="policy.version", read_only=True)
-
-    class Meta:
-        model = FairnessCheck
-        fields = ("id", "model", "version", "policy_version", *CHECK_RECORD_FIELDS)
-        read_only_fields = fields
-
-
-class CheckRunInputSerializer(serializers.Serializer):
-    model = serializers.CharField(max_length=100)
-    version = serializers.CharField(max_length=50)
-    window_end = serializers.DateTimeField(required=False, help_text="Defaults to now; not in the future.")
-
-    def validate_window_end(self, value: datetime) -> datetime:
-        # A window that has not ended would be stored, once and for good, with part of its data; a time
-        # before the epoch is a typo (and years near 1 overflow when the window start is computed).
-        if value > timezone.now():
-            raise serializers.ValidationError("A window can be checked once it has ended; this one is in the future.")
-        if value < EPOCH:
-            raise serializers.ValidationError("Give a time after 1970-01-01.")
-        return value
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -3,8 +3,6 @@ from django.urls import path
 from monitoring.alerts.api import views
 
 urlpatterns = [
-    path("checks/", views.CheckListView.as_view(), name="check-list"),
-    path("checks/<int:check_id>/", views.CheckDetailView.as_view(), name="check-detail"),
     path("alerts/", views.AlertListView.as_view(), name="alert-list"),
     path("alerts/<int:alert_id>/", views.AlertDetailView.as_view(), name="alert-detail"),
     path("alerts/<int:alert_id>/acknowledge", views.AlertAcknowledgeView.as_view(), name="alert-acknowledge"),

@@ -1,10 +1,8 @@
-"""Checks, alerts (acknowledge, resolve, decrypt), webhook endpoints and deliveries under /api/v1/."""
+"""Alerts (acknowledge, resolve, decrypt), webhook endpoints and deliveries under /api/v1/."""
 
 from __future__ import annotations
 
-from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -13,12 +11,11 @@ from rest_framework.views import APIView
 
 from compliance.api.serializers import DecryptInputSerializer
 from compliance.field_encryption import decrypt_for
+from core.api.schema import string_filters
 from core.roles import Role
 from monitoring.alerts import selectors, services
 from monitoring.alerts.api.serializers import (
     AlertSerializer,
-    CheckRunInputSerializer,
-    CheckSerializer,
     DeliverySerializer,
     EndpointCreatedSerializer,
     EndpointInputSerializer,
@@ -26,58 +23,13 @@ from monitoring.alerts.api.serializers import (
     EndpointUpdateSerializer,
     NoteInputSerializer,
 )
-from monitoring.checks import CheckBusy, run_check
-from registry.selectors import model_by_name, version_by_name
+from registry.selectors import model_by_name
 
 READERS = {Role.MONITOR, Role.AUDITOR, Role.ADMIN}
 OPERATORS = {Role.MONITOR, Role.ADMIN}
 ADMIN = {Role.ADMIN}
 ADMIN_AUDITOR = {Role.ADMIN, Role.AUDITOR}
 AUDITOR = {Role.AUDITOR}
-
-
-def _filters(*names: str) -> list[OpenApiParameter]:
-    return [OpenApiParameter(name, OpenApiTypes.STR) for name in names]
-
-
-class CheckListView(ListAPIView):
-    """Fairness checks, newest window first; monitors and admins can run one now (trigger ``manual``)."""
-
-    required_roles = {"GET": READERS, "POST": OPERATORS}
-    serializer_class = CheckSerializer
-
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
-        return selectors.check_list(self.request.query_params)
-
-    @extend_schema(parameters=_filters("model", "version", "status"), tags=["checks"])
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(request=CheckRunInputSerializer, responses={201: CheckSerializer}, tags=["checks"])
-    def post(self, request: Request) -> Response:
-        data = CheckRunInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = version_by_name(data.validated_data["model"], data.validated_data["version"])
-        try:
-            check = run_check(
-                model_version=version,
-                window_end=data.validated_data.get("window_end") or timezone.now(),
-                trigger="manual",
-                claim_token=f"request:{request.user.pk}:{timezone.now().timestamp()}",
-            )
-        except CheckBusy as busy:
-            raise services.ApplicationError(str(busy), code="check_running", status_code=409) from None
-        except ValueError as exc:
-            raise services.ApplicationError(str(exc), code="no_policy", status_code=409) from None
-        return Response(CheckSerializer(check).data, status=status.HTTP_201_CREATED)
-
-
-class CheckDetailView(APIView):
-    required_roles = {"GET": READERS}
-
-    @extend_schema(responses=CheckSerializer, tags=["checks"])
-    def get(self, request: Request, check_id: int) -> Response:
-        return Response(CheckSerializer(selectors.check_by_id(check_id)).data)
 
 
 class AlertListView(ListAPIView):
@@ -89,7 +41,7 @@ class AlertListView(ListAPIView):
     def get_queryset(self):  # noqa: ANN201 - DRF hook
         return selectors.alert_list(self.request.query_params)
 
-    @extend_schema(parameters=_filters("status", "severity", "metric", "model"), tags=["alerts"])
+    @extend_schema(parameters=string_filters("status", "severity", "metric", "model"), tags=["alerts"])
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -225,7 +177,7 @@ class DeliveryListView(ListAPIView):
     def get_queryset(self):  # noqa: ANN201 - DRF hook
         return selectors.delivery_list(self.request.query_params)
 
-    @extend_schema(parameters=_filters("status", "endpoint", "event_type"), tags=["webhooks"])
+    @extend_schema(parameters=string_filters("status", "endpoint", "event_type"), tags=["webhooks"])
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 

@@ -21,9 +21,9 @@ from compliance.models import AuditEntry
 from monitoring.alerts import rules
 from monitoring.alerts.models import Alert, OutboxEvent
 from monitoring.alerts.services import resolve_alert
-from monitoring.check_evidence import hour_index
+from monitoring.checks.evidence import hour_index
+from monitoring.checks.tests.builders import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
 from monitoring.models import FairnessCheck
-from monitoring.tests.loan_checks import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
 
 pytestmark = pytest.mark.django_db
 

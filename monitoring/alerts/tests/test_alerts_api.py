@@ -17,8 +17,8 @@ from conftest import totp_code
 from monitoring.alerts import services
 from monitoring.alerts.delivery import deliver
 from monitoring.alerts.models import Alert, Delivery, WebhookEndpoint
+from monitoring.checks.tests.builders import BASE, check_hour, ingest_loans, loan_version, window_end
 from monitoring.models import FairnessCheck
-from monitoring.tests.loan_checks import BASE, check_hour, ingest_loans, loan_version, window_end
 from registry.services import current_policy
 
 pytestmark = pytest.mark.django_db

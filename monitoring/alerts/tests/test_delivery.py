@@ -26,7 +26,7 @@ from monitoring.alerts import services
 from monitoring.alerts.delivery import deliver, due_delivery_ids
 from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from monitoring.alerts.tasks import deliver_due_task
-from monitoring.tests.loan_checks import check_hour, ingest_loans, loan_version
+from monitoring.checks.tests.builders import check_hour, ingest_loans, loan_version
 from registry.services import policy_create
 
 pytestmark = pytest.mark.django_db

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from monitoring.alerts.models import Alert
-from monitoring.check_evidence import hour_index
-from monitoring.checks import redraw
+from monitoring.checks.evidence import hour_index
+from monitoring.checks.services import redraw
+from monitoring.checks.tests.builders import BASE, check_hour, ingest_loans, ingest_rates, loan_version
 from monitoring.fairness import ConfusionCounts
 from monitoring.fairness.comparisons import build_comparison
 from monitoring.fairness.sequential import SequentialSettings, advance_state, evidence, new_state
-from monitoring.tests.loan_checks import BASE, check_hour, ingest_loans, ingest_rates, loan_version
 from registry.services import current_policy, policy_create
 
 pytestmark = pytest.mark.django_db

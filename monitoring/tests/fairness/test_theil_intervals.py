@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from monitoring.check_analysis import worst_group
+from monitoring.checks.analysis import worst_group
 from monitoring.fairness import (
     ConfusionCounts,
     FairnessPolicy,

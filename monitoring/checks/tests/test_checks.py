@@ -1,6 +1,6 @@
 """Fairness checks over ingested loan decisions: one row per window, alerts, leases, recomputation, scheduling.
 
-The builders (loan decisions for one hour, the check of its window) are in ``monitoring/tests/loan_checks.py``.
+The builders (loan decisions for one hour, the check of its window) are in ``monitoring/checks/tests/builders.py``.
 """
 
 from __future__ import annotations
@@ -20,19 +20,16 @@ from compliance.models import AuditEntry
 from conftest import totp_code
 from core.api.errors import ApplicationError
 from monitoring.alerts.models import Alert, OutboxEvent
-from monitoring.check_analysis import analyse_window
-from monitoring.check_evidence import advance_evidence, hour_index
-from monitoring.checks import (
+from monitoring.checks.analysis import analyse_window
+from monitoring.checks.evidence import advance_evidence, hour_index
+from monitoring.checks.services import (
     CheckBusy,
     baseline_histograms,
     due_checks,
     open_ingestion_gate,
     redraw,
 )
-from monitoring.fairness import GroupedCounts
-from monitoring.models import FairnessCheck, IngestionCheckGate
-from monitoring.reporting import engine_policy
-from monitoring.tests.loan_checks import (
+from monitoring.checks.tests.builders import (
     BASE,
     HOUR,
     audit_count,
@@ -43,6 +40,9 @@ from monitoring.tests.loan_checks import (
     loan_version,
     window_end,
 )
+from monitoring.fairness import GroupedCounts
+from monitoring.models import FairnessCheck, IngestionCheckGate
+from monitoring.reporting import engine_policy
 from registry.models import ModelVersion
 from registry.services import current_policy
 

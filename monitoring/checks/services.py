@@ -21,8 +21,9 @@ from django.utils import timezone
 from compliance.crypto.canonical import sorted_json_sha256
 from compliance.services import audit_append
 from core.task_queue import enqueue
-from monitoring.check_analysis import analyse_window, counts_as_inputs, counts_from_inputs
-from monitoring.check_evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
+from monitoring.checks.analysis import analyse_window, counts_as_inputs, counts_from_inputs
+from monitoring.checks.evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
+from monitoring.checks.selectors import completed_checks_by_window, evidence_chain_head, evidence_checks, is_stale
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.forecast import FORECAST_PERIODS
 from monitoring.fairness.version import ENGINE_VERSION
@@ -30,11 +31,7 @@ from monitoring.group_labels import display_label
 from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
 from monitoring.reporting import engine_policy
 from monitoring.selectors import (
-    completed_checks_by_window,
-    evidence_chain_head,
-    evidence_checks,
     hourly_counts,
-    is_stale,
     period_selection_counts,
     predictions_received,
     window_counts,

@@ -9,11 +9,11 @@ import pytest
 from django.db.models import Sum
 
 from monitoring.alerts.models import Alert
-from monitoring.check_evidence import hour_index
-from monitoring.checks import ComputedCheck, compute_check, store_check
+from monitoring.checks.evidence import hour_index
+from monitoring.checks.selectors import evidence_chain_head
+from monitoring.checks.services import ComputedCheck, compute_check, store_check
+from monitoring.checks.tests.builders import BASE, HOUR, check_hour, ingest_rates, loan_version, window_end
 from monitoring.models import FairnessCheck, PredictionRollup
-from monitoring.selectors import evidence_chain_head
-from monitoring.tests.loan_checks import BASE, HOUR, check_hour, ingest_rates, loan_version, window_end
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +156,7 @@ def test_of_two_checks_racing_on_one_head_the_older_window_stored_first_leaves_n
 
 
 def test_a_superseded_check_is_redrawn_exactly() -> None:
-    from monitoring.checks import redraw
+    from monitoring.checks.services import redraw
     from registry.services import current_policy
 
     version = loan_version(window_hours=24)

@@ -1,6 +1,6 @@
 """A check's anytime-valid evidence: the stored state advanced through the hours closed since. Pure: no Django.
 
-A check hands in what it read (see ``monitoring.checks``): the previous check's evidence (or nothing: a fresh
+A check hands in what it read (see ``monitoring.checks.services``): the previous check's evidence (or nothing: a fresh
 chain), the hourly bucket counts closed since that evidence's last processed hour, the alert subjects whose
 evidence must start again (resolved alerts), and the hour a fresh state starts at. :func:`advance_evidence`
 returns the new evidence: one stored state per banded comparison (:mod:`monitoring.fairness.sequential`), its

@@ -1,7 +1,7 @@
 """What a fairness check concludes from a window's counts, its evidence and the checks before it. Pure: no Django.
 
 Inputs are plain data (counts per attribute and group, score histograms, the earlier headline DIRs, the
-evidence of :mod:`monitoring.check_evidence`), so a stored check can be recomputed from its stored inputs and
+evidence of :mod:`monitoring.checks.evidence`), so a stored check can be recomputed from its stored inputs and
 must give the same result.
 
 Windows are for reading: each window's estimates, 95% intervals and verdicts (``significant_violation``,
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from monitoring.check_evidence import change_summary, subjects
+from monitoring.checks.evidence import change_summary, subjects
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness import (
     ConfusionCounts,

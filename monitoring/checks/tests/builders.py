@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compliance.models import AuditEntry
-from monitoring.checks import run_check
+from monitoring.checks.services import run_check
 from monitoring.fairness import ConfusionCounts, GroupedCounts, generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from monitoring.check_evidence import hour_index
-from monitoring.checks import redraw
+from monitoring.checks.evidence import hour_index
+from monitoring.checks.services import redraw
+from monitoring.checks.tests.builders import BASE, check_hour, ingest_items, loan_version, stamp
 from monitoring.services import ingest_labels
-from monitoring.tests.loan_checks import BASE, check_hour, ingest_items, loan_version, stamp
 from registry.services import current_policy
 
 pytestmark = pytest.mark.django_db

@@ -20,14 +20,22 @@ from rest_framework.test import APIClient
 
 from monitoring.alerts.models import Alert, OutboxEvent
 from monitoring.alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
-from monitoring.check_evidence import hour_index
-from monitoring.checks import due_checks, run_check
+from monitoring.checks.evidence import hour_index
+from monitoring.checks.selectors import completed_checks_by_window
+from monitoring.checks.services import due_checks, run_check
+from monitoring.checks.tests.builders import (
+    BASE,
+    HOUR,
+    audit_count,
+    check_hour,
+    ingest_items,
+    ingest_rates,
+    loan_version,
+)
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.models import FairnessCheck
-from monitoring.selectors import completed_checks_by_window
 from monitoring.services import ingest_predictions
 from monitoring.tasks import run_check_task
-from monitoring.tests.loan_checks import BASE, HOUR, audit_count, check_hour, ingest_items, ingest_rates, loan_version
 from registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,86 @@
+"""Reads of stored checks: the API's list, a version's checks by window, the evidence chain, the current check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import QuerySet
+
+from core.api.errors import ApplicationError
+from monitoring.models import FairnessCheck
+
+
+def check_list(filters: Mapping[str, str]) -> QuerySet[FairnessCheck]:
+    checks = FairnessCheck.objects.select_related("model_version__model", "policy").order_by("-window_end", "-id")
+    if filters.get("model"):
+        checks = checks.filter(model_version__model__name=filters["model"])
+    if filters.get("version"):
+        checks = checks.filter(model_version__version=filters["version"])
+    if filters.get("status"):
+        checks = checks.filter(status_summary=filters["status"])
+    return checks
+
+
+def check_by_id(pk: int) -> FairnessCheck:
+    check = check_list({}).filter(pk=pk).first()
+    if check is None:
+        raise ApplicationError(f"No check {pk}.", code="not_found", status_code=404)
+    return check
+
+
+def completed_checks_by_window(model_version_id: int) -> QuerySet[FairnessCheck]:
+    """A version's completed checks, latest window first.
+
+    Window end, not completion order: checks of older windows may complete late (a scheduled check of the hour
+    that closed at 03:00 can run after an ingestion-triggered one ending 03:39), and what is current is what
+    the latest window says. Checks of the same window end (another policy version) are ordered by completion.
+    """
+    return FairnessCheck.objects.filter(
+        model_version_id=model_version_id, status=FairnessCheck.Status.COMPLETED
+    ).order_by("-window_end", "-completed_at", "-id")
+
+
+def is_stale(check: FairnessCheck) -> bool:
+    """Whether another completed check of the version covers a later window than ``check`` does."""
+    return (
+        completed_checks_by_window(check.model_version_id)
+        .exclude(pk=check.pk)
+        .filter(window_end__gt=check.window_end)
+        .exists()
+    )
+
+
+def evidence_checks(model_version_id: int) -> QuerySet[FairnessCheck]:
+    """The version's checks that brought new evidence (``new_evidence``), latest window first: the checks a
+    persisting violation is counted over."""
+    return completed_checks_by_window(model_version_id).filter(new_evidence=True)
+
+
+def evidence_chain_head(check: FairnessCheck) -> FairnessCheck | None:
+    """The latest completed check of the same version and policy version whose evidence is in the chain:
+    the check whose stored evidence this one continues."""
+    return (
+        FairnessCheck.objects.filter(
+            model_version_id=check.model_version_id,
+            policy_id=check.policy_id,
+            status=FairnessCheck.Status.COMPLETED,
+            result__evidence__chained=True,
+        )
+        .exclude(pk=check.pk)
+        .order_by("-window_end", "-completed_at", "-id")
+        .first()
+    )
+
+
+def current_check_summary(model_version_id: int) -> dict[str, Any] | None:
+    """Status, headline DIR and completion time of the version's current check (its latest window)."""
+    return completed_checks_by_window(model_version_id).values("status_summary", "headline_dir", "completed_at").first()
+
+
+def recent_completed_checks(model_version_id: int, limit: int) -> list[FairnessCheck]:
+    """The completed checks of the version's last ``limit`` windows, oldest window first (a chart's x-axis): the
+    last one is the current check, whatever order they completed in. Without their (large) inputs."""
+    checks = list(completed_checks_by_window(model_version_id).defer("inputs")[:limit])
+    checks.reverse()
+    return checks
