@@ -2,7 +2,9 @@
 
 Counts per group -> metrics with confidence intervals -> policy verdicts, plus trend, forecast, change-point
 detection, drift tests, a loan-data simulator and explanations. Every metric for binary outcomes is a function
-of per-group confusion counts, so stored rollups can be summed and fed straight into :func:`fairness_report`.
+of per-group confusion counts, so stored rollups can be summed and fed straight into the front door,
+:func:`evaluate` (counts or a DataFrame and a policy in, a :class:`FairnessReport` out: ``.by_group()`` as a
+DataFrame, ``.to_dict()`` as JSON). The other names are its building blocks and the seed's spellings.
 """
 
 from monitoring.fairness.changepoint import ChangePoint, detect_change_point
@@ -101,6 +103,7 @@ from monitoring.fairness.report import (
     GroupSummary,
     WorstCase,
     compare_groups,
+    evaluate,
     evaluate_fairness,
     evaluate_frame,
     fairness_report,
@@ -172,6 +175,7 @@ __all__ = [
     "disparate_impact_ratio_from_counts",
     "equal_opportunity_diff",
     "equal_opportunity_difference_from_counts",
+    "evaluate",
     "evaluate_fairness",
     "evaluate_frame",
     "fairness_report",

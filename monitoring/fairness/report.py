@@ -1,9 +1,12 @@
 """The fairness report of one protected attribute: every group against the privileged (reference) group.
 
-:func:`fairness_report` needs only :class:`GroupedCounts`, so the platform can feed it summed rollup rows;
-:func:`evaluate_fairness` and :func:`evaluate_frame` count raw arrays or DataFrame columns first and validate
-the input strictly (one group only, or a privileged value that never occurs, is an input error there, whereas
-an empty group in stored counts is just an undefined metric).
+The front door is :func:`evaluate`: per-group counts or a DataFrame in, one :class:`FairnessReport` out, read as
+a table (:meth:`FairnessReport.by_group`) or as JSON (:meth:`FairnessReport.to_dict`). Counts are taken as they
+are (the platform feeds it summed rollup rows, where an empty group is just an undefined metric); a DataFrame is
+counted first and validated strictly (one group only, or a privileged value that never occurs, is an input
+error). :func:`fairness_report` (counts), :func:`evaluate_frame` (a DataFrame) and :func:`evaluate_fairness`
+(raw arrays) are the spellings the rest of the code and the seed's callers already use; all three build the
+same report.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from monitoring.fairness.counts import ConfusionCounts, GroupedCounts, confusion_counts, counts_from_frame
-from monitoring.fairness.errors import PrivilegedValueMissingError, SingleGroupError
+from monitoring.fairness.errors import InvalidParameterError, PrivilegedValueMissingError, SingleGroupError
 from monitoring.fairness.limits import is_above
 from monitoring.fairness.metrics import (
     MetricValue,
@@ -124,6 +127,37 @@ class FairnessReport:
         """JSON-ready nested dict of native Python types (tuple group labels become lists)."""
         return to_native(self) | {"attribute": self.attribute}
 
+    def by_group(self, *, intervals: bool = False) -> pd.DataFrame:
+        """One row per group (the reference group first), like fairlearn's ``MetricFrame.by_group``.
+
+        Columns: ``n``, the group's rates and impact ratio, then each comparison with the reference group
+        (``NaN`` in the reference row, and wherever a metric is undefined) and the comparison's ``verdict``.
+        ``intervals=True`` adds ``<metric>_lower`` and ``<metric>_upper`` after each metric.
+        """
+        comparisons = {comparison.group: comparison for comparison in self.comparisons}
+        ordered = sorted(self.groups, key=lambda summary: summary.group != self.privileged)
+        rows = []
+        for summary in ordered:
+            row: dict[str, Any] = {"group": summary.group, "n": summary.counts.n}
+            metrics = {name: getattr(summary, name) for name in _GROUP_METRICS}
+            comparison = comparisons.get(summary.group)
+            for name in _COMPARISON_FUNCTIONS:
+                metrics[name] = comparison.metric(name) if comparison else MetricValue.undefined("reference_group")
+            for name, metric in metrics.items():
+                row[name] = math.nan if metric.value is None else metric.value
+                if intervals:
+                    row[f"{name}_lower"] = math.nan if metric.lower is None else metric.lower
+                    row[f"{name}_upper"] = math.nan if metric.upper is None else metric.upper
+            row["verdict"] = comparison.verdict.value if comparison and comparison.verdict else None
+            rows.append(row)
+        index_name = self.attribute if len(self.attributes) == 1 else self.attributes
+        table = pd.DataFrame(rows).set_index("group")
+        table.index.name = index_name if isinstance(index_name, str) else " x ".join(index_name)
+        return table
+
+
+_GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "impact_ratio")
+
 
 # Which group sizes a metric depends on: its verdict is "insufficient_data" when any of them is too small.
 # Effective sizes, so that weights scaled by a constant neither create nor hide data.
@@ -197,6 +231,52 @@ def _worst_cases(comparisons: Sequence[GroupComparison], groups: Sequence[GroupS
     else:
         worst["impact_ratio"] = WorstCase("impact_ratio", None, MetricValue.undefined("no_defined_comparison"))
     return worst
+
+
+def evaluate(
+    data: GroupedCounts | pd.DataFrame,
+    privileged: Hashable,
+    *,
+    policy: FairnessPolicy | None = None,
+    protected: str | Sequence[str] | None = None,
+    prediction: str | None = None,
+    label: str | None = None,
+    favorable_label: Any = 1,
+    weight: str | None = None,
+    allow_unlabeled: bool = False,
+) -> FairnessReport:
+    """The engine's front door: the fairness report of ``data`` against the ``privileged`` group under ``policy``.
+
+    ``data`` is either :class:`GroupedCounts` (one attribute or intersection; taken as they are) or a DataFrame,
+    for which ``protected`` (a column, or columns for an intersection with a tuple ``privileged``) and
+    ``prediction`` name the columns, ``label`` the true outcome if known, and ``weight`` a sample-weight column.
+    """
+    if isinstance(data, GroupedCounts):
+        frame_only = {"protected": protected, "prediction": prediction, "label": label, "weight": weight}
+        given = sorted(name for name, value in frame_only.items() if value is not None)
+        if given or allow_unlabeled or favorable_label != 1:
+            raise InvalidParameterError(
+                f"{', '.join(given) or 'favorable_label/allow_unlabeled'} describe DataFrame columns; counts are "
+                "already counted (flip the counts for favorable_label=0 before passing them)."
+            )
+        return fairness_report(data, privileged, policy=policy)
+    if isinstance(data, pd.DataFrame):
+        if protected is None or prediction is None:
+            raise InvalidParameterError("A DataFrame needs protected= and prediction= (its column names).")
+        grouped = counts_from_frame(
+            data,
+            protected,
+            prediction=prediction,
+            label=label,
+            favorable_label=favorable_label,
+            weight=weight,
+            allow_unlabeled=allow_unlabeled,
+        )
+        require_comparable(grouped, privileged)
+        return fairness_report(grouped, privileged, policy=policy)
+    raise InvalidParameterError(
+        f"evaluate() takes GroupedCounts or a pandas DataFrame, not {type(data).__name__}.", value=type(data).__name__
+    )
 
 
 def fairness_report(
@@ -308,16 +388,16 @@ def evaluate_frame(
     n_bootstrap: int = 2000,
     seed: int = 0,
 ) -> FairnessReport:
-    """Count DataFrame columns with :func:`counts_from_frame` (intersections: a tuple ``privileged``),
-    validate, and build :func:`fairness_report`."""
-    grouped = counts_from_frame(
+    """:func:`evaluate` of a DataFrame (``n_bootstrap`` and ``seed`` are accepted and unused, as in
+    :func:`fairness_report`)."""
+    return evaluate(
         frame,
-        protected,
+        privileged,
+        policy=policy,
+        protected=protected,
         prediction=prediction,
         label=label,
         favorable_label=favorable_label,
         weight=weight,
         allow_unlabeled=allow_unlabeled,
     )
-    require_comparable(grouped, privileged)
-    return fairness_report(grouped, privileged, policy=policy, n_bootstrap=n_bootstrap, seed=seed)
