@@ -84,7 +84,7 @@ def load_through_service(version_id: int, rows: int, seed: int) -> None:
     from django.conf import settings
 
     from monitoring.ingestion.parsing import frame_from_csv
-    from monitoring.services import ingest_predictions
+    from monitoring.ingestion.services import ingest_predictions
     from registry.models import ModelVersion
 
     model_version = ModelVersion.objects.select_related("model").get(pk=version_id)
@@ -129,8 +129,8 @@ def window_report(version_id: int) -> tuple[dict[str, Any], float, float]:
 
     The model version and its policy are read once outside the timing, as a check has them already.
     """
+    from monitoring.ingestion.selectors import window_counts
     from monitoring.reporting import engine_policy, reports_from_counts
-    from monitoring.selectors import window_counts
     from registry.models import ModelVersion
     from registry.services import current_policy
 
@@ -160,7 +160,7 @@ def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
     """The evidence step of a check, from scratch over 720 hours and incrementally over the last one (ms)."""
     from monitoring.checks.evidence import advance_evidence, hour_index
     from monitoring.checks.services import _policy_engine, previous_evidence
-    from monitoring.selectors import hourly_counts, window_counts
+    from monitoring.ingestion.selectors import hourly_counts, window_counts
     from registry.models import ModelVersion
     from registry.services import current_policy
 

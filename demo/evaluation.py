@@ -24,13 +24,13 @@ from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from demo.model import predict_frame
 from monitoring.fairness import generate_loan_data
+from monitoring.ingestion.locking import retry_when_locked
 from monitoring.ingestion.parsing import frame_from_json_records, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
-from monitoring.locking import retry_when_locked
+from monitoring.ingestion.services import protected_attributes_for
+from monitoring.ingestion.summaries import explain_alert, finish_record
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
-from monitoring.records import explain_alert, finish_record
-from monitoring.services import protected_attributes_for
 from registry.models import ModelVersion
 from registry.services import load_model
 

@@ -21,8 +21,8 @@ from monitoring.fairness import (
     generate_loan_data,
     to_native,
 )
+from monitoring.ingestion.summaries import finish_record
 from monitoring.models import IngestionRecord
-from monitoring.records import finish_record
 from registry.models import ModelVersion
 
 logger = logging.getLogger("fairlens.monitor")

@@ -22,8 +22,8 @@ from django.conf import settings
 from demo.evaluation import simulate_decisions
 from demo.model import DEMO_MODEL_NAME
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.services import ingest_predictions
 from monitoring.models import IngestionRecord
-from monitoring.services import ingest_predictions
 from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version
 

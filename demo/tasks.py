@@ -63,7 +63,7 @@ def retrain_task(version_id: int, reason: str) -> int | None:
 def demo_stream_task() -> int:
     """Post one batch of simulated predictions for the demo model (make run), drift rising over time.
 
-    Storing reruns itself while SQLite is locked (see monitoring.locking); a batch that still failed stored
+    Storing reruns itself while SQLite is locked (see monitoring.ingestion.locking); a batch that still failed stored
     nothing, so the task's own retry makes a fresh one.
     """
     if not settings.FAIRLENS_DEMO_STREAM:

@@ -20,6 +20,7 @@ from monitoring.fairness import (
     GroupedCounts,
     fairness_report,
 )
+from monitoring.fairness.counts import flip_favorable
 from monitoring.fairness.metrics import MetricValue
 from monitoring.group_labels import display_label
 from monitoring.ingestion.rollup_math import rollup_deltas
@@ -131,15 +132,3 @@ def counts_of_frame(frame: pd.DataFrame, attributes: Sequence[str], favorable_la
         )
         for attribute, groups in grouped.items()
     }
-
-
-def flip_favorable(counts: ConfusionCounts) -> ConfusionCounts:
-    """Counts with label 0 as the favorable outcome: what was a true negative is now a true positive, etc."""
-    return ConfusionCounts(
-        tp=counts.tn,
-        fp=counts.fn,
-        tn=counts.tp,
-        fn=counts.fp,
-        unlabeled_pos=counts.unlabeled_neg,
-        unlabeled_neg=counts.unlabeled_pos,
-    )

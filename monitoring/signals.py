@@ -10,6 +10,9 @@ in one rolls the check back, so a check is never stored without what it says hav
 ``since`` (the chain head's completion time). Each receiver returns the subjects ``(attribute, group,
 metric)`` whose evidence starts afresh: the alerts app returns those of alerts resolved since then.
 
+``predictions_stored`` is sent by ingestion once a batch of predictions or labels has committed, with
+``model_version``: the checks enqueue a near-real-time check of the version (at most one per debounce period).
+
 ``checks_dispatching`` is sent by the beat dispatcher before it enqueues the due checks, so the layers that
 act on check results can make sure they are ready (the alerts app creates the default webhook endpoint).
 """
@@ -19,3 +22,4 @@ from django.dispatch import Signal
 check_stored = Signal()
 evidence_resets = Signal()
 checks_dispatching = Signal()
+predictions_stored = Signal()

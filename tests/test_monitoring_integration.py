@@ -47,8 +47,8 @@ from monitoring.alerts.services import emit_event, endpoint_create
 from monitoring.checks.services import aligned_window_end
 from monitoring.fairness import generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.services import ingest_predictions
 from monitoring.models import FairnessCheck, IngestionCheckGate
-from monitoring.services import ingest_predictions
 from monitoring.tasks import run_check_task
 from registry.models import ModelVersion, MonitoringPolicy
 from registry.services import current_policy, register_model

@@ -20,8 +20,8 @@ from demo.model import DEMO_MODEL_NAME, DEMO_POLICY
 from monitoring.checks.services import run_check
 from monitoring.fairness import pre_alert_check, predict_drift, rolling_average, to_native
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.services import ingest_predictions
 from monitoring.models import FairnessCheck, IngestionRecord, PredictionRollup
-from monitoring.services import ingest_predictions
 from registry.models import ModelVersion
 from registry.services import register_model
 

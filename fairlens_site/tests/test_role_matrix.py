@@ -272,8 +272,8 @@ def _monitoring_targets(version: Any) -> dict[str, str]:
 
 
 def _audited_record(version: Any) -> Any:
+    from monitoring.ingestion.summaries import finish_record
     from monitoring.models import IngestionRecord
-    from monitoring.records import finish_record
 
     record = IngestionRecord.objects.create(model_version=version, source="submit", principal="matrix")
     finish_record(record, summary={"alert": True}, explanation="DIR = 0.50 (<0.8). Potential bias.")

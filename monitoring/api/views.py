@@ -18,8 +18,6 @@ from core.api.envelope import envelope, envelope_serializer
 from core.api.errors import ApplicationError
 from core.api.pagination import cursor_page_schema
 from core.roles import MODEL_CLIENT, Role, roles_of
-from monitoring import selectors as monitoring_selectors
-from monitoring import services
 from monitoring.api.parsers import RawBody, RawCSVParser, RawJSONParser
 from monitoring.api.serializers import (
     IngestionResultSerializer,
@@ -31,6 +29,9 @@ from monitoring.api.serializers import (
     SubmitResultSerializer,
 )
 from monitoring.idempotency import run_idempotently
+from monitoring.ingestion import selectors as monitoring_selectors
+from monitoring.ingestion import services
+from monitoring.ingestion.locking import retry_when_locked
 from monitoring.ingestion.parsing import (
     bad_batch,
     frame_from_csv,
@@ -38,10 +39,9 @@ from monitoring.ingestion.parsing import (
     labels_from_csv,
     parse_json_body,
 )
-from monitoring.locking import retry_when_locked
+from monitoring.ingestion.summaries import explain_alert, finish_record
 from monitoring.metrics_service import batch_metrics
 from monitoring.models import IngestionRecord
-from monitoring.records import explain_alert, finish_record
 from registry.models import MLModel, ModelVersion
 from registry.selectors import version_by_name
 

@@ -16,9 +16,9 @@ from monitoring.checks.analysis import counts_as_inputs
 from monitoring.checks.services import policy_threshold
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.version import ENGINE_VERSION
+from monitoring.ingestion.selectors import window_counts
 from monitoring.models import FairnessCheck
 from monitoring.reporting import engine_policy, reports_from_counts
-from monitoring.selectors import window_counts
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import current_version
 from registry.services import current_policy

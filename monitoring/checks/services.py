@@ -28,9 +28,7 @@ from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.forecast import FORECAST_PERIODS
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.group_labels import display_label
-from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
-from monitoring.reporting import engine_policy
-from monitoring.selectors import (
+from monitoring.ingestion.selectors import (
     hourly_counts,
     period_selection_counts,
     predictions_received,
@@ -38,6 +36,8 @@ from monitoring.selectors import (
     window_has_data,
     window_score_histograms,
 )
+from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
+from monitoring.reporting import engine_policy
 from monitoring.signals import check_stored, evidence_resets
 from registry.models import ModelVersion, MonitoringPolicy
 from registry.services import current_policy
@@ -573,9 +573,10 @@ def open_ingestion_gate(model_version: ModelVersion, now: datetime) -> bool:
     return True
 
 
-def enqueue_ingestion_check(model_version: ModelVersion) -> None:
-    """After an ingestion commits: a near-real-time check of the version, at most one per debounce period.
-    The task is named, not imported: ingestion is below the task module that runs checks."""
+def enqueue_ingestion_check(model_version: ModelVersion, **_signal: Any) -> None:
+    """After an ingestion commits (``monitoring.signals.predictions_stored``): a near-real-time check of the
+    version, at most one per debounce period. The task is named, not imported: checks are below the task module
+    that runs them."""
     now = timezone.now()
     if not open_ingestion_gate(model_version, now):
         return

@@ -467,3 +467,15 @@ def counts_by_attribute(
         encoded = combine_group_codes([encoded_single[name] for name in combo])
         result[combo] = grouped_from_table(combo, encoded, *tally(encoded, predicted, truth, weights))
     return result
+
+
+def flip_favorable(counts: ConfusionCounts) -> ConfusionCounts:
+    """Counts with label 0 as the favorable outcome: what was a true negative is now a true positive, etc."""
+    return ConfusionCounts(
+        tp=counts.tn,
+        fp=counts.fn,
+        tn=counts.tp,
+        fn=counts.fp,
+        unlabeled_pos=counts.unlabeled_neg,
+        unlabeled_neg=counts.unlabeled_pos,
+    )

@@ -21,8 +21,8 @@ from demo.stream import BATCH_SIZE, stream_batch
 from monitoring.ingestion.features import looks_like_contact
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.ingestion.pseudonymize import pseudonymize
+from monitoring.ingestion.services import ingest_predictions
 from monitoring.models import Prediction
-from monitoring.services import ingest_predictions
 from monitoring.tests.factories import CUSTOMER_ID, INCOME, make_version, prediction
 from registry.models import MonitoringPolicy
 from registry.services import register_model

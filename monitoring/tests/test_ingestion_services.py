@@ -8,9 +8,9 @@ import pytest
 
 from monitoring.ingestion.parsing import frame_from_json_records
 from monitoring.ingestion.pseudonymize import pseudonymize
+from monitoring.ingestion.selectors import window_counts
+from monitoring.ingestion.services import ingest_labels, ingest_predictions, rebuild_rollups
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
-from monitoring.selectors import window_counts
-from monitoring.services import ingest_labels, ingest_predictions, rebuild_rollups
 from monitoring.tests.factories import CUSTOMER_ID, INCOME, make_version, prediction
 
 pytestmark = pytest.mark.django_db
@@ -174,3 +174,17 @@ def test_copy_ingestion_works_under_the_debug_cursor() -> None:
         result = ingest(version, [prediction(f"debug-{index}") for index in range(5)])
     assert result.accepted == 5
     assert Prediction.objects.filter(model_version=version).count() == 5
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the check is enqueued when the batch commits
+def test_a_committed_batch_starts_one_near_real_time_check_per_debounce_period(eager_tasks: None) -> None:
+    # given a version whose policy checks a window that the batch falls in
+    from monitoring.models import FairnessCheck
+
+    version = make_version()
+    # when two batches arrive within one debounce period
+    ingest(version, [prediction(f"b-{index}", hours=-1) for index in range(5)])
+    ingest(version, [prediction(f"c-{index}", hours=-1) for index in range(5)])
+    # then ingestion announced both (predictions_stored) and the checks ran exactly one, as an ingestion check
+    checks = FairnessCheck.objects.filter(model_version=version)
+    assert [check.trigger for check in checks] == ["ingestion"]

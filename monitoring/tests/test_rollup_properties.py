@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.services import ingest_labels, ingest_predictions, rebuild_rollups
 from monitoring.models import Prediction, PredictionRollup
-from monitoring.services import ingest_labels, ingest_predictions, rebuild_rollups
 from monitoring.tests.factories import make_version, prediction
 
 ATTRIBUTES = ["race", "sex"]

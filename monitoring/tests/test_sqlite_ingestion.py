@@ -16,8 +16,8 @@ from django.utils import timezone
 from bench._setup import synthetic_predictions
 from monitoring.ingestion.parsing import frame_from_csv, frame_from_json_records, validate
 from monitoring.ingestion.rollup_math import COUNT_FIELDS, rollup_cells
+from monitoring.ingestion.services import ingest_predictions, rebuild_rollups
 from monitoring.models import Prediction, PredictionRollup
-from monitoring.services import ingest_predictions, rebuild_rollups
 from monitoring.tests.factories import make_version, prediction
 
 ATTRIBUTES = ["race", "sex"]

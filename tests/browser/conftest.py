@@ -142,7 +142,7 @@ def ingest_decisions(version: Any, *, n: int, drift: float, seed: int, start: An
     """``n`` simulated loan decisions at ``drift``, spread evenly over ``[start, start + span)``."""
     from monitoring.fairness import generate_loan_data
     from monitoring.ingestion.parsing import frame_from_json_records
-    from monitoring.services import ingest_predictions
+    from monitoring.ingestion.services import ingest_predictions
 
     data = generate_loan_data(n, drift_level=drift, seed=seed)
     items = [

@@ -29,9 +29,9 @@ from monitoring.alerts.services import acknowledge_alert
 from monitoring.checks.analysis import counts_as_inputs
 from monitoring.checks.services import run_check
 from monitoring.checks.tests.builders import BASE, HOUR, ingest_loans, loan_version
+from monitoring.ingestion.selectors import window_counts
 from monitoring.models import FairnessCheck
 from monitoring.reporting import engine_policy, reports_from_counts
-from monitoring.selectors import window_counts
 from registry.models import ModelVersion
 from registry.services import current_policy, register_model, version_set_stage
 

@@ -11,8 +11,8 @@ from compliance.models import AuditEntry
 from monitoring.checks.services import run_check
 from monitoring.fairness import ConfusionCounts, GroupedCounts, generate_loan_data
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.services import ingest_predictions
 from monitoring.models import FairnessCheck
-from monitoring.services import ingest_predictions
 from registry.models import ModelVersion
 from registry.services import register_model
 

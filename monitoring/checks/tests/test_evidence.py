@@ -33,8 +33,8 @@ from monitoring.checks.tests.builders import (
     loan_version,
 )
 from monitoring.ingestion.parsing import frame_from_json_records
+from monitoring.ingestion.services import ingest_predictions
 from monitoring.models import FairnessCheck
-from monitoring.services import ingest_predictions
 from monitoring.tasks import run_check_task
 from registry.models import ModelVersion
 

@@ -11,7 +11,7 @@ import pytest
 from monitoring.checks.evidence import hour_index
 from monitoring.checks.services import redraw
 from monitoring.checks.tests.builders import BASE, check_hour, ingest_items, loan_version, stamp
-from monitoring.services import ingest_labels
+from monitoring.ingestion.services import ingest_labels
 from registry.services import current_policy
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitoring.services import rebuild_rollups
+from monitoring.ingestion.services import rebuild_rollups
 from registry.models import ModelVersion
 
 

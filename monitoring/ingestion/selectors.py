@@ -8,10 +8,10 @@ from django.db.models import QuerySet, Sum
 
 from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness import ConfusionCounts, GroupedCounts
+from monitoring.fairness.counts import flip_favorable
 from monitoring.group_labels import group_from_stored
 from monitoring.ingestion.rollup_math import COUNT_FIELDS
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
-from monitoring.reporting import flip_favorable
 from registry.models import ModelVersion
 
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
-from monitoring.checks.services import enqueue_ingestion_check
 from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
 from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
+from monitoring.ingestion.locking import retry_when_locked
 from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.ingestion.rollup_math import RollupCells, merge_deltas, rollup_cells, rollup_deltas
@@ -28,8 +28,8 @@ from monitoring.ingestion.storage import (
     insert_new_predictions,
     sqlite_rows,
 )
-from monitoring.locking import retry_when_locked
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
+from monitoring.signals import predictions_stored
 from registry.models import ModelVersion
 from registry.services import current_policy
 
@@ -232,7 +232,7 @@ def _store(*, model_version: ModelVersion, prepared: PreparedBatch, principal: s
     if len(inserted):
         # Robust: the batch is committed by then, so a failure to enqueue (e.g. the check gate's row is locked)
         # is logged rather than turned into an error for a request whose rows are stored.
-        transaction.on_commit(lambda: enqueue_ingestion_check(model_version), robust=True)
+        transaction.on_commit(lambda: _announce(model_version), robust=True)
     return IngestionResult(
         record=record,
         accepted=len(inserted),
@@ -297,7 +297,7 @@ def ingest_labels(*, model_version: ModelVersion, labels: Any, principal: str) -
         added = _stored_deltas(changed, sign=1, include_scores=False)
         Prediction.objects.bulk_update(changed, ["y_true", "labeled_at"], batch_size=2000)
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=merge_deltas(removed, added))
-        transaction.on_commit(lambda: enqueue_ingestion_check(model_version))
+        transaction.on_commit(lambda: _announce(model_version))
     record = IngestionRecord.objects.create(
         model_version=model_version,
         source=IngestionRecord.Source.LABELS,
@@ -368,3 +368,8 @@ def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -
         last_id = chunk[-1].id
         total += len(chunk)
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=_stored_deltas(chunk, sign=1))
+
+
+def _announce(model_version: ModelVersion) -> None:
+    """Tell the layers above that the version has new data (the checks enqueue a near-real-time check)."""
+    predictions_stored.send(sender=ModelVersion, model_version=model_version)
