@@ -65,6 +65,21 @@ def _log_likelihood_at_shares(counts: np.ndarray) -> float:
     return float(np.sum(counts[present] * np.log(counts[present] / total))) if total > 0 else 0.0
 
 
+def _hour_table(hourly_counts: Sequence[Sequence[float]], bins: int) -> np.ndarray:
+    """The hours as one (hours x bins) array, validated at once (a month of hours is 720 rows)."""
+    if len(hourly_counts) == 0:
+        return np.zeros((0, bins))
+    try:
+        table = np.asarray(hourly_counts, dtype=np.float64)
+    except (TypeError, ValueError):  # ragged rows or non-numbers
+        table = None
+    if table is None or table.ndim != 2 or table.shape[1] != bins:
+        raise InvalidParameterError("Every hour needs one count per baseline bin.")
+    if not np.isfinite(table).all() or (table < 0).any():
+        raise InvalidParameterError("hourly_counts must hold finite, non-negative counts.")
+    return table
+
+
 def multinomial_log_e_value(
     baseline_counts: Sequence[float], hourly_counts: Sequence[Sequence[float]], *, prior: float = DEFAULT_PRIOR
 ) -> float:
@@ -74,10 +89,7 @@ def multinomial_log_e_value(
     baseline = _counts(baseline_counts, "baseline_counts")
     if len(baseline) < 2:
         return 0.0
-    hours = [_counts(hour, f"hourly_counts[{index}]") for index, hour in enumerate(hourly_counts)]
-    if any(len(hour) != len(baseline) for hour in hours):
-        raise InvalidParameterError("Every hour needs one count per baseline bin.")
-    table = np.array(hours, dtype=np.float64).reshape(len(hours), len(baseline))
+    table = _hour_table(hourly_counts, len(baseline))
     # Row h of ``before`` is what the stream held when hour h started: q_h depends on earlier hours only.
     before = np.cumsum(table, axis=0) - table
     estimate = (before + prior) / (before.sum(axis=1, keepdims=True) + prior * len(baseline))

@@ -94,7 +94,15 @@ def test_findings_report_the_window_statistics_against_the_baseline():
 
 @pytest.mark.parametrize(
     ("baseline", "hours"),
-    [([1, -1], []), ([1, 2], [[1, 2, 3]]), (["a", 2], [])],
+    [
+        ([1, -1], []),
+        ([1, 2], [[1, 2, 3]]),
+        (["a", 2], []),
+        ([1, 2], [[1, 2], [1]]),  # ragged hours
+        ([1, 2], [[1, -2]]),
+        ([1, 2], [[1, float("nan")]]),
+        ([1, 2], [["x", 1]]),
+    ],
 )
 def test_bad_counts_are_refused(baseline, hours):
     with pytest.raises(InvalidParameterError):
