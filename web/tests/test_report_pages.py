@@ -1,7 +1,7 @@
 """Audit report pages: who may open them, what they show, audited decryption, verification and the evidence bundle.
 
 Data is made the way production makes it: loan decisions ingested into rollups (the helpers of
-``alerts/tests/test_checks.py``), then a manual check of the hour, which opens an alert when the data drifted.
+``monitoring/checks/tests/builders.py``), then a manual check of the hour, which opens an alert when the data drifted.
 """
 
 from __future__ import annotations
