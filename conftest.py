@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _outage_programs_missing() -> str:
-    from tests.test_outage import postgres_bin
+    from tests.processes import postgres_bin
 
     missing = [] if postgres_bin() is not None else ["pg_ctl (postgresql)"]
     if shutil.which("redis-server") is None:
@@ -228,3 +229,21 @@ def eager_tasks() -> Iterator[None]:
     finally:
         celery_app.conf.task_always_eager = False
         celery_app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
+def receiver(settings: Any) -> Iterator[Any]:
+    """A real HTTP server on a loopback port that webhooks may be delivered to; it records every POST
+    (``monitoring.alerts.tests.builders.LoopbackReceiver``). Delivery settings allow plain HTTP to it only."""
+    from monitoring.alerts.tests.builders import LoopbackReceiver
+
+    server = LoopbackReceiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.WEBHOOK_ALLOW_INSECURE_HTTP = True
+    settings.WEBHOOK_ALLOWED_PRIVATE_TARGETS = [f"127.0.0.1:{server.server_port}"]
+    settings.WEBHOOK_RETRY_JITTER = 0.0
+    settings.ALERT_EMAIL_TO = []
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -89,3 +92,19 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+def postgres_bin() -> Path | None:
+    """The directory with initdb and pg_ctl: Debian's /usr/lib/postgresql/<version>/bin, or PATH."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("pg_ctl")
+    return Path(on_path).parent if on_path else None
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (the OS picked it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -13,7 +13,6 @@ The figures (answers by status in each phase, recovery times) are logged: pytest
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.processes import ROOT
+from tests.processes import ROOT, free_port, postgres_bin
 
 pytestmark = pytest.mark.outage
 
@@ -40,23 +39,6 @@ OUTAGE_SECONDS = 3.0
 RECOVERY_LIMIT_SECONDS = 3.0
 MODEL = "outage_model"
 INGEST_URL = f"/api/v1/models/{MODEL}/versions/1/predictions"
-
-
-def postgres_bin() -> Path | None:
-    """The directory with initdb and pg_ctl: Debian's /usr/lib/postgresql/<version>/bin, or PATH."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
-    if found:
-        return Path(found[-1]).parent
-    on_path = shutil.which("pg_ctl")
-    return Path(on_path).parent if on_path else None
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.processes import ROOT, start_web, stop
+from tests.processes import ROOT, free_port, start_web, stop
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "fairlens.conf"
 
@@ -86,12 +86,6 @@ def test_slow_clients_do_not_stall_gunicorn(tmp_path: Path) -> None:
     assert slowest < 1.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _nginx_binary() -> str:
     binary = shutil.which("nginx") or next(
         (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
@@ -148,7 +142,7 @@ def test_nginx_config_is_valid_and_shields_gunicorn_from_slow_clients(tmp_path: 
     web, base_url = start_web(log_path=tmp_path / "web.log")
     try:
         _warm_up(base_url)
-        port = _free_port()
+        port = free_port()
         config = _nginx_config(tmp_path, urlsplit(base_url).netloc, port)
         # given the shipped config, which nginx accepts
         checked = subprocess.run([nginx, "-t", "-c", str(config)], capture_output=True, text=True, check=False)

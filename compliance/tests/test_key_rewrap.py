@@ -22,7 +22,7 @@ from compliance.field_encryption import decrypt_for, encrypt_for, key_provider, 
 from compliance.models import AuditEntry
 from compliance.rewrap_lease import enqueue_rewrap
 from compliance.tasks import rewrap_keys_task
-from compliance.tests.test_keyproviders import FakeInvalidRequest, FakeTransit
+from compliance.tests.fakes import FakeInvalidRequest, FakeTransit
 from conftest import totp_code
 from core.checks import check_key_provider_library
 from monitoring.models import IngestionRecord

@@ -17,7 +17,7 @@ from compliance.models import AuditEntry
 from compliance.tasks import resume_rewrap
 from monitoring.alerts.models import Delivery
 from monitoring.alerts.tasks import deliver_due_task
-from monitoring.alerts.tests.test_delivery import delivery_for, emit, make_endpoint, receiver  # noqa: F401 - a fixture
+from monitoring.alerts.tests.builders import delivery_for, emit, make_endpoint
 from monitoring.checks.services import take_over
 from monitoring.checks.tests.builders import BASE, audit_count, ingest_loans, loan_version, window_end
 from monitoring.models import FairnessCheck, IngestionRecord

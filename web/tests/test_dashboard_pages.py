@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from compliance.models import AuditEntry
 from monitoring.alerts.models import Alert
-from monitoring.alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN
+from monitoring.alerts.tests.builders import CRITICAL, MEDIUM, MEN
 from monitoring.checks.services import run_check
 from monitoring.checks.tests.builders import BASE, HOUR, ingest_loans, ingest_rates, loan_version, window_end
 from monitoring.models import FairnessCheck, IngestionRecord

@@ -19,30 +19,13 @@ from rest_framework.test import APIClient
 
 from compliance.models import AuditEntry
 from monitoring.alerts import rules
-from monitoring.alerts.models import Alert, OutboxEvent
+from monitoring.alerts.models import Alert
 from monitoring.alerts.services import resolve_alert
+from monitoring.alerts.tests.builders import CRITICAL, HIGH, MEDIUM, PASSING, POSSIBLE, checked, events
 from monitoring.checks.evidence import hour_index
 from monitoring.checks.tests.builders import BASE, HOUR, audit_count, check_hour, ingest_rates, loan_version
-from monitoring.models import FairnessCheck
 
 pytestmark = pytest.mark.django_db
-
-MEN = (400, 280)
-# Approved women out of 400, and what a check of such an hour concludes about DIR (male rate 0.70).
-CRITICAL = 140  # DIR 0.50, interval [0.43, 0.58]: significant, >= 25 % short of 0.8
-HIGH = 165  # DIR 0.59, interval ends ~0.67: significant, 10-25 % short
-MEDIUM = 190  # DIR 0.68, interval [0.60, 0.77]: significant, < 10 % short
-POSSIBLE = 210  # DIR 0.75, interval [0.67, 0.84]: possible violation, pages nobody
-PASSING = 280  # DIR 1.0
-
-
-def checked(version: Any, hour: int, women_approved: int) -> FairnessCheck:
-    ingest_rates(version, hour=hour, male=MEN, female=(400, women_approved))
-    return check_hour(version, hour)
-
-
-def events(event_type: str) -> list[OutboxEvent]:
-    return list(OutboxEvent.objects.filter(type=event_type).order_by("id"))
 
 
 @pytest.fixture

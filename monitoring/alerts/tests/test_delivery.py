@@ -8,10 +8,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,95 +24,16 @@ from monitoring.alerts import services
 from monitoring.alerts.delivery import deliver, due_delivery_ids
 from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from monitoring.alerts.tasks import deliver_due_task
+from monitoring.alerts.tests.builders import LoopbackReceiver, Reply, delivery_for, emit, make_endpoint
 from monitoring.checks.tests.builders import check_hour, ingest_loans, loan_version
 from registry.services import policy_create
 
 pytestmark = pytest.mark.django_db
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b'{"ok": true}'
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: LoopbackReceiver
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's signature
-        """Quiet: tests look at the recorded requests."""
-
-    def do_POST(self) -> None:  # noqa: N802 - name required by BaseHTTPRequestHandler
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with self.server.lock:
-            self.server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-        time.sleep(self.server.delay)
-        reply = self.server.replies.get(self.path.split("?", 1)[0], Reply())
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-
-class LoopbackReceiver(ThreadingHTTPServer):
-    """Records every POST; answers each path with its ``Reply`` (200 by default)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.received: list[Received] = []
-        self.replies: dict[str, Reply] = {}
-        self.delay = 0.0
-        self.lock = threading.Lock()
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server_port}{path}"
-
-
-@pytest.fixture
-def receiver(settings: Any) -> Iterator[LoopbackReceiver]:
-    server = LoopbackReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.WEBHOOK_ALLOW_INSECURE_HTTP = True
-    settings.WEBHOOK_ALLOWED_PRIVATE_TARGETS = [f"127.0.0.1:{server.server_port}"]
-    settings.WEBHOOK_RETRY_JITTER = 0.0
-    settings.ALERT_EMAIL_TO = []
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def version(db: None) -> Any:
     return loan_version()
-
-
-def make_endpoint(receiver: LoopbackReceiver, path: str = "/hook", **fields: Any) -> tuple[WebhookEndpoint, str]:
-    fields.setdefault("name", f"ep{path.replace('/', '-')}")
-    return services.endpoint_create(created_by=None, url=receiver.url(path), **fields)
-
-
-def emit(version: Any, event_type: str = "alert.opened", **data: Any) -> OutboxEvent:
-    payload = {"alert_id": 1, "model": "loan_model", "version": "1", "severity": "high", **data}
-    return services.emit_event(event_type, model=version.model, data=payload)
-
-
-def delivery_for(event: OutboxEvent, endpoint: WebhookEndpoint | None = None) -> Delivery:
-    deliveries = Delivery.objects.filter(event=event)
-    return deliveries.get(endpoint=endpoint) if endpoint is not None else deliveries.get()
 
 
 def make_due(delivery: Delivery) -> None:

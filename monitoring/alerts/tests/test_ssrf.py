@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.alerts.tests.test_transport import RecordingServer, start_server
+from monitoring.alerts.tests.servers import RecordingServer, start_server
 from monitoring.alerts.webhooks.ssrf import BlockedDestination, Destination, check_url, is_blocked_address
 from monitoring.alerts.webhooks.transport import post
 

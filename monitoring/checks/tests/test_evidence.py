@@ -19,7 +19,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from monitoring.alerts.models import Alert, OutboxEvent
-from monitoring.alerts.tests.test_alert_lifecycle import CRITICAL, MEDIUM, MEN, events
+from monitoring.alerts.tests.builders import CRITICAL, MEDIUM, MEN, events
 from monitoring.checks.evidence import hour_index
 from monitoring.checks.selectors import completed_checks_by_window
 from monitoring.checks.services import due_checks, run_check
