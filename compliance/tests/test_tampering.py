@@ -188,7 +188,7 @@ def test_rewriting_the_tail_with_a_consistent_chain_is_caught_by_the_checkpoint(
 @pytest.mark.requires_postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_eight_concurrent_writers_give_a_gapless_valid_chain() -> None:
-    writers, per_writer = 8, 1000
+    writers, per_writer = 8, 400  # 3,200 appends racing for the head row: enough to interleave every writer
     errors: list[BaseException] = []
 
     def write(index: int) -> None:
