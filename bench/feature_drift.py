@@ -2,7 +2,15 @@
 
 Records one JSON line in ``bench/results/feature_drift.jsonl``::
 
-    python -m bench.feature_drift --months 200
+    python -m bench.feature_drift --months 200            # the engine's e-process on fixed bins
+    python -m bench.feature_drift --checks --months 200   # what a stored check runs (see below)
+
+``--checks`` drives ``monitoring.checks.feature_evidence.advance_feature_drift``, the step every check takes,
+one closed hour at a time exactly as the evidence chain does: fine bins from raw values, the partition fixed
+by a 24-hour baseline, restarts every 24 hours. Each month has two groups sending ``--rows-per-day`` rows
+between them, three features (income log-normal, age normal, region with three categories), read after every
+hour. No drift: months with any finding. Drift: one group's incomes scaled by ``--factor`` from day
+``--shift-day``; the hours until that cell is found, and months with a finding elsewhere.
 
 Each simulated check has 3 numeric features x 2 groups (6 cells, 8 bins), a 500-row baseline per cell and
 ``--rows`` rows per cell per hour. No drift: the share of months (30 x 24 closed hours, read every hour) with
@@ -19,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.results import record
+from monitoring.checks.feature_evidence import advance_feature_drift
 from monitoring.fairness import FeatureCell, feature_drift_findings
+from monitoring.fairness.feature_bins import category_key, fine_numeric_bins
 
 BINS = 8
 EDGES = list(np.linspace(0.0, 1.0, BINS + 1))
@@ -77,6 +87,120 @@ def run(months: int, rows: int, alpha: float, seed: int) -> dict:
     }
 
 
+CHECK_FEATURES = [("income", "numeric"), ("age", "numeric"), ("region", "categorical")]
+REGIONS = np.array(["north", "south", "east"])
+BASELINE_HOURS = 24
+
+
+def _fine(values: np.ndarray, kind: str) -> dict[str, int]:
+    keys = fine_numeric_bins(values).astype(str) if kind == "numeric" else [category_key(v) for v in values]
+    names, counts = np.unique(np.asarray(keys), return_counts=True)
+    return {str(name): int(count) for name, count in zip(names, counts, strict=True)}
+
+
+def simulated_hour(rng: np.random.Generator, rows_per_group: int, income_factor: float) -> dict:
+    """One hour's fine-bin counts as the selectors return them: feature -> "gender" -> group -> bin -> n."""
+    counts: dict = {name: {"gender": {}} for name, _ in CHECK_FEATURES}
+    for group in ("Female", "Male"):
+        factor = income_factor if group == "Female" else 1.0
+        values = {
+            "income": rng.lognormal(10.8, 0.5, rows_per_group) * factor,
+            "age": np.clip(rng.normal(40.0, 12.0, rows_per_group), 18.0, None),
+            "region": REGIONS[rng.choice(3, size=rows_per_group, p=[0.5, 0.3, 0.2])],
+        }
+        for name, kind in CHECK_FEATURES:
+            counts[name]["gender"][group] = _fine(values[name], kind)
+    return counts
+
+
+def _merged(hours: list[dict]) -> dict:
+    total: dict = {}
+    for hour in hours:
+        for name, by_attribute in hour.items():
+            for attribute, groups in by_attribute.items():
+                for group, fine in groups.items():
+                    cell = total.setdefault(name, {}).setdefault(attribute, {}).setdefault(group, {})
+                    for key, count in fine.items():
+                        cell[key] = cell.get(key, 0) + count
+    return total
+
+
+def checked_month(
+    rng: np.random.Generator,
+    *,
+    rows_per_day: int,
+    alpha: float,
+    hours: int,
+    shift_hour: int | None = None,
+    factor: float = 1.0,
+    read_every: int = 1,
+) -> tuple[int | None, bool]:
+    """(hours from the shift until (income, Female) is found, whether any other finding happened) over a
+    month of checks reading every ``read_every`` closed hours after a 24-hour baseline."""
+    rows_per_group = max(1, round(rows_per_day / 48))
+    baseline = {"start_hour": 0, "end_hour": BASELINE_HOURS}
+    baseline["counts"] = _merged([simulated_hour(rng, rows_per_group, 1.0) for _ in range(BASELINE_HOURS)])
+    state, pending, found, elsewhere = None, [], None, False
+    for hour in range(BASELINE_HOURS, BASELINE_HOURS + hours):
+        shifted = shift_hour is not None and hour - BASELINE_HOURS >= shift_hour
+        pending.append((hour, simulated_hour(rng, rows_per_group, factor if shifted else 1.0)))
+        if (hour - BASELINE_HOURS + 1) % read_every:
+            continue
+        result = advance_feature_drift(
+            features=CHECK_FEATURES,
+            alpha=alpha,
+            previous=state,
+            baseline=None if state else baseline,
+            start_hour=BASELINE_HOURS,
+            restart_hours=24,
+            hours=pending,
+            window=pending[-1][1],
+        )
+        state, pending = result["state"], []
+        for item in result["cells"]:
+            if not item["finding"]:
+                continue
+            if shifted and (item["feature"], item["group"]) == ("income", "Female"):
+                if found is None:
+                    found = hour - BASELINE_HOURS - shift_hour + 1
+            else:
+                elsewhere = True
+        if found is not None:
+            break
+    return found, elsewhere
+
+
+def run_checks(months: int, rows_per_day: int, alpha: float, factor: float, shift_day: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    null = [checked_month(rng, rows_per_day=rows_per_day, alpha=alpha, hours=HOURS)[1] for _ in range(months)]
+    drifted = [
+        checked_month(
+            rng, rows_per_day=rows_per_day, alpha=alpha, hours=HOURS, shift_hour=shift_day * 24, factor=factor
+        )
+        for _ in range(months)
+    ]
+    delays = [delay for delay, _ in drifted if delay is not None]
+    return {
+        "mode": "checks",
+        "cells": 2 * len(CHECK_FEATURES),
+        "rows_per_day": rows_per_day,
+        "baseline_hours": BASELINE_HOURS,
+        "alpha": alpha,
+        "months": months,
+        "months_with_false_finding": sum(null) / months,
+        "income_factor": factor,
+        "shift_day": shift_day,
+        "drift_detected_share": len(delays) / months,
+        "false_finding_with_drift": sum(other for _, other in drifted) / months,
+        "detection_delay_hours": {
+            "median": float(np.median(delays)) if delays else None,
+            "p90": float(np.percentile(delays, 90)) if delays else None,
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, run, record one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -84,11 +208,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checks", action="store_true", help="simulate through the check's input-drift step")
+    parser.add_argument("--rows-per-day", type=int, default=2000)
+    parser.add_argument("--factor", type=float, default=1.15)
+    parser.add_argument("--shift-day", type=int, default=10)
     parser.add_argument(
         "--output", type=Path, default=None, help="results file (default bench/results/feature_drift.jsonl)"
     )
     args = parser.parse_args(argv)
-    record("feature_drift", run(args.months, args.rows, args.alpha, args.seed), args.output)
+    if args.checks:
+        result = run_checks(args.months, args.rows_per_day, args.alpha, args.factor, args.shift_day, args.seed)
+    else:
+        result = run(args.months, args.rows, args.alpha, args.seed)
+    record("feature_drift", result, args.output)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,35 @@ class PredictionRollup(models.Model):
         return f"{self.bucket_start:%Y-%m-%d %H:00} {self.attribute}={self.group}"
 
 
+class FeatureRollup(models.Model):
+    """How many rows of one (version, hour, attribute, group) had a declared feature in one fine bin.
+
+    ``value`` is the fine bin (see ``monitoring.fairness.feature_bins``): a numeric feature's bin index as text,
+    or a categorical feature's category. Only single protected attributes are kept (drift is tested per group of
+    each). Counts are additive, like the prediction rollups, and labels never change them.
+    """
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="feature_rollups")
+    bucket_start = models.DateTimeField()
+    attribute = models.CharField(max_length=200)
+    group = models.CharField(max_length=400)
+    feature = models.CharField(max_length=200)
+    value = models.CharField(max_length=100)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ("model_version", "bucket_start", "attribute", "group", "feature", "value")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("model_version", "bucket_start", "attribute", "group", "feature", "value"),
+                name="unique_feature_rollup_cell",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:00} {self.attribute}={self.group} {self.feature}[{self.value}]"
+
+
 class IngestionRecord(models.Model):
     """One ingestion (a batch, a seed submit_predictions call, the demo stream), or a simulated run
     (evaluate_model, monitor_fairness) that stores no predictions; ``record_id`` names it."""

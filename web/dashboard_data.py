@@ -313,3 +313,36 @@ def likely_causes(check: FairnessCheck | None) -> Causes | None:
     except (KeyError, TypeError, ValueError):  # an unexpected stored shape must not break the page
         lines = []
     return Causes(subject=f"{worst.attribute}={worst.group}", lines=lines)
+
+
+@dataclass(frozen=True)
+class InputDrift:
+    """The latest check's input-drift findings, as the page lists them (exploratory: never an alert)."""
+
+    status: str
+    tested: int
+    findings: list[str] = field(default_factory=list)
+
+
+_DRIFT_STATUS = {
+    "no_features": "The policy declares no feature to test.",
+    "baseline_filling": "The baseline (the version's first window of feature values) is still filling.",
+    "no_feature_values": "No feature values received yet.",
+    "stale": "This check is older than the latest evidence; see the latest check.",
+}
+
+
+def input_drift(check: FairnessCheck | None) -> InputDrift | None:
+    """The latest check's input drift: each finding as one line (feature, group, PSI of the window)."""
+    drift = (check.result or {}).get("feature_drift") if check is not None else None
+    if not drift:
+        return None
+    if drift.get("status") != "tested":
+        return InputDrift(status=_DRIFT_STATUS.get(drift.get("status"), str(drift.get("status"))), tested=0)
+    lines = [
+        f"{cell['feature']} in {cell['attribute']}={cell['group']}: e-value e^{cell['log_e_value']:.1f}, "
+        + ("no rows in the window" if cell.get("psi") is None else f"PSI {cell['psi']:.2f} over the window")
+        for cell in drift.get("cells", [])
+        if cell.get("finding")
+    ]
+    return InputDrift(status="tested", tested=len(drift.get("cells", [])), findings=lines)

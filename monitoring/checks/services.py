@@ -23,13 +23,18 @@ from compliance.services import audit_append
 from core.task_queue import enqueue
 from monitoring.checks.analysis import analyse_window, counts_as_inputs, counts_from_inputs
 from monitoring.checks.evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
+from monitoring.checks.feature_evidence import advance_feature_drift, pending_feature_drift
 from monitoring.checks.selectors import completed_checks_by_window, evidence_chain_head, evidence_checks, is_stale
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.forecast import FORECAST_PERIODS
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.group_labels import display_label
+from monitoring.ingestion.features import drift_features, schema_from_policy
 from monitoring.ingestion.selectors import (
+    feature_counts,
+    first_feature_hour,
     hourly_counts,
+    hourly_feature_counts,
     period_selection_counts,
     predictions_received,
     window_counts,
@@ -223,6 +228,82 @@ def _chain_totals(check: FairnessCheck, chain_start: int, last_hour: int, label_
     }
 
 
+def policy_drift_features(policy: MonitoringPolicy) -> list[tuple[str, str]]:
+    return drift_features(schema_from_policy(policy.features))
+
+
+def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """What the check's input-drift evidence is computed from (``None``: the policy declares no feature to test).
+
+    It follows the fairness evidence's chain: the head's stored state and the hours closed since its last hour.
+    A fresh chain first needs the version's input baseline (its first window of feature values) to be over;
+    it then starts at the later of the baseline's end and the chain's first hour, so a new policy version
+    reads at most a window of old hours.
+    """
+    policy = check.policy
+    if not policy_drift_features(policy):
+        return None
+    if evidence["stale"]:
+        return {"stale": True, "head_check": evidence["head_check"]}
+    head = evidence_chain_head(check)
+    previous = ((head.result.get("feature_drift") or {}).get("state") if head is not None else None) or None
+    closed_until = int(min(check.window_end, now).timestamp() // HOUR_SECONDS)
+    baseline = None
+    if previous is not None:
+        start = int(previous["last_hour"]) + 1
+    else:
+        first = first_feature_hour(check.model_version)
+        if first is None:
+            return {"stale": False, "pending": "no_feature_values"}
+        baseline_start = hour_index(first)
+        baseline_end = baseline_start + int(policy.window_hours)
+        if closed_until <= baseline_end:
+            return {"stale": False, "pending": "baseline_filling", "baseline_end_hour": baseline_end}
+        chain_start = int((evidence["previous"] or {}).get("chain_start_hour", evidence["start_hour"]))
+        start = max(baseline_end, chain_start)
+        baseline = {
+            "start_hour": baseline_start,
+            "end_hour": baseline_end,
+            "counts": feature_counts(model_version=check.model_version, start=first, end=_hour_moment(baseline_end)),
+        }
+    hours = []
+    if closed_until > start:
+        hours = hourly_feature_counts(
+            model_version=check.model_version, start=_hour_moment(start), end=_hour_moment(closed_until)
+        )
+    return {
+        "stale": False,
+        "previous": previous,
+        "baseline": baseline,
+        "start_hour": start,
+        "hours": [[hour_index(moment), counts] for moment, counts in hours],
+        "window": feature_counts(model_version=check.model_version, start=check.window_start, end=check.window_end),
+    }
+
+
+def _hour_moment(index: int) -> datetime:
+    return datetime.fromtimestamp(int(index) * HOUR_SECONDS, tz=UTC)
+
+
+def feature_drift_from_inputs(stored: dict[str, Any] | None, policy: MonitoringPolicy) -> dict[str, Any]:
+    if stored is None:
+        return pending_feature_drift("no_features")
+    if stored["stale"]:
+        return pending_feature_drift("stale", head_check=stored["head_check"])
+    if stored.get("pending"):
+        return pending_feature_drift(stored["pending"], baseline_end_hour=stored.get("baseline_end_hour"))
+    return advance_feature_drift(
+        features=policy_drift_features(policy),
+        alpha=policy.alpha,
+        previous=stored["previous"],
+        baseline=stored["baseline"],
+        start_hour=int(stored["start_hour"]),
+        restart_hours=int(policy.window_hours),
+        hours=[(int(hour), counts) for hour, counts in stored["hours"]],
+        window=stored["window"],
+    )
+
+
 def forecast_periods(check: FairnessCheck) -> dict[str, Any]:
     """What the forecast reads: selected and total counts per group of the ``FORECAST_PERIODS`` non-overlapping
     windows of the policy's length ending at the check's window end (the check's own window last)."""
@@ -259,15 +340,17 @@ def compute(check: FairnessCheck) -> tuple[dict[str, Any], dict[str, Any]]:
     histograms = _histograms(check.model_version, policy, check.window_start, check.window_end)
     baseline = baseline_histograms(check.model_version, policy, check.window_start)
     earlier = _earlier_dirs(check)
+    now = timezone.now()
     # Everything the result depends on, so a stored check can be recomputed exactly (see redraw()).
     inputs = {
         "counts": counts_as_inputs(counts),
         "score_histograms": histograms,
         "baseline_score_histograms": baseline,
         "earlier_dirs": earlier,
-        "evidence": evidence_inputs(check, timezone.now()),
+        "evidence": evidence_inputs(check, now),
         "forecast_periods": forecast_periods(check),
     }
+    inputs["feature_drift"] = feature_drift_inputs(check, inputs["evidence"], now)
     if inputs["evidence"]["stale"]:
         head = FairnessCheck.objects.get(pk=inputs["evidence"]["head_check"]).result["evidence"]
         inputs["evidence"]["head"] = {"comparisons": head.get("comparisons", [])}
@@ -326,7 +409,7 @@ def _keep_chain_linear(check: FairnessCheck, inputs: dict[str, Any], policy: Mon
 
 def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> dict[str, Any]:
     """The result of a check from its stored inputs and its policy version (the same code path as a run)."""
-    return analyse_window(
+    result = analyse_window(
         counts=counts_from_inputs(inputs["counts"]),
         privileged=policy.privileged,
         policy=_policy_engine(policy),
@@ -338,6 +421,9 @@ def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> di
         evidence=evidence_from_inputs(inputs, policy),
         forecast_periods=inputs.get("forecast_periods"),
     )
+    if "feature_drift" in inputs:  # checks stored before input drift was tested have neither
+        result["feature_drift"] = feature_drift_from_inputs(inputs["feature_drift"], policy)
+    return result
 
 
 def _window_size(counts: dict[str, dict[str, list[int]]]) -> int:

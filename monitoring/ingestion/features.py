@@ -62,6 +62,11 @@ def schema_from_policy(declared: Iterable[Mapping[str, Any]] | None) -> list[Fea
     ]
 
 
+def drift_features(schema: Sequence[FeatureSpec]) -> list[tuple[str, str]]:
+    """``(name, type)`` of the declared features tested for input drift: all but identifiers."""
+    return [(spec.name, spec.type) for spec in schema if not spec.identifier]
+
+
 def dropped_report(names: Iterable[str], declared: Sequence[FeatureSpec]) -> list[str]:
     """The sent feature names that are not declared, sorted and bounded for the response."""
     known = {spec.name for spec in declared}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.constants import BUCKET_SECONDS, INTERSECTION_SEPARATOR, SCORE_BINS
+from monitoring.fairness.feature_bins import NUMERIC, category_key, fine_numeric_bins
 from monitoring.group_labels import intersection_label
 
 COUNT_FIELDS = ("tp", "fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg")
@@ -220,3 +221,49 @@ def merge_deltas(*parts: dict[CellKey, CellDelta]) -> dict[CellKey, CellDelta]:
             cell.counts = [a + b for a, b in zip(cell.counts, delta.counts, strict=True)]
             cell.histogram = [a + b for a, b in zip(cell.histogram, delta.histogram, strict=True)]
     return {key: delta for key, delta in merged.items() if not delta.is_zero()}
+
+
+FEATURE_CELL_COLUMNS = ("bucket_start", "attribute", "group", "feature", "value", "count")
+
+
+def feature_cells(frame: pd.DataFrame, attributes: Sequence[str], features: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Counts per (hour, single attribute, group, feature, fine bin) of the rows' declared feature values.
+
+    ``features`` are ``(name, kind)`` of the features tested for drift (identifiers never are); ``frame`` holds
+    them as ``feat:<name>`` columns (``None`` where absent). Fine bins are fixed in advance
+    (:mod:`monitoring.fairness.feature_bins`), so a stored count never needs rebinning. Intersections are left
+    out: drift is tested per group of each protected attribute.
+    """
+    if frame.empty or not features:
+        return pd.DataFrame(columns=list(FEATURE_CELL_COLUMNS))
+    buckets = bucket_starts(frame["occurred_at"])
+    parts = []
+    for name, kind in features:
+        column = f"feat:{name}"
+        if column not in frame:
+            continue
+        values = frame[column]
+        present = values.notna().to_numpy()
+        if not present.any():
+            continue
+        if kind == NUMERIC:
+            keys = fine_numeric_bins(values[present].astype(float).to_numpy()).astype(str)
+        else:
+            keys = np.array([category_key(value) for value in values[present].to_numpy(dtype=object)], dtype=object)
+        for attribute in sorted(attributes):
+            groups = frame[f"attr:{attribute}"][present]
+            has_group = groups.notna().to_numpy()
+            part = pd.DataFrame(
+                {
+                    "bucket_start": buckets[present][has_group].to_numpy(),
+                    "group": groups[has_group].astype(str).to_numpy(),
+                    "value": keys[has_group],
+                }
+            )
+            counted = part.groupby(["bucket_start", "group", "value"], sort=True).size().reset_index(name="count")
+            counted.insert(1, "attribute", attribute)
+            counted.insert(3, "feature", name)
+            parts.append(counted)
+    if not parts:
+        return pd.DataFrame(columns=list(FEATURE_CELL_COLUMNS))
+    return pd.concat(parts, ignore_index=True)[list(FEATURE_CELL_COLUMNS)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Min, QuerySet, Sum
 
 from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness import ConfusionCounts, GroupedCounts
 from monitoring.fairness.counts import flip_favorable
 from monitoring.group_labels import group_from_stored
 from monitoring.ingestion.rollup_math import COUNT_FIELDS
-from monitoring.models import IngestionRecord, Prediction, PredictionRollup
+from monitoring.models import FeatureRollup, IngestionRecord, Prediction, PredictionRollup
 from registry.models import ModelVersion
 
 
@@ -157,3 +157,49 @@ def hourly_counts(
         )
         for moment, attributes in sorted(hours.items())
     ]
+
+
+FeatureCounts = dict[str, dict[str, dict[str, dict[str, int]]]]  # feature -> attribute -> group -> fine bin -> n
+
+
+def first_feature_hour(model_version: ModelVersion) -> datetime | None:
+    """The first hourly bucket holding feature values of the version (where its input baseline starts)."""
+    return FeatureRollup.objects.filter(model_version=model_version).aggregate(first=Min("bucket_start"))["first"]
+
+
+def _feature_rows(model_version: ModelVersion, start: datetime, end: datetime) -> QuerySet[FeatureRollup]:
+    return FeatureRollup.objects.filter(model_version=model_version, bucket_start__gte=start, bucket_start__lt=end)
+
+
+def _nest(counts: FeatureCounts, row: dict, count: str) -> None:
+    cell = counts.setdefault(row["feature"], {}).setdefault(row["attribute"], {}).setdefault(row["group"], {})
+    cell[row["value"]] = cell.get(row["value"], 0) + int(row[count])
+
+
+def feature_counts(*, model_version: ModelVersion, start: datetime, end: datetime) -> FeatureCounts:
+    """Counts per feature, attribute, group and fine bin over the hours in ``[start, end)`` (one aggregate)."""
+    totals = (
+        _feature_rows(model_version, start, end)
+        .values("feature", "attribute", "group", "value")
+        .annotate(total=Sum("count"))
+        .order_by("feature", "attribute", "group", "value")
+    )
+    counts: FeatureCounts = {}
+    for row in totals:
+        _nest(counts, row, "total")
+    return counts
+
+
+def hourly_feature_counts(
+    *, model_version: ModelVersion, start: datetime, end: datetime
+) -> list[tuple[datetime, FeatureCounts]]:
+    """:func:`feature_counts` of each hour in ``[start, end)`` that has any, oldest first (a cell is one row)."""
+    rows = (
+        _feature_rows(model_version, start, end)
+        .values("bucket_start", "feature", "attribute", "group", "value", "count")
+        .order_by("bucket_start", "feature", "attribute", "group", "value")
+    )
+    hours: dict[datetime, FeatureCounts] = {}
+    for row in rows:
+        _nest(hours.setdefault(row["bucket_start"], {}), row, "count")
+    return list(hours.items())

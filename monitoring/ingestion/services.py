@@ -16,19 +16,26 @@ from django.utils import timezone
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
-from monitoring.ingestion.features import FEATURE_PREFIX, FeatureSpec, feature_records, schema_from_policy
+from monitoring.ingestion.features import (
+    FEATURE_PREFIX,
+    FeatureSpec,
+    drift_features,
+    feature_records,
+    schema_from_policy,
+)
 from monitoring.ingestion.locking import retry_when_locked
 from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
-from monitoring.ingestion.rollup_math import RollupCells, merge_deltas, rollup_cells, rollup_deltas
+from monitoring.ingestion.rollup_math import RollupCells, feature_cells, merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import (
     SqliteRows,
+    apply_feature_cells,
     apply_rollup_cells,
     apply_rollup_deltas,
     insert_new_predictions,
     sqlite_rows,
 )
-from monitoring.models import IngestionRecord, Prediction, PredictionRollup
+from monitoring.models import FeatureRollup, IngestionRecord, Prediction, PredictionRollup
 from monitoring.signals import predictions_stored
 from registry.models import ModelVersion
 from registry.services import current_policy
@@ -119,6 +126,15 @@ class PreparedBatch:
     attributes: list[str]
     cells: RollupCells
     encoded: SqliteRows | None
+    feature_values: pd.DataFrame  # the drift-tested features as ``feat:<name>`` columns, by the frame's index
+    drift_features: list[tuple[str, str]]
+    feature_cells: pd.DataFrame
+
+    def feature_cells_of(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Feature-bin counts of ``rows`` (a subset of the frame: those actually inserted)."""
+        if len(rows) == len(self.frame):
+            return self.feature_cells
+        return feature_cells(rows.join(self.feature_values), self.attributes, self.drift_features)
 
     @property
     def valid_frame(self) -> pd.DataFrame:
@@ -155,6 +171,8 @@ def prepare_predictions(
     frame = parsed.frame.copy()
     frame["prediction_key"] = pseudonymize(frame["id"].tolist())
     frame["features"] = _stored_features(frame, schema)
+    drift = drift_features(schema)
+    feature_values = frame[[f"{FEATURE_PREFIX}{name}" for name, _ in drift if f"{FEATURE_PREFIX}{name}" in frame]]
     frame = frame.drop(columns=[column for column in frame.columns if column.startswith(FEATURE_PREFIX)])
     return PreparedBatch(
         parsed=parsed,
@@ -162,6 +180,9 @@ def prepare_predictions(
         attributes=list(attributes),
         cells=rollup_cells(frame, attributes),
         encoded=sqlite_rows(frame, attributes) if connection.vendor == "sqlite" else None,
+        feature_values=feature_values,
+        drift_features=drift,
+        feature_cells=feature_cells(frame.join(feature_values), attributes, drift),
     )
 
 
@@ -209,6 +230,7 @@ def _store(*, model_version: ModelVersion, prepared: PreparedBatch, principal: s
     # Usually every row is new and the cells computed beforehand are the ones to add.
     cells = prepared.cells if len(inserted) == len(frame) else rollup_cells(inserted, attributes)
     apply_rollup_cells(model_version_id=model_version.pk, cells=cells)
+    apply_feature_cells(model_version_id=model_version.pk, cells=prepared.feature_cells_of(inserted))
     duplicates = parsed.duplicates_in_batch + (len(frame) - len(inserted))
     record.accepted = len(inserted)
     record.duplicates = duplicates
@@ -341,6 +363,11 @@ def _stored_deltas(predictions: Sequence[Prediction], *, sign: int, include_scor
     return merge_deltas(*parts)
 
 
+def _attribute_names(predictions: Sequence[Prediction]) -> list[str]:
+    """Every protected attribute any of the predictions carries (a row without one counts in none of its groups)."""
+    return sorted(set().union(*(prediction.attributes for prediction in predictions)))
+
+
 def _prediction_frame(predictions: Sequence[Prediction], attributes: Sequence[str]) -> pd.DataFrame:
     """Stored predictions in the column layout ``rollup_deltas`` reads."""
     return pd.DataFrame(
@@ -356,8 +383,11 @@ def _prediction_frame(predictions: Sequence[Prediction], attributes: Sequence[st
 
 @transaction.atomic
 def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -> int:
-    """Recompute every rollup cell of ``model_version`` from its stored predictions; returns the row count."""
+    """Recompute every rollup cell of ``model_version`` (confusion counts, score histograms and the feature bins
+    of the features its policy now tests for drift) from its stored predictions; returns the row count."""
     PredictionRollup.objects.filter(model_version=model_version).delete()
+    FeatureRollup.objects.filter(model_version=model_version).delete()
+    drift = drift_features(feature_schema_for(model_version))
     total = 0
     queryset = Prediction.objects.filter(model_version=model_version).order_by("id")
     last_id = 0
@@ -368,6 +398,12 @@ def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -
         last_id = chunk[-1].id
         total += len(chunk)
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=_stored_deltas(chunk, sign=1))
+        if drift:
+            names = _attribute_names(chunk)
+            frame = _prediction_frame(chunk, names)
+            for name, _ in drift:
+                frame[f"{FEATURE_PREFIX}{name}"] = [(p.features or {}).get(name) for p in chunk]
+            apply_feature_cells(model_version_id=model_version.pk, cells=feature_cells(frame, names, drift))
 
 
 def _announce(model_version: ModelVersion) -> None:

@@ -31,13 +31,20 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2.errors import UniqueViolation
+from psycopg2.extras import execute_values
 
 from monitoring.constants import SCORE_BINS
 from monitoring.ingestion.rollup_math import COUNT_FIELDS, CellDelta, CellKey, RollupCells
-from monitoring.models import Prediction, PredictionRollup
+from monitoring.models import FeatureRollup, Prediction, PredictionRollup
 
 _PREDICTIONS = Prediction._meta.db_table
 _ROLLUPS = PredictionRollup._meta.db_table
+_FEATURE_ROLLUPS = FeatureRollup._meta.db_table
+_FEATURE_COLUMNS = 'model_version_id, bucket_start, attribute, "group", feature, "value", "count"'
+_FEATURE_CONFLICT = (
+    ' ON CONFLICT (model_version_id, bucket_start, attribute, "group", feature, "value")'
+    ' DO UPDATE SET "count" = cell."count" + excluded."count"'
+)
 # The key comes first so that sorting the CSV lines sorts the rows by key.
 _COPY_COLUMNS = (
     "prediction_key",
@@ -477,3 +484,34 @@ def _add_rollups_sqlite(model_version_id: int, cells: RollupCells) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(_SQLITE_ADD_ROLLUPS, values)
+
+
+def apply_feature_cells(*, model_version_id: int, cells: pd.DataFrame) -> None:
+    """Add feature-bin counts (``rollup_math.feature_cells``) to the feature rollups, in key order (so two
+    batches lock shared cells in the same order), creating missing cells."""
+    if cells.empty:
+        return
+    ordered = cells.sort_values(["bucket_start", "attribute", "group", "feature", "value"], kind="stable")
+    keys = zip(
+        ordered["attribute"].tolist(),
+        ordered["group"].tolist(),
+        ordered["feature"].tolist(),
+        ordered["value"].tolist(),
+        ordered["count"].astype(np.int64).tolist(),
+        strict=True,
+    )
+    if connection.vendor == "postgresql":
+        stamps = pd.DatetimeIndex(ordered["bucket_start"]).tz_convert("UTC").to_pydatetime().tolist()
+        rows = [(model_version_id, stamp, *key) for stamp, key in zip(stamps, keys, strict=True)]
+        statement = f"INSERT INTO {_FEATURE_ROLLUPS} AS cell ({_FEATURE_COLUMNS}) VALUES %s{_FEATURE_CONFLICT}"  # noqa: S608
+        with connection.cursor() as cursor:
+            execute_values(cursor.cursor, statement, rows, page_size=5000)
+        return
+    stamps = _sqlite_datetimes(pd.Series(pd.DatetimeIndex(ordered["bucket_start"]).tz_convert("UTC")))
+    rows = [(model_version_id, stamp, *key) for stamp, key in zip(stamps, keys, strict=True)]
+    statement = (
+        f"INSERT INTO {_FEATURE_ROLLUPS} AS cell ({_FEATURE_COLUMNS})"  # noqa: S608
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s){_FEATURE_CONFLICT}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)

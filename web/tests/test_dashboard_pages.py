@@ -18,7 +18,17 @@ from compliance.models import AuditEntry
 from monitoring.alerts.models import Alert
 from monitoring.alerts.tests.builders import CRITICAL, MEDIUM, MEN
 from monitoring.checks.services import run_check
-from monitoring.checks.tests.builders import BASE, HOUR, ingest_loans, ingest_rates, loan_version, window_end
+from monitoring.checks.tests.builders import (
+    BASE,
+    FEATURES,
+    HOUR,
+    check_hour,
+    ingest_features,
+    ingest_loans,
+    ingest_rates,
+    loan_version,
+    window_end,
+)
 from monitoring.models import FairnessCheck, IngestionRecord
 from registry.models import ModelVersion
 from web.dashboard_data import check_label
@@ -495,3 +505,15 @@ def test_the_current_check_is_the_latest_window_not_the_last_completed(
     # and the seed's trend endpoint orders its points by window end too
     trend = client_as("monitor").get("/api/fairness_trend?model=loan_model&version=1").json()["data"]
     assert [point["check_id"] for point in trend["points"]] == [stale.pk, current.pk]
+
+
+def test_the_model_page_lists_input_drift_findings(monitor_user: Any) -> None:
+    version = loan_version(name="drift_model", features=FEATURES)
+    ingest_features(version, hour=0, seed=20)
+    for hour in range(1, 4):
+        ingest_features(version, hour=hour, seed=20 + hour, female_income_factor=1.6)
+        check_hour(version, hour)
+    html = client_for(monitor_user).get("/dashboard/drift_model/").content.decode()
+    assert "No drift found." not in html
+    assert "income in gender=Female" in text_of(html, "input-drift-list")
+    assert "income in gender=Male" not in html

@@ -105,6 +105,7 @@ def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | 
         "pre_alert": data.pre_alert_of(latest),
         "alerts": data.unresolved_alerts(model),
         "causes": data.likely_causes(latest),
+        "input_drift": data.input_drift(latest),
         "can_operate": can(request, *OPERATORS),
         "page_url": page_url,
         "note_max_length": NOTE_MAX_LENGTH,

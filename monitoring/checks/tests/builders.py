@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from compliance.models import AuditEntry
 from monitoring.checks.services import run_check
 from monitoring.fairness import ConfusionCounts, GroupedCounts, generate_loan_data
@@ -111,3 +113,37 @@ def counts_of_loans(n: int, drift: float, seed: int) -> dict[str, GroupedCounts]
 def audit_count(action: str, object_id: str | None = None) -> int:
     entries = AuditEntry.objects.filter(action=action)
     return (entries if object_id is None else entries.filter(object_id=object_id)).count()
+
+
+FEATURES = [
+    {"name": "income", "type": "numeric"},
+    {"name": "region", "type": "categorical"},
+    {"name": "customer_id", "type": "categorical", "identifier": True},
+]
+ROWS_PER_GROUP = 150
+
+
+def ingest_features(version: ModelVersion, *, hour: int, seed: int, female_income_factor: float = 1.0) -> None:
+    """ROWS_PER_GROUP rows per gender in hour ``hour``: log-normal incomes, three regions; Female incomes scaled."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for gender in ("Male", "Female"):
+        incomes = rng.lognormal(mean=10.8, sigma=0.4, size=ROWS_PER_GROUP)
+        if gender == "Female":
+            incomes = incomes * female_income_factor
+        regions = rng.choice(["north", "south", "east"], p=[0.5, 0.3, 0.2], size=ROWS_PER_GROUP)
+        for index in range(ROWS_PER_GROUP):
+            items.append(
+                {
+                    "id": f"h{hour}-{gender}-{index}",
+                    "timestamp": stamp(hour, len(items), 2 * ROWS_PER_GROUP),
+                    "attributes": {"gender": gender},
+                    "y_pred": int(rng.random() < 0.5),
+                    "features": {
+                        "income": round(float(incomes[index]), 2),
+                        "region": str(regions[index]),
+                        "customer_id": f"C-{hour}-{gender}-{index}",
+                    },
+                }
+            )
+    ingest_items(version, items)
