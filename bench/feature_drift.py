@@ -7,13 +7,15 @@ Records one JSON line in ``bench/results/feature_drift.jsonl``::
 
 ``--checks`` drives ``monitoring.checks.feature_evidence.advance_feature_drift``, the step every check takes,
 one closed hour at a time exactly as the evidence chain does: fine bins from raw values, the partition fixed
-by a 24-hour baseline, restarts every 24 hours. Each month has two groups sending ``--rows-per-day`` rows
-between them, three features (income log-normal, age normal, region with three categories), read after every
-hour. No drift: months with any finding. Drift: one group's incomes scaled by ``--factor`` from day
-``--shift-day``; the hours until that cell is found, and months with a finding elsewhere.
+by the baseline a check uses (whole days until each group has 1,000 rows), restarts every 24 hours. Each
+month (30 days after the baseline) has two groups sending ``--rows-per-day`` rows between them, three
+features (income log-normal, age normal, region with three categories), read after every hour. No drift:
+months with any finding. Drift: one group's incomes scaled by ``--factor`` from day ``--shift-day``; the
+hours until that cell is found, and months with a finding elsewhere.
 
-Each simulated check has 3 numeric features x 2 groups (6 cells, 8 bins), a 500-row baseline per cell and
-``--rows`` rows per cell per hour. No drift: the share of months (30 x 24 closed hours, read every hour) with
+Without ``--checks``, each simulated check has 3 numeric features x 2 groups (6 cells, 8 bins), a 500-row
+baseline per cell and ``--rows`` rows per cell per hour. No drift: the share of months (30 x 24 closed hours,
+read every hour) with
 at least one e-BH finding at ``--alpha``. Drift: one cell's stream moves to a skewed bin distribution; the
 hours until that cell is found, and the share of months in which another cell is found.
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.results import record
-from monitoring.checks.feature_evidence import advance_feature_drift
+from monitoring.checks.feature_evidence import BASELINE_MAX_HOURS, advance_feature_drift, baseline_end_hour
 from monitoring.fairness import FeatureCell, feature_drift_findings
 from monitoring.fairness.feature_bins import category_key, fine_numeric_bins
 
@@ -89,7 +91,7 @@ def run(months: int, rows: int, alpha: float, seed: int) -> dict:
 
 CHECK_FEATURES = [("income", "numeric"), ("age", "numeric"), ("region", "categorical")]
 REGIONS = np.array(["north", "south", "east"])
-BASELINE_HOURS = 24
+WINDOW_HOURS = 24
 
 
 def _fine(values: np.ndarray, kind: str) -> dict[str, int]:
@@ -125,6 +127,15 @@ def _merged(hours: list[dict]) -> dict:
     return total
 
 
+def baseline_hours_at(rows_per_group: int) -> int:
+    """The input baseline's length (the rule a check applies) when each group sends ``rows_per_group`` an hour."""
+    hourly = [
+        (hour, {("gender", "Female"): rows_per_group, ("gender", "Male"): rows_per_group})
+        for hour in range(BASELINE_MAX_HOURS)
+    ]
+    return baseline_end_hour(0, WINDOW_HOURS, hourly, BASELINE_MAX_HOURS)
+
+
 def checked_month(
     rng: np.random.Generator,
     *,
@@ -138,21 +149,22 @@ def checked_month(
     """(hours from the shift until (income, Female) is found, whether any other finding happened) over a
     month of checks reading every ``read_every`` closed hours after a 24-hour baseline."""
     rows_per_group = max(1, round(rows_per_day / 48))
-    baseline = {"start_hour": 0, "end_hour": BASELINE_HOURS}
-    baseline["counts"] = _merged([simulated_hour(rng, rows_per_group, 1.0) for _ in range(BASELINE_HOURS)])
+    baseline_hours = baseline_hours_at(rows_per_group)
+    baseline = {"start_hour": 0, "end_hour": baseline_hours}
+    baseline["counts"] = _merged([simulated_hour(rng, rows_per_group, 1.0) for _ in range(baseline_hours)])
     state, pending, found, elsewhere = None, [], None, False
-    for hour in range(BASELINE_HOURS, BASELINE_HOURS + hours):
-        shifted = shift_hour is not None and hour - BASELINE_HOURS >= shift_hour
+    for hour in range(baseline_hours, baseline_hours + hours):
+        shifted = shift_hour is not None and hour - baseline_hours >= shift_hour
         pending.append((hour, simulated_hour(rng, rows_per_group, factor if shifted else 1.0)))
-        if (hour - BASELINE_HOURS + 1) % read_every:
+        if (hour - baseline_hours + 1) % read_every:
             continue
         result = advance_feature_drift(
             features=CHECK_FEATURES,
             alpha=alpha,
             previous=state,
             baseline=None if state else baseline,
-            start_hour=BASELINE_HOURS,
-            restart_hours=24,
+            start_hour=baseline_hours,
+            restart_hours=WINDOW_HOURS,
             hours=pending,
             window=pending[-1][1],
         )
@@ -162,7 +174,7 @@ def checked_month(
                 continue
             if shifted and (item["feature"], item["group"]) == ("income", "Female"):
                 if found is None:
-                    found = hour - BASELINE_HOURS - shift_hour + 1
+                    found = hour - baseline_hours - shift_hour + 1
             else:
                 elsewhere = True
         if found is not None:
@@ -185,7 +197,7 @@ def run_checks(months: int, rows_per_day: int, alpha: float, factor: float, shif
         "mode": "checks",
         "cells": 2 * len(CHECK_FEATURES),
         "rows_per_day": rows_per_day,
-        "baseline_hours": BASELINE_HOURS,
+        "baseline_hours": baseline_hours_at(max(1, round(rows_per_day / 48))),
         "alpha": alpha,
         "months": months,
         "months_with_false_finding": sum(null) / months,

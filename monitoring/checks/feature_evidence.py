@@ -26,6 +26,12 @@ from monitoring.fairness.feature_drift import FeatureCell, findings_from_log_e, 
 # A group's feature is tested only with this many baseline rows: fewer make the baseline's own noise dominate.
 MIN_BASELINE_ROWS = 30
 
+# The baseline is the version's first windows of data until every sizeable group (at least BASELINE_GROUP_SHARE
+# of its attribute's rows) holds BASELINE_MIN_ROWS rows, or BASELINE_MAX_HOURS have passed: a two-sample test can
+# find no shift the baseline itself cannot resolve, and 24 hours at 200 rows a day are 100 rows a group.
+BASELINE_MIN_ROWS = 1000
+BASELINE_GROUP_SHARE = 0.1
+BASELINE_MAX_HOURS = 30 * 24
 # Besides the run from the stream's start, the runs started at this many latest restarts are kept.
 RECENT_RUNS = 7
 
@@ -34,6 +40,37 @@ FeatureCounts = Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]]
 
 def _cell_counts(counts: FeatureCounts, feature: str, attribute: str, group: str) -> Mapping[str, float]:
     return counts.get(feature, {}).get(attribute, {}).get(group, {})
+
+
+def baseline_end_hour(
+    first_hour: int,
+    window_hours: int,
+    hourly_rows: Sequence[tuple[int, Mapping[tuple[str, str], int]]],
+    closed_until: int,
+) -> int | None:
+    """Where the input baseline ends: the first whole number of windows after ``first_hour`` by which every
+    sizeable group of each attribute holds BASELINE_MIN_ROWS rows (``hourly_rows``: rows per (attribute, group)
+    of each hour), else the last window end within BASELINE_MAX_HOURS; ``None`` while it is still filling
+    (``closed_until``: the first hour not yet closed)."""
+    step = max(int(window_hours), 1)
+    cap = first_hour + max(BASELINE_MAX_HOURS // step, 1) * step
+    totals: dict[tuple[str, str], int] = {}
+    rows = sorted(hourly_rows, key=lambda item: item[0])
+    position = 0
+    for end in range(first_hour + step, min(cap, closed_until) + 1, step):
+        while position < len(rows) and rows[position][0] < end:
+            for key, count in rows[position][1].items():
+                totals[key] = totals.get(key, 0) + int(count)
+            position += 1
+        by_attribute: dict[str, int] = {}
+        for (attribute, _), count in totals.items():
+            by_attribute[attribute] = by_attribute.get(attribute, 0) + count
+        sizeable = [
+            count for (attribute, _), count in totals.items() if count >= BASELINE_GROUP_SHARE * by_attribute[attribute]
+        ]
+        if sizeable and min(sizeable) >= BASELINE_MIN_ROWS:
+            return end
+    return cap if cap <= closed_until else None
 
 
 def start_state(

@@ -23,7 +23,12 @@ from compliance.services import audit_append
 from core.task_queue import enqueue
 from monitoring.checks.analysis import analyse_window, counts_as_inputs, counts_from_inputs
 from monitoring.checks.evidence import HOUR_SECONDS, advance_evidence, hour_index, stale_evidence
-from monitoring.checks.feature_evidence import advance_feature_drift, pending_feature_drift
+from monitoring.checks.feature_evidence import (
+    BASELINE_MAX_HOURS,
+    advance_feature_drift,
+    baseline_end_hour,
+    pending_feature_drift,
+)
 from monitoring.checks.selectors import completed_checks_by_window, evidence_chain_head, evidence_checks, is_stale
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.forecast import FORECAST_PERIODS
@@ -256,8 +261,13 @@ def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: da
         if first is None:
             return {"stale": False, "pending": "no_feature_values"}
         baseline_start = hour_index(first)
-        baseline_end = baseline_start + int(policy.window_hours)
-        if closed_until <= baseline_end:
+        baseline_end = baseline_end_hour(
+            baseline_start,
+            int(policy.window_hours),
+            _hourly_group_rows(check, first, min(closed_until, baseline_start + BASELINE_MAX_HOURS)),
+            closed_until,
+        )
+        if baseline_end is None or closed_until <= baseline_end:
             return {"stale": False, "pending": "baseline_filling", "baseline_end_hour": baseline_end}
         chain_start = int((evidence["previous"] or {}).get("chain_start_hour", evidence["start_hour"]))
         start = max(baseline_end, chain_start)
@@ -279,6 +289,24 @@ def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: da
         "hours": [[hour_index(moment), counts] for moment, counts in hours],
         "window": feature_counts(model_version=check.model_version, start=check.window_start, end=check.window_end),
     }
+
+
+def _hourly_group_rows(check: FairnessCheck, start: datetime, until_hour: int) -> list[tuple[int, dict]]:
+    """Rows per (single attribute, group) of each hour from ``start`` to ``until_hour``, for the baseline's end."""
+    hours: dict[int, dict[tuple[str, str], int]] = {}
+    rows = (
+        PredictionRollup.objects.filter(
+            model_version_id=check.model_version_id,
+            attribute__in=list(check.policy.protected_attributes),
+            bucket_start__gte=start,
+            bucket_start__lt=_hour_moment(until_hour),
+        )
+        .annotate(rows=sum((F(name) for name in ("fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg")), F("tp")))
+        .values_list("bucket_start", "attribute", "group", "rows")
+    )
+    for moment, attribute, group, count in rows:
+        hours.setdefault(hour_index(moment), {})[(attribute, group)] = int(count)
+    return sorted(hours.items())
 
 
 def _hour_moment(index: int) -> datetime:

@@ -509,8 +509,9 @@ def test_the_current_check_is_the_latest_window_not_the_last_completed(
 
 def test_the_model_page_lists_input_drift_findings(monitor_user: Any) -> None:
     version = loan_version(name="drift_model", features=FEATURES)
-    ingest_features(version, hour=0, seed=20)
-    for hour in range(1, 4):
+    for hour in range(7):  # the baseline: 7 x 150 rows a group
+        ingest_features(version, hour=hour, seed=20 + hour)
+    for hour in range(7, 10):
         ingest_features(version, hour=hour, seed=20 + hour, female_income_factor=1.6)
         check_hour(version, hour)
     html = client_for(monitor_user).get("/dashboard/drift_model/").content.decode()

@@ -43,31 +43,45 @@ def test_feature_rollups_count_each_rows_declared_non_identifier_features_once_p
     assert sorted(rows.values_list("bucket_start", "attribute", "group", "feature", "value", "count")) == before
 
 
+# 150 rows a group an hour: the baseline (whole 1-hour windows until each group has 1,000 rows) is 7 hours.
+BASELINE_HOURS = 7
+
+
+def ingest_baseline(version, seed: int) -> None:
+    for hour in range(BASELINE_HOURS):
+        ingest_features(version, hour=hour, seed=seed + 100 * hour)
+
+
 def test_a_policy_without_features_says_so_and_the_baseline_must_fill_before_testing():
     plain = loan_version(name="plain_model")
     ingest_features(plain, hour=0, seed=2)
     assert check_hour(plain, 0).result["feature_drift"]["status"] == "no_features"
 
     version = loan_version(features=FEATURES)
-    ingest_features(version, hour=0, seed=3)
-    first = check_hour(version, 0)
-    assert first.result["feature_drift"]["status"] == "baseline_filling"
-    assert first.result["feature_drift"]["cells"] == []
+    ingest_baseline(version, seed=3)
+    for hour in range(BASELINE_HOURS - 1):  # 6 x 150 rows a group: still filling
+        drift = check_hour(version, hour).result["feature_drift"]
+        assert drift["status"] == "baseline_filling"
+        assert drift["cells"] == []
+    ingest_features(version, hour=BASELINE_HOURS, seed=4)
+    drift = check_hour(version, BASELINE_HOURS).result["feature_drift"]
+    assert drift["status"] == "tested"
+    assert drift["baseline"]["end_hour"] - drift["baseline"]["start_hour"] == BASELINE_HOURS
 
 
 def test_a_shifted_feature_in_one_group_is_found_there_only_and_each_check_continues_the_chain():
     version = loan_version(features=FEATURES)
-    ingest_features(version, hour=0, seed=10)  # the baseline: the version's first window (1 h)
-    ingest_features(version, hour=1, seed=11)
-    checks = [check_hour(version, 0), check_hour(version, 1)]
+    ingest_baseline(version, seed=10)
+    ingest_features(version, hour=BASELINE_HOURS, seed=11)
+    checks = [check_hour(version, BASELINE_HOURS - 1), check_hour(version, BASELINE_HOURS)]
     drift = checks[-1].result["feature_drift"]
     assert drift["status"] == "tested"
-    assert drift["baseline"] == {"start_hour": drift["stream_start_hour"] - 1, "end_hour": drift["stream_start_hour"]}
+    assert drift["stream_start_hour"] == drift["baseline"]["end_hour"]
     assert {(item["feature"], item["group"]) for item in drift["cells"]} == {
         (feature, group) for feature in ("income", "region") for group in ("Male", "Female")
     }
     assert drift["found"] == 0
-    for hour in range(2, 7):
+    for hour in range(BASELINE_HOURS + 1, BASELINE_HOURS + 6):
         ingest_features(version, hour=hour, seed=10 + hour, female_income_factor=1.6)
         checks.append(check_hour(version, hour))
     last = checks[-1].result["feature_drift"]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from bench.feature_drift import BASELINE_HOURS, CHECK_FEATURES, _merged, checked_month, simulated_hour
-from monitoring.checks.feature_evidence import advance_feature_drift, run_weight
+from bench.feature_drift import CHECK_FEATURES, _merged, baseline_hours_at, checked_month, simulated_hour
+from monitoring.checks.feature_evidence import advance_feature_drift, baseline_end_hour, run_weight
+
+BASELINE_HOURS = 24
 
 ALPHA = 0.05
 
@@ -60,3 +62,14 @@ def test_a_shifted_income_in_one_group_is_found_within_a_day_after_days_of_compl
     within_a_day = sum(delay is not None and delay <= 24 for delay, _ in results)
     assert within_a_day >= stats.binom.ppf(0.001, months, 0.9)
     assert sum(elsewhere for _, elsewhere in results) <= stats.binom.ppf(0.999, months, ALPHA)
+
+
+def test_the_baseline_lasts_whole_windows_until_every_sizeable_group_has_enough_rows():
+    assert baseline_hours_at(42) == 24  # 2,000 rows a day: 1,008 a group in the first day
+    assert baseline_hours_at(4) == 11 * 24  # 200 rows a day: 96 a group a day
+    # A group with under 10% of its attribute's rows does not hold the baseline up; a bigger one does.
+    hourly = [(hour, {("gender", "F"): 60, ("gender", "M"): 500, ("gender", "X"): 1}) for hour in range(100)]
+    assert baseline_end_hour(0, 6, hourly, 100) == 18  # F (11% of rows) has 1,020 rows after 17 hours
+    # Still filling before that, and the cap ends it at a whole window within 30 days.
+    assert baseline_end_hour(0, 6, hourly, 17) is None
+    assert baseline_end_hour(0, 24, [(0, {("gender", "F"): 5})], 10_000) == 30 * 24

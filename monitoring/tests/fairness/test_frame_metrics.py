@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from scipy.stats import norm
+from scipy.stats import binomtest
 
 from monitoring.fairness import (
     FairnessPolicy,
@@ -120,10 +120,13 @@ def test_compute_all_metrics_values_and_native_types(loans: pd.DataFrame) -> Non
     assert result["male_rate"] == pytest.approx(0.6)
     assert result["alert"] is True
     assert result["gap_alert"] is True
-    # Katz interval of DIR = (1/5) / (3/5): exp(ln(1/3) +- z sqrt(1/1 - 1/5 + 1/3 - 1/5)), no zero cells.
-    spread = norm.ppf(0.975) * math.sqrt(1 - 1 / 5 + 1 / 3 - 1 / 5)
-    assert result["intervals"]["dir"] == pytest.approx([math.exp(-spread) / 3, math.exp(spread) / 3], rel=1e-9)
-    # The estimate 1/3 is below 0.8 but the upper limit (about 2.2) is above it: possible, not significant.
+    # 5 rows a group (under SMALL_GROUP_ROWS): DIR = (1/5) / (3/5) gets the box of exact 97.5% intervals of each
+    # rate, [L_F / U_M, U_F / L_M], not Katz's normal approximation.
+    female = binomtest(1, 5).proportion_ci(0.975, method="exact")
+    male = binomtest(3, 5).proportion_ci(0.975, method="exact")
+    expected = [female.low / male.high, female.high / male.low]
+    assert result["intervals"]["dir"] == pytest.approx(expected, rel=1e-9)
+    # The estimate 1/3 is below 0.8 but the upper limit (about 6.7) is above it: possible, not significant.
     assert result["verdict"] == "possible_violation"
     assert result["message"].startswith("DIR = 0.33 (<0.8)")
     assert result["counts"]["Male"] == {"tp": 2, "fp": 1, "tn": 1, "fn": 1, "unlabeled_pos": 0, "unlabeled_neg": 0}

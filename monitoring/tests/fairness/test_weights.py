@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import beta, norm
 
 from monitoring.fairness import (
     METRIC_NAMES,
@@ -130,16 +130,29 @@ def textbook_wilson(successes: float, trials: float, confidence: float) -> tuple
     return (centre - half) / (1 + z * z / trials), (centre + half) / (1 + z * z / trials)
 
 
-def test_weighted_rate_interval_is_wilson_at_the_effective_size() -> None:
-    # Four rows weighing 1, 1, 2 and 4; the two light rows are selected: SR = 2 / 8, n_eff = 8^2 / 22.
+def test_weighted_rate_interval_is_exact_at_a_small_effective_size() -> None:
+    # Four rows weighing 1, 1, 2 and 4; the two light rows are selected: SR = 2 / 8, n_eff = 8^2 / 22 (under
+    # SMALL_GROUP_ROWS, so Clopper-Pearson at the effective size: beta quantiles with real parameters).
     grouped = confusion_counts(["g"] * 4, [1, 1, 0, 0], sample_weight=[1.0, 1.0, 2.0, 4.0])
     counts = grouped["g"]
     assert counts.squared_weights == (0.0, 0.0, 0.0, 0.0, 2.0, 20.0)
     rate = selection_rate(counts, confidence=0.9)
     effective = 64 / 22
-    lower, upper = textbook_wilson(0.25 * effective, effective, 0.9)
+    selected = 0.25 * effective
+    lower = beta.ppf(0.05, selected, effective - selected + 1)
+    upper = beta.ppf(0.95, selected + 1, effective - selected)
     assert rate.value == 0.25
-    assert (rate.lower, rate.upper) == pytest.approx((lower, upper), rel=1e-12)
+    assert (rate.lower, rate.upper) == pytest.approx((lower, upper), rel=1e-9)
+
+
+def test_weighted_rate_interval_is_wilson_at_the_effective_size() -> None:
+    # Forty rows, the same weights ten times over: n_eff = 80^2 / 220, about 29 (Wilson's range).
+    grouped = confusion_counts(["g"] * 40, [1, 1, 0, 0] * 10, sample_weight=[1.0, 1.0, 2.0, 4.0] * 10)
+    rate = selection_rate(grouped["g"], confidence=0.9)
+    effective = 6400 / 220
+    lower, upper = textbook_wilson(0.25 * effective, effective, 0.9)
+    assert rate.value == pytest.approx(0.25)
+    assert (rate.lower, rate.upper) == pytest.approx((lower, upper), rel=1e-9)
 
 
 def test_effective_sizes_by_hand() -> None:
