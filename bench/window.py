@@ -28,6 +28,12 @@
   them. ``evidence_incremental_ms``: the step a check takes every hour, from the evidence stored over the first
   719 hours through the one hour closed since (query and arithmetic). Best of ``--repeat`` runs; the
   ``*_median_ms`` too. ``comparisons``: the banded comparisons the evidence advances.
+* ``feature_incremental_ms``: a check's input-drift step every hour (``monitoring.checks.feature_evidence``)
+  for three features (income, age, region) per group of each attribute, from the state stored after 719
+  hours: the one new hour's feature counts, the window's (24 h) and ``advance_feature_drift``.
+  ``feature_fresh_ms``: the step that starts a chain (the 24-hour baseline's counts, the hours since, the
+  window's). ``feature_rollup_rows``: the feature rollup cells. The rollups load writes them with
+  ``feature_cells`` and ``apply_feature_cells``, as ingestion does.
 * ``rollup_rows``: the rollup cells of the model version. It depends on hours x groups, not on N, and so
   should the time.
 """
@@ -64,19 +70,25 @@ MODEL_NAME = "bench_window"
 VERSION = "1"
 ROLLUP_CHUNK_ROWS = 1_000_000
 SERVICE_BATCH_ROWS = 50_000
+BENCH_FEATURES = [("income", "numeric"), ("age", "numeric"), ("region", "categorical")]
 
 
 def load_through_rollups(version_id: int, rows: int, seed: int) -> None:
     """Rollups of ``rows`` predictions, by the code an ingestion uses, one chunk of rows at a time."""
     from django.db import transaction
 
-    from monitoring.ingestion.rollup_math import rollup_cells
-    from monitoring.ingestion.storage import apply_rollup_cells
+    from monitoring.ingestion.rollup_math import feature_cells, rollup_cells
+    from monitoring.ingestion.storage import apply_feature_cells, apply_rollup_cells
 
     for number, start in enumerate(range(0, rows, ROLLUP_CHUNK_ROWS)):
         frame = synthetic_frame(min(ROLLUP_CHUNK_ROWS, rows - start), seed + number)
+        rng = np.random.default_rng(seed + number)
+        frame["feat:income"] = rng.lognormal(10.8, 0.5, len(frame))
+        frame["feat:age"] = np.clip(rng.normal(40.0, 12.0, len(frame)), 18.0, None)
+        frame["feat:region"] = np.array(["north", "south", "east"], dtype=object)[rng.integers(0, 3, len(frame))]
         with transaction.atomic():
             apply_rollup_cells(model_version_id=version_id, cells=rollup_cells(frame, ATTRIBUTES))
+            apply_feature_cells(model_version_id=version_id, cells=feature_cells(frame, ATTRIBUTES, BENCH_FEATURES))
 
 
 def load_through_service(version_id: int, rows: int, seed: int) -> None:
@@ -230,6 +242,63 @@ def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
     }
 
 
+def feature_evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
+    """The input-drift step of a check: hourly from a stored state, and the one that starts a chain (ms)."""
+    from monitoring.checks.evidence import hour_index
+    from monitoring.checks.feature_evidence import advance_feature_drift
+    from monitoring.ingestion.selectors import feature_counts, hourly_feature_counts
+    from monitoring.models import FeatureRollup
+    from registry.models import ModelVersion
+
+    model_version = ModelVersion.objects.get(pk=version_id)
+    start = pd.Timestamp(FIRST_TIMESTAMP, tz="UTC").to_pydatetime()
+    end = start + timedelta(seconds=SPAN_SECONDS)
+    day = timedelta(hours=24)
+
+    def step(previous: dict[str, Any] | None, begin: Any, until: Any) -> dict[str, Any]:
+        baseline = None
+        if previous is None:
+            baseline = {
+                "start_hour": hour_index(start),
+                "end_hour": hour_index(start + day),
+                "counts": feature_counts(model_version=model_version, start=start, end=start + day),
+            }
+        hours = hourly_feature_counts(model_version=model_version, start=begin, end=until)
+        return advance_feature_drift(
+            features=BENCH_FEATURES,
+            alpha=0.05,
+            previous=previous,
+            baseline=baseline,
+            start_hour=hour_index(start + day),
+            restart_hours=24,
+            hours=[(hour_index(moment), counts) for moment, counts in hours],
+            window=feature_counts(model_version=model_version, start=until - day, end=until),
+        )
+
+    def timed(previous: dict[str, Any] | None, begin: Any, until: Any) -> tuple[float, dict[str, Any]]:
+        began = time.perf_counter()
+        result = step(previous, begin, until)
+        return (time.perf_counter() - began) * 1000, result
+
+    last = end - timedelta(hours=1)
+    stored = step(None, start + day, last)["state"]
+    timed(stored, last, end)  # warm-up
+    incremental = [timed(stored, last, end) for _ in range(repeat)]
+    fresh = [timed(None, start + day, start + 2 * day) for _ in range(repeat)]
+    if incremental[0][1]["last_hour"] != hour_index(last) or not incremental[0][1]["cells"]:
+        raise RuntimeError("the input-drift step did not process the hour expected")
+    incremental_ms = [ms for ms, _ in incremental]
+    fresh_ms = [ms for ms, _ in fresh]
+    return {
+        "feature_incremental_ms": round(min(incremental_ms), 2),
+        "feature_incremental_median_ms": round(statistics.median(incremental_ms), 2),
+        "feature_fresh_ms": round(min(fresh_ms), 2),
+        "feature_fresh_median_ms": round(statistics.median(fresh_ms), 2),
+        "feature_cells": len(incremental[0][1]["cells"]),
+        "feature_rollup_rows": FeatureRollup.objects.filter(model_version_id=version_id).count(),
+    }
+
+
 def run(rows: int, *, load: str, repeat: int, seed: int, database_name: str) -> dict[str, Any]:
     database = BenchDatabase(database_name)
     with tempfile.TemporaryDirectory(prefix="fairlens-bench-") as scratch:
@@ -255,6 +324,8 @@ def run(rows: int, *, load: str, repeat: int, seed: int, database_name: str) -> 
             reports, _, _ = window_report(version_id)  # warm-up: first-call costs are not per-check costs
             timings = [window_report(version_id)[1:] for _ in range(repeat)]
             evidence = evidence_timings(version_id, repeat)
+            if load == "rollups":
+                evidence.update(feature_evidence_timings(version_id, repeat))
             from django.db import connection
 
             connection.close()
