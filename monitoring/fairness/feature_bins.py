@@ -13,7 +13,6 @@ stream it tests: the e-process stays valid, and a value never seen in the baseli
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +148,3 @@ def pooled(counts: Sequence[Mapping[str, float]]) -> dict[str, float]:
         for key, count in cell.items():
             total[key] = total.get(key, 0.0) + float(count)
     return total
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
