@@ -1,12 +1,13 @@
 """A check's input-drift evidence: each declared feature in each group, carried along the evidence chain. Pure.
 
-The first check whose closed hours lie past the version's input baseline (its first window of feature values)
-fixes the coarse bins of each feature from that baseline (:mod:`monitoring.fairness.feature_bins`) and starts
-one e-process per (feature, attribute, group) with enough baseline rows
-(:mod:`monitoring.fairness.feature_drift`). Each later check continues the state stored by the chain head
-through the hours closed since, so a check reads only new hours, and its result follows from its stored inputs
-alone (``redraw()`` reproduces it). The chain is that of the fairness evidence: per model version and policy
-version, so a new version or a new policy version (which may declare other features) starts afresh.
+The first check whose closed hours lie past the version's input baseline (its first windows of data, until each
+sizeable group has BASELINE_MIN_ROWS rows: :func:`baseline_end_hour`) fixes the coarse bins of each feature
+from that baseline (:mod:`monitoring.fairness.feature_bins`) and starts one e-process per (feature, attribute,
+group) with enough baseline rows (:mod:`monitoring.fairness.feature_drift`). Each later check continues the
+state stored by the chain head through the hours closed since, so a check reads only new hours, and its result
+follows from its stored inputs alone (``redraw()`` reproduces it). The chain is that of the fairness evidence:
+per model version and policy version, so a new version or a new policy version (which may declare other
+features) starts afresh.
 
 All cells of a check form one e-BH family at the policy's alpha. Findings are exploratory: shown beside the
 check, never paged, as input drift is a reason to look, not a violation of the policy.

@@ -40,6 +40,7 @@ from monitoring.ingestion.selectors import (
     first_feature_hour,
     hourly_counts,
     hourly_feature_counts,
+    hourly_group_rows,
     period_selection_counts,
     predictions_received,
     window_counts,
@@ -241,9 +242,9 @@ def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: da
     """What the check's input-drift evidence is computed from (``None``: the policy declares no feature to test).
 
     It follows the fairness evidence's chain: the head's stored state and the hours closed since its last hour.
-    A fresh chain first needs the version's input baseline (its first window of feature values) to be over;
-    it then starts at the later of the baseline's end and the chain's first hour, so a new policy version
-    reads at most a window of old hours.
+    A fresh chain first needs the version's input baseline (its first windows of data, until each sizeable
+    group has enough rows: ``baseline_end_hour``) to be over; it then starts at the later of the baseline's end
+    and the chain's first hour, so a new policy version reads at most a window of old hours.
     """
     policy = check.policy
     if not policy_drift_features(policy):
@@ -264,7 +265,12 @@ def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: da
         baseline_end = baseline_end_hour(
             baseline_start,
             int(policy.window_hours),
-            _hourly_group_rows(check, first, min(closed_until, baseline_start + BASELINE_MAX_HOURS)),
+            hourly_group_rows(
+                model_version=check.model_version,
+                attributes=list(policy.protected_attributes),
+                start=first,
+                end=_hour_moment(min(closed_until, baseline_start + BASELINE_MAX_HOURS)),
+            ),
             closed_until,
         )
         if baseline_end is None or closed_until <= baseline_end:
@@ -289,24 +295,6 @@ def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: da
         "hours": [[hour_index(moment), counts] for moment, counts in hours],
         "window": feature_counts(model_version=check.model_version, start=check.window_start, end=check.window_end),
     }
-
-
-def _hourly_group_rows(check: FairnessCheck, start: datetime, until_hour: int) -> list[tuple[int, dict]]:
-    """Rows per (single attribute, group) of each hour from ``start`` to ``until_hour``, for the baseline's end."""
-    hours: dict[int, dict[tuple[str, str], int]] = {}
-    rows = (
-        PredictionRollup.objects.filter(
-            model_version_id=check.model_version_id,
-            attribute__in=list(check.policy.protected_attributes),
-            bucket_start__gte=start,
-            bucket_start__lt=_hour_moment(until_hour),
-        )
-        .annotate(rows=sum((F(name) for name in ("fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg")), F("tp")))
-        .values_list("bucket_start", "attribute", "group", "rows")
-    )
-    for moment, attribute, group, count in rows:
-        hours.setdefault(hour_index(moment), {})[(attribute, group)] = int(count)
-    return sorted(hours.items())
 
 
 def _hour_moment(index: int) -> datetime:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Min, QuerySet, Sum
+from django.db.models import F, Min, QuerySet, Sum
 
-from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
+from monitoring.constants import BUCKET_SECONDS, INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness import ConfusionCounts, GroupedCounts
 from monitoring.fairness.counts import flip_favorable
 from monitoring.group_labels import group_from_stored
@@ -203,3 +203,20 @@ def hourly_feature_counts(
     for row in rows:
         _nest(hours.setdefault(row["bucket_start"], {}), row, "count")
     return list(hours.items())
+
+
+def hourly_group_rows(
+    *, model_version: ModelVersion, attributes: list[str], start: datetime, end: datetime
+) -> list[tuple[int, dict[tuple[str, str], int]]]:
+    """Rows per (attribute, group) of each hour in ``[start, end)`` with any, as (hours since the epoch, counts),
+    oldest first: what decides where the input baseline ends."""
+    hours: dict[int, dict[tuple[str, str], int]] = {}
+    rows = (
+        _rollups(model_version, start, end)
+        .filter(attribute__in=attributes)
+        .annotate(rows=sum((F(name) for name in COUNT_FIELDS[1:]), F(COUNT_FIELDS[0])))
+        .values_list("bucket_start", "attribute", "group", "rows")
+    )
+    for moment, attribute, group, count in rows:
+        hours.setdefault(int(moment.timestamp()) // BUCKET_SECONDS, {})[(attribute, group)] = int(count)
+    return sorted(hours.items())
