@@ -58,21 +58,22 @@ def _counts(values: Any, name: str) -> np.ndarray:
     return array
 
 
-def _dirichlet_multinomial_log_marginal(counts: np.ndarray, prior: float | np.ndarray) -> float:
-    """Log-probability of one sequence with these counts under the Dirichlet(``prior``) predictive (scalar or per
-    bin): the product of the add-prior predictive shares row by row, in any order."""
-    alphas = np.broadcast_to(np.asarray(prior, dtype=np.float64), counts.shape)
-    return float(
+def _dirichlet_multinomial_log_marginal(counts: np.ndarray, prior: float | np.ndarray) -> np.ndarray:
+    """Log-probability of one sequence with these counts (bins on the last axis) under the Dirichlet(``prior``)
+    predictive (scalar or per bin): the product of the add-prior predictive shares row by row, in any order."""
+    alphas = np.broadcast_to(np.asarray(prior, dtype=np.float64), counts.shape[-1:])
+    return (
         gammaln(alphas.sum())
-        - gammaln(float(counts.sum()) + alphas.sum())
-        + np.sum(gammaln(counts + alphas) - gammaln(alphas))
+        - gammaln(counts.sum(axis=-1) + alphas.sum())
+        + np.sum(gammaln(counts + alphas) - gammaln(alphas), axis=-1)
     )
 
 
-def _log_likelihood_at_shares(counts: np.ndarray) -> float:
-    total = float(counts.sum())
-    present = counts > 0
-    return float(np.sum(counts[present] * np.log(counts[present] / total))) if total > 0 else 0.0
+def _log_likelihood_at_shares(counts: np.ndarray) -> np.ndarray:
+    """The multinomial log-likelihood of counts (bins on the last axis) at their own shares: the null's maximum."""
+    totals = counts.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sum(np.where(counts > 0, counts * np.log(counts / totals), 0.0), axis=-1)
 
 
 def _hour_table(hourly_counts: Sequence[Sequence[float]], bins: int) -> np.ndarray:
@@ -126,17 +127,11 @@ def log_e_of_streams(
     table = _hour_table(streams, len(baseline))
     if len(baseline) < 2:
         return np.zeros(len(table))
-    alphas = stream_prior(baseline, prior, baseline_weight)
-    stream_log_marginal = (
-        gammaln(alphas.sum())
-        - gammaln(table.sum(axis=1) + alphas.sum())
-        + np.sum(gammaln(table + alphas) - gammaln(alphas), axis=1)
+    return (
+        _dirichlet_multinomial_log_marginal(baseline, prior)
+        + _dirichlet_multinomial_log_marginal(table, stream_prior(baseline, prior, baseline_weight))
+        - _log_likelihood_at_shares(baseline + table)
     )
-    pooled = baseline + table
-    totals = pooled.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_at_shares = np.sum(np.where(pooled > 0, pooled * np.log(pooled / totals), 0.0), axis=1)
-    return _dirichlet_multinomial_log_marginal(baseline, prior) + stream_log_marginal - log_at_shares
 
 
 def multinomial_log_e_value(
