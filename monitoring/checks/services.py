@@ -251,8 +251,11 @@ def feature_drift_inputs(check: FairnessCheck, evidence: dict[str, Any], now: da
         return None
     if evidence["stale"]:
         return {"stale": True, "head_check": evidence["head_check"]}
-    head = evidence_chain_head(check)
-    previous = ((head.result.get("feature_drift") or {}).get("state") if head is not None else None) or None
+    # The same head the fairness evidence continues (read once by evidence_inputs), so both advance together.
+    previous = None
+    if evidence["previous_check"] is not None:
+        head = FairnessCheck.objects.only("result").get(pk=evidence["previous_check"])
+        previous = (head.result.get("feature_drift") or {}).get("state")
     closed_until = int(min(check.window_end, now).timestamp() // HOUR_SECONDS)
     baseline = None
     if previous is not None:
