@@ -44,6 +44,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,19 @@ def window_report(version_id: int) -> tuple[dict[str, Any], float, float]:
     return run()
 
 
+def timed(step: Callable[..., dict[str, Any]], *args: Any) -> tuple[float, dict[str, Any]]:
+    """``step(*args)``'s wall time in ms, and its result."""
+    began = time.perf_counter()
+    result = step(*args)
+    return (time.perf_counter() - began) * 1000, result
+
+
+def best_and_median(name: str, runs: list[tuple[float, dict[str, Any]]]) -> dict[str, float]:
+    """``<name>_ms`` (the best run) and ``<name>_median_ms`` of timed runs."""
+    times = [ms for ms, _ in runs]
+    return {f"{name}_ms": round(min(times), 2), f"{name}_median_ms": round(statistics.median(times), 2)}
+
+
 def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
     """The evidence step of a check, from scratch over 720 hours and incrementally over the last one (ms)."""
     from monitoring.checks.evidence import advance_evidence, hour_index
@@ -200,11 +214,6 @@ def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
             label_until=hour_index(end) - policy.label_lag_hours,  # as a check passes it
         )
 
-    def timed(previous: dict[str, Any] | None, begin: Any) -> tuple[float, dict[str, Any]]:
-        began = time.perf_counter()
-        result = step(previous, begin)
-        return (time.perf_counter() - began) * 1000, result
-
     # The evidence stored by the check before: every hour but the last, computed once outside the timing.
     hours_before = hourly_counts(
         model_version=model_version, start=start, end=last, favorable_label=policy.favorable_label
@@ -223,21 +232,17 @@ def evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
         label_until=hour_index(last) - policy.label_lag_hours,
     )
     stored = previous_evidence(before)
-    timed(None, start)  # warm-up
-    scratch = [timed(None, start) for _ in range(repeat)]
-    incremental = [timed(stored, last) for _ in range(repeat)]
+    timed(step, None, start)  # warm-up
+    scratch = [timed(step, None, start) for _ in range(repeat)]
+    incremental = [timed(step, stored, last) for _ in range(repeat)]
     from_scratch, chained = scratch[0][1], incremental[0][1]
     if len(from_scratch["hours_processed"]) != SPAN_SECONDS // 3600 or len(chained["hours_processed"]) != 1:
         raise RuntimeError("the evidence did not process the hours expected")
     if chained["states"] != from_scratch["states"]:
         raise RuntimeError("incremental evidence differs from the evidence from scratch")
-    scratch_ms = [ms for ms, _ in scratch]
-    incremental_ms = [ms for ms, _ in incremental]
     return {
-        "evidence_scratch_ms": round(min(scratch_ms), 2),
-        "evidence_scratch_median_ms": round(statistics.median(scratch_ms), 2),
-        "evidence_incremental_ms": round(min(incremental_ms), 2),
-        "evidence_incremental_median_ms": round(statistics.median(incremental_ms), 2),
+        **best_and_median("evidence_scratch", scratch),
+        **best_and_median("evidence_incremental", incremental),
         "comparisons": len(from_scratch["comparisons"]),
     }
 
@@ -275,25 +280,16 @@ def feature_evidence_timings(version_id: int, repeat: int) -> dict[str, Any]:
             window=feature_counts(model_version=model_version, start=until - day, end=until),
         )
 
-    def timed(previous: dict[str, Any] | None, begin: Any, until: Any) -> tuple[float, dict[str, Any]]:
-        began = time.perf_counter()
-        result = step(previous, begin, until)
-        return (time.perf_counter() - began) * 1000, result
-
     last = end - timedelta(hours=1)
     stored = step(None, start + day, last)["state"]
-    timed(stored, last, end)  # warm-up
-    incremental = [timed(stored, last, end) for _ in range(repeat)]
-    fresh = [timed(None, start + day, start + 2 * day) for _ in range(repeat)]
+    timed(step, stored, last, end)  # warm-up
+    incremental = [timed(step, stored, last, end) for _ in range(repeat)]
+    fresh = [timed(step, None, start + day, start + 2 * day) for _ in range(repeat)]
     if incremental[0][1]["last_hour"] != hour_index(last) or not incremental[0][1]["cells"]:
         raise RuntimeError("the input-drift step did not process the hour expected")
-    incremental_ms = [ms for ms, _ in incremental]
-    fresh_ms = [ms for ms, _ in fresh]
     return {
-        "feature_incremental_ms": round(min(incremental_ms), 2),
-        "feature_incremental_median_ms": round(statistics.median(incremental_ms), 2),
-        "feature_fresh_ms": round(min(fresh_ms), 2),
-        "feature_fresh_median_ms": round(statistics.median(fresh_ms), 2),
+        **best_and_median("feature_incremental", incremental),
+        **best_and_median("feature_fresh", fresh),
         "feature_cells": len(incremental[0][1]["cells"]),
         "feature_rollup_rows": FeatureRollup.objects.filter(model_version_id=version_id).count(),
     }
