@@ -267,8 +267,8 @@ def change_detector(months, settings, dir_only, dropped, emit, wanted) -> None:
     from bench import sequential as sim
     from monitoring.fairness.count_change import DEFAULT_LOG_THRESHOLD
 
-    levels = (3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0)
-    horizon = 3000
+    levels = (2.8, 3.0, 3.2, 3.5, 4.0, 5.0, 6.0)
+    horizon = 6000
     for rows in (200, 2000):
         cell = f"change_detector/in_control_boundary/{rows}"
         if not wanted(cell):
@@ -318,10 +318,17 @@ def change_detector(months, settings, dir_only, dropped, emit, wanted) -> None:
             rows_per_day=2000,
             settings=settings,
             family_size=1,
-            cusum_thresholds=(DEFAULT_LOG_THRESHOLD,),
+            cusum_thresholds=levels,
             seed=zlib.crc32(cell.encode()),
         )
-        hits, starts = out["first_cusum"][0], out["cusum_start"][0]
+        default_row = levels.index(DEFAULT_LOG_THRESHOLD)
+        # The same runs read at every threshold: the delay side of the run-length frontier.
+        by_threshold = {}
+        for row, level in enumerate(levels):
+            level_hits = out["first_cusum"][row]
+            level_after = level_hits >= change
+            by_threshold[f"{level:g}"] = sim.summary(np.where(level_after, level_hits + 1 - change, -1))
+        hits, starts = out["first_cusum"][default_row], out["cusum_start"][default_row]
         after_change = hits >= change
         emit(
             cell,
@@ -335,6 +342,8 @@ def change_detector(months, settings, dir_only, dropped, emit, wanted) -> None:
                 if after_change.any()
                 else None,
                 "target_median_delay_hours": 48,
+                "delay_hours_by_log_threshold": by_threshold,
+                "default_log_threshold": DEFAULT_LOG_THRESHOLD,
             },
         )
 

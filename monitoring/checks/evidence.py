@@ -43,6 +43,7 @@ from monitoring.fairness.sequential import (
     advance_states,
     confidence_sequence,
     evidence,
+    evidences,
     new_state,
 )
 from monitoring.group_labels import display_label, group_from_stored, stored_label
@@ -195,7 +196,7 @@ def advance_evidence(
             reverse_keys, reversed_comparisons, reverse_states, strict=True
         )
     }
-    found = {c.key: evidence(c, s, settings) for c, s in zip(comparisons, states, strict=True)}
+    found = {c.key: item for c, item in zip(comparisons, evidences(comparisons, states, settings), strict=True)}
     decisions = decide(comparisons, {key: item.log_e for key, item in found.items()}, alpha)
     paging = [c for c in comparisons if c.tier == PAGE_TIER]
     explore_size = len(comparisons) - len(paging)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from monitoring.fairness.counts import ConfusionCounts
 from monitoring.fairness.errors import InvalidParameterError
@@ -60,15 +61,24 @@ class Leg:
     rows: str
     coefficient: float
 
-    def counts(self, counts: ConfusionCounts) -> tuple[int, int]:
-        """``(favourable, rows)`` of this leg in one group's counts (unweighted counts only)."""
-        if counts.squared_weights is not None and counts.is_weighted:
-            raise InvalidParameterError("Sequential evidence needs unweighted counts (whole rows).")
-        if self.rows == "all":
-            return int(counts.predicted_positive), int(counts.n)
-        if self.rows == "positive":
-            return int(counts.tp), int(counts.tp + counts.fn)
-        return int(counts.fp), int(counts.fp + counts.tn)
+
+# The kinds of rows a leg reads, in the order of :func:`leg_count_table`.
+LEG_ROW_KINDS = ("all", "positive", "negative")
+
+
+def leg_count_table(counts: ConfusionCounts) -> tuple[int, int, int, int, int, int]:
+    """``(favourable, rows)`` of each kind of leg in one group's counts, flattened in :data:`LEG_ROW_KINDS`
+    order: selection rate (all rows), TPR (labelled y = 1), FPR (labelled y = 0). Unweighted counts only."""
+    if counts.squared_weights is not None and counts.is_weighted:
+        raise InvalidParameterError("Sequential evidence needs unweighted counts (whole rows).")
+    return (
+        int(counts.predicted_positive),
+        int(counts.n),
+        int(counts.tp),
+        int(counts.tp + counts.fn),
+        int(counts.fp),
+        int(counts.fp + counts.tn),
+    )
 
 
 @dataclass(frozen=True)
@@ -89,9 +99,11 @@ class Comparison:
     constant: float
     tier: str = PAGE_TIER
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Stable text key: attribute, group, reference, metric and edge (seeds nothing; names the state)."""
+        """Stable text key: attribute, group, reference, metric and edge (seeds nothing; names the state).
+
+        Cached: a check looks keys up many times per comparison, and the dataclass is frozen."""
 
         def plain(value: Hashable) -> object:
             return list(value) if isinstance(value, tuple) else value
@@ -123,12 +135,6 @@ class Comparison:
         return Comparison(
             self.attribute, self.group, self.reference, self.metric, edge, self.bound, legs, -self.constant, self.tier
         )
-
-    def leg_counts(self, groups: Mapping[Hashable, ConfusionCounts]) -> tuple[list[int], list[int]]:
-        """Per-leg ``(favourable counts, row counts)`` from one hour's counts of this attribute's groups."""
-        empty = ConfusionCounts()
-        pairs = [leg.counts(groups.get(leg.group, empty)) for leg in self.legs]
-        return [k for k, _ in pairs], [n for _, n in pairs]
 
     def to_dict(self) -> dict[str, object]:
         """Plain description for storage and display."""

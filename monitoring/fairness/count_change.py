@@ -13,16 +13,19 @@ evidence's bet weights: ``M_t = sum_b v_b M_t^(b)``. Each restart's wealth is a 
 comparison holds, so each ``M^(b)`` is below a Shiryaev-Roberts sum of e-processes, and so is the mixture (the
 weights sum to 1): its run length to a false alarm is at least ``exp(threshold)`` updates in expectation. That
 bound is loose here because the stakes are near 0 while the data look compliant, so ``DEFAULT_LOG_THRESHOLD``
-was set by simulation (``python -m bench.alerting --sequential --only change_detector``: 500 runs of 3,000
-hourly checks at the worst in-control case, a DIR exactly on the band edge): at log-threshold 3.5, 23% (200
-rows/day) and 76% (2,000 rows/day) of runs alarm within 3,000 checks, and the censored lower bounds of the
-in-control average run length are 2,584 and 1,600 checks (target 1,000; at 3.0 the second is 1,105, too close
-to call). The mixture is what brought a moderate drop's delay down: DIR 0.70 at 2,000 rows/day in 59 h median
-(108 h with the adaptive bet alone at threshold 5). The estimated change time is the start of the earliest
-current excursion among the bets' CUSUMs.
+was set by simulation (``python -m bench.alerting --sequential --only change_detector``: 500 runs of 6,000
+hourly checks at the worst in-control case, a DIR exactly on the band edge): at log-threshold 3.5, 40% (200
+rows/day) and 95% (2,000 rows/day) of runs alarm within 6,000 checks, and the censored lower bounds of the
+in-control average run length are 4,634 and 1,945 checks (target 1,000). The mixture is what brought a moderate
+drop's delay down: DIR 0.70 at 2,000 rows/day in 59 h median (108 h with the adaptive bet alone at threshold 5).
+A lower threshold trades run length for delay along one frontier (the same runs at 2,000 rows/day: 3.0 gives a
+run length of 1,181 checks and 52 h, 2.8 gives 890 checks and 48 h; equal bet weights, or more weight on the
+fixed stakes, moved along the same frontier when tried), so no threshold of this detector meets both 1,000
+checks and 48 h; 3.5 keeps a margin on the run length.
+The estimated change time is the start of the earliest current excursion among the bets' CUSUMs.
 
-``detect_change_point`` stays for the window series it is given today; ``monitoring.checks.analysis`` should
-call :func:`detect_count_change` on each comparison's stored state instead once the evidence is wired in.
+Each check reads it from every comparison's evidence state (``monitoring.checks.evidence``).
+``detect_change_point`` stays in the engine's public API for a series of window values a caller hands it.
 """
 
 from __future__ import annotations

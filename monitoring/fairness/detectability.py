@@ -51,7 +51,10 @@ def sequential_units(mu: float, variance: float, log_threshold: float, overhead:
     growth = mu * mu / (2.0 * variance)
     units = (log_threshold + overhead) / growth
     for _ in range(50):
-        units = (log_threshold + overhead + 0.5 * math.log(max(units * growth, 1.0))) / growth
+        following = (log_threshold + overhead + 0.5 * math.log(max(units * growth, 1.0))) / growth
+        if following == units:  # a fixed point: further steps would return it unchanged
+            break
+        units = following
     return units
 
 
@@ -106,6 +109,8 @@ def minimum_detectable_dir(
         )
     for _ in range(60):
         middle = 0.5 * (low + high)
+        if middle in (low, high):  # adjacent floats: further steps change nothing
+            break
         if delay_days(middle) <= days:
             low = middle
         else:

@@ -98,7 +98,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from monitoring.fairness.comparisons import Comparison
+from monitoring.fairness.comparisons import LEG_ROW_KINDS, Comparison, leg_count_table
 from monitoring.fairness.counts import ConfusionCounts
 from monitoring.fairness.errors import InvalidParameterError
 
@@ -180,30 +180,32 @@ class SequentialSettings:
 _LOG_FACTORIALS = gammaln(np.arange(1025, dtype=np.float64) + 1.0)
 
 
-def _log_factorial(values: np.ndarray) -> np.ndarray:
-    # Counts are whole numbers: a lookup table (grown on demand) is exact and much faster than gammaln.
+def _log_factorial_table(top: int) -> np.ndarray:
+    """``log(k!)`` for ``k = 0 .. top`` at least. Counts are whole numbers: a lookup table (grown on demand) is
+    exact and much faster than gammaln."""
     global _LOG_FACTORIALS
-    index = values.astype(np.int64, copy=False)
-    top = int(index.max()) if index.size else 0
     if top >= len(_LOG_FACTORIALS):
         _LOG_FACTORIALS = gammaln(np.arange(2 * top + 1, dtype=np.float64) + 1.0)
-    return _LOG_FACTORIALS[index]
-
-
-def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    return _log_factorial(n) - _log_factorial(k) - _log_factorial(n - k)
+    return _LOG_FACTORIALS
 
 
 def _hypergeometric_pmf(total: np.ndarray, successes: np.ndarray, draws: np.ndarray, j: np.ndarray) -> np.ndarray:
     """P(j successes in ``draws`` rows drawn without replacement); arrays broadcast, 0 outside the support."""
     valid = (j <= draws) & (j <= successes) & (draws - j <= total - successes) & (draws <= total) & (j >= 0)
-    safe_j = np.where(valid, j, 0.0)
-    safe_draws = np.where(valid, draws, 0.0)
-    safe_total = np.where(valid, total, 0.0)
+    safe_j = np.where(valid, j, 0.0).astype(np.int64)
+    safe_draws = np.where(valid, draws, 0.0).astype(np.int64)
+    safe_total = np.where(valid, total, 0.0).astype(np.int64)
+    safe_successes = np.where(valid, successes, 0.0).astype(np.int64)
+    # Every argument below lies in 0 .. total.
+    table = _log_factorial_table(int(safe_total.max()) if safe_total.size else 0)
+
+    def log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return table[n] - table[k] - table[n - k]
+
     log_pmf = (
-        _log_comb(np.where(valid, successes, 0.0), safe_j)
-        + _log_comb(safe_total - np.where(valid, successes, 0.0), safe_draws - safe_j)
-        - _log_comb(safe_total, safe_draws)
+        log_comb(safe_successes, safe_j)
+        + log_comb(safe_total - safe_successes, safe_draws - safe_j)
+        - log_comb(safe_total, safe_draws)
     )
     return np.where(valid, np.exp(log_pmf), 0.0)
 
@@ -295,14 +297,14 @@ def bucket_log_factor(
             # Outside the support (pmf 0) the level may exceed the increment's range: evaluate it at 0 instead.
             level = np.where(pmf > 0, constant[chosen, None] + a_big[chosen, None] * j / size[:, None], 0.0)
             level_yes = np.where(pmf > 0, level + a_small[chosen, None], 0.0)
-            p = p_small[chosen, None]
-            # One stake at a time on the shared distribution: each column is summed exactly as a single stake.
-            for column in range(bet.shape[1]):
-                stake = bet[chosen, column, None]
-                no = np.log1p(-stake * level)
-                yes = np.log1p(-stake * level_yes)
-                expected = (pmf * ((1.0 - p) * no + p * yes)).sum(axis=1)
-                part[:, column] += np.where(count > 0, count * expected, 0.0)
+            p = p_small[chosen, None, None]
+            # Every stake on the shared distribution at once, shape (elements, stakes, support); each stake's
+            # sum runs over a contiguous last axis, so it is summed exactly as a single stake would be.
+            stake = bet[chosen, :, None]
+            no = np.log1p(-stake * level[:, None, :])
+            yes = np.log1p(-stake * level_yes[:, None, :])
+            expected = (pmf[:, None, :] * ((1.0 - p) * no + p * yes)).sum(axis=2)
+            part += np.where(count[:, None] > 0, count[:, None] * expected, 0.0)
         result[chosen] = part
     return result
 
@@ -481,8 +483,12 @@ class EvidenceBatch:
     # Version 1 stored one bet's fields as scalars under these names.
     _LEGACY_PER_BET = {"log_wealth": "log_wealth", "mix": "mix", "cusum_parts": "cusum", "cusum_starts": "cusum_start"}
 
-    def state(self, index: int) -> dict[str, Any]:
-        """Plain JSON-able state of element ``index`` (in this batch's layout version)."""
+    def states(self) -> list[dict[str, Any]]:
+        """Plain JSON-able state of every element (in this batch's layout version)."""
+        cusum, cusum_start = self.cusum, self.cusum_start
+        return [self._state(index, cusum, cusum_start) for index in range(len(self.log_wealth))]
+
+    def _state(self, index: int, cusum: np.ndarray, cusum_start: np.ndarray) -> dict[str, Any]:
         result: dict[str, Any] = {"version": self.version}
         for name in self._SCALARS:
             result[name] = getattr(self, name)[index].item()
@@ -496,8 +502,8 @@ class EvidenceBatch:
                 result[name] = values.tolist()
         if self.version != LEGACY_STATE_VERSION:
             # The change detector's statistic and start, as the legacy layout stored them (read without settings).
-            result["cusum"] = self.cusum[index].item()
-            result["cusum_start"] = self.cusum_start[index].item()
+            result["cusum"] = cusum[index].item()
+            result["cusum_start"] = cusum_start[index].item()
         started = ~np.isnan(self.grid[index])
         result["grid"] = self.grid[index][started].tolist()
         return result
@@ -550,7 +556,7 @@ def _batch_for(
 
 def new_state(comparison: Comparison, start_hour: int, settings: SequentialSettings | None = None) -> dict[str, Any]:
     """Fresh evidence for ``comparison`` from ``start_hour`` on (a new version, policy, period or resolved alert)."""
-    return _batch_for([comparison], settings or SequentialSettings(), start_hour).state(0)
+    return _batch_for([comparison], settings or SequentialSettings(), start_hour).states()[0]
 
 
 HourlyCounts = Mapping[Any, ConfusionCounts]
@@ -581,24 +587,35 @@ def advance_states(
         for position, index in enumerate(members):
             batch.load(position, states[index])
         batches[legs, version] = batch
+    # Each hour's counts are flattened once into a table of every (attribute, group) the legs read, and each
+    # batch gathers its legs' (favourable, rows) from it by index.
+    slots: dict[tuple[tuple[str, ...], Any], int] = {}
+    gathers = {}
+    for key, members in by_legs.items():
+        favourable_index = np.zeros((len(members), key[0]), dtype=np.int64)
+        for position, index in enumerate(members):
+            comparison = comparisons[index]
+            for leg_position, leg in enumerate(comparison.legs):
+                slot = slots.setdefault((comparison.attribute, leg.group), len(slots))
+                favourable_index[position, leg_position] = 6 * slot + 2 * LEG_ROW_KINDS.index(leg.rows)
+        gathers[key] = favourable_index
+    empty = (0,) * 6
     previous = None
     for hour, attributes in hours:
         if previous is not None and hour <= previous:
             raise InvalidParameterError("Hours must be strictly increasing.")
         previous = hour
-        for (legs, version), members in by_legs.items():
-            batch = batches[legs, version]
-            favourable = np.zeros((len(members), legs), dtype=np.int64)
-            rows = np.zeros((len(members), legs), dtype=np.int64)
-            for position, index in enumerate(members):
-                comparison = comparisons[index]
-                k, n = comparison.leg_counts(attributes.get(comparison.attribute, {}))
-                favourable[position], rows[position] = k, n
-            batch.advance(hour, favourable, rows, active=batch.last_hour < hour)
+        table = np.zeros(6 * len(slots), dtype=np.int64)
+        for (attribute, group), slot in slots.items():
+            counts = attributes.get(attribute, {}).get(group)
+            table[6 * slot : 6 * slot + 6] = leg_count_table(counts) if counts is not None else empty
+        for key, favourable_index in gathers.items():
+            batch = batches[key]
+            batch.advance(hour, table[favourable_index], table[favourable_index + 1], active=batch.last_hour < hour)
     result: list[dict[str, Any]] = [{} for _ in comparisons]
     for key, members in by_legs.items():
-        for position, index in enumerate(members):
-            result[index] = batches[key].state(position)
+        for index, state in zip(members, batches[key].states(), strict=True):
+            result[index] = state
     return result
 
 
@@ -633,16 +650,34 @@ class Evidence:
 
 def evidence(comparison: Comparison, state: Mapping[str, Any], settings: SequentialSettings | None = None) -> Evidence:
     """Evidence against the comparison's null in a stored state."""
+    return evidences([comparison], [state], settings)[0]
+
+
+def evidences(
+    comparisons: Sequence[Comparison], states: Sequence[Mapping[str, Any]], settings: SequentialSettings | None = None
+) -> list[Evidence]:
+    """:func:`evidence` of many comparisons, read in one batch per number of legs and layout version (every
+    element is computed exactly as alone: the arithmetic is element by element)."""
     settings = settings or SequentialSettings()
-    batch = _batch_for([comparison], settings, 0, state_version(state))
-    batch.load(0, state)
-    start = int(batch.best_start()[0])
-    return Evidence(
-        float(batch.log_evidence()[0]),
-        int(batch.period_start[0]) + start * settings.grid_hours,
-        float(batch.units[0]),
-        float(batch.bet()[0]),
-    )
+    if len(comparisons) != len(states):
+        raise InvalidParameterError("Need one state per comparison.")
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, comparison in enumerate(comparisons):
+        groups.setdefault((len(comparison.legs), state_version(states[index])), []).append(index)
+    result: list[Evidence | None] = [None] * len(comparisons)
+    for (_, version), members in groups.items():
+        batch = _batch_for([comparisons[i] for i in members], settings, 0, version)
+        for position, index in enumerate(members):
+            batch.load(position, states[index])
+        starts, log_e, bets = batch.best_start(), batch.log_evidence(), batch.bet()
+        for position, index in enumerate(members):
+            result[index] = Evidence(
+                float(log_e[position]),
+                int(batch.period_start[position]) + int(starts[position]) * settings.grid_hours,
+                float(batch.units[position]),
+                float(bets[position]),
+            )
+    return result
 
 
 def normal_mixture_log_e(total: float, variance: float, rho: float) -> float:
@@ -711,6 +746,8 @@ def _edge(rejected, inside: float, outside: float, steps: int = 60) -> float:
         return outside
     for _ in range(steps):
         middle = 0.5 * (inside + outside)
+        if middle in (inside, outside):  # adjacent floats: further steps change nothing
+            break
         if rejected(middle):
             outside = middle
         else:

@@ -28,6 +28,7 @@ from monitoring.fairness.sequential import (
     bucket_log_factor,
     confidence_sequence,
     evidence,
+    evidences,
     fan_coefficient,
     new_state,
     normal_mixture_log_e,
@@ -178,9 +179,19 @@ def test_batch_of_comparisons_equals_each_alone():
             groups[label] = ConfusionCounts(tp=tp, fn=fn, fp=fp, tn=tn, unlabeled_pos=rng.poisson(1))
         hours.append((hour, {("g",): groups}))
     together = advance_states(comparisons, [new_state(c, 0) for c in comparisons], hours)
-    for comparison, state in zip(comparisons, together, strict=True):
+    read_together = evidences(comparisons, together)
+    for comparison, state, found in zip(comparisons, together, read_together, strict=True):
         alone = advance_state(comparison, new_state(comparison, 0), [(h, a[("g",)]) for h, a in hours])
         assert alone == state
+        assert found == evidence(comparison, alone)
+    assert any(found.log_e != 0.0 for found in read_together)  # the hours moved the evidence
+
+
+def test_weighted_counts_are_rejected():
+    weighted = ConfusionCounts(tp=1.5, tn=2.0, squared_weights=(2.25, 0.0, 4.0, 0.0, 0.0, 0.0))
+    groups = {"u": weighted, "p": ConfusionCounts(tp=2, tn=2)}
+    with pytest.raises(InvalidParameterError, match="unweighted"):
+        advance_states([DIR], [new_state(DIR, 0)], [(0, {("g",): groups})])
 
 
 def test_rejects_out_of_order_hours_and_unknown_state():
