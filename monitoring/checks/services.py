@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from compliance.crypto.canonical import sorted_json_sha256
@@ -36,8 +36,10 @@ from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.group_labels import display_label
 from monitoring.ingestion.features import drift_features, schema_from_policy
 from monitoring.ingestion.selectors import (
+    attribute_totals,
     feature_counts,
     first_feature_hour,
+    first_rollup_start,
     hourly_counts,
     hourly_feature_counts,
     hourly_group_rows,
@@ -47,7 +49,7 @@ from monitoring.ingestion.selectors import (
     window_has_data,
     window_score_histograms,
 )
-from monitoring.models import FairnessCheck, IngestionCheckGate, PredictionRollup
+from monitoring.models import FairnessCheck, IngestionCheckGate
 from monitoring.reporting import engine_policy
 from monitoring.signals import check_stored, evidence_resets
 from registry.models import ModelVersion, MonitoringPolicy
@@ -119,7 +121,7 @@ def baseline_histograms(
     stored = (model_version.metadata or {}).get("baseline_score_histograms")
     if stored:
         return stored
-    first = PredictionRollup.objects.filter(model_version=model_version).aggregate(first=Min("bucket_start"))["first"]
+    first = first_rollup_start(model_version)
     if first is None:
         return None
     baseline_end = first + timedelta(hours=policy.window_hours)
@@ -217,21 +219,15 @@ def _chain_totals(check: FairnessCheck, chain_start: int, last_hour: int, label_
     """Rows the rollups now hold over the hours the chain's selection-rate evidence processed, and labels over
     the hours its label-based evidence processed (one single attribute: every row has each attribute once)."""
     attribute = sorted(check.policy.protected_attributes)[0]
+    start = datetime.fromtimestamp(int(chain_start) * HOUR_SECONDS, tz=UTC)
 
-    def total(until: int, fields: tuple[str, ...]) -> int:
-        rows = PredictionRollup.objects.filter(
-            model_version_id=check.model_version_id,
-            attribute=attribute,
-            bucket_start__gte=datetime.fromtimestamp(int(chain_start) * HOUR_SECONDS, tz=UTC),
-            bucket_start__lt=datetime.fromtimestamp((int(until) + 1) * HOUR_SECONDS, tz=UTC),
-        ).aggregate(total=Sum(sum((F(name) for name in fields[1:]), F(fields[0]))))
-        return int(rows["total"] or 0)
+    def total(until: int, labelled_only: bool) -> int:
+        end = datetime.fromtimestamp((int(until) + 1) * HOUR_SECONDS, tz=UTC)
+        return attribute_totals(
+            model_version=check.model_version, attribute=attribute, start=start, end=end, labelled_only=labelled_only
+        )
 
-    labelled = ("tp", "fp", "tn", "fn")
-    return {
-        "rows": total(last_hour, (*labelled, "unlabeled_pos", "unlabeled_neg")),
-        "labels": total(label_last_hour, labelled),
-    }
+    return {"rows": total(last_hour, False), "labels": total(label_last_hour, True)}
 
 
 def policy_drift_features(policy: MonitoringPolicy) -> list[tuple[str, str]]:
@@ -618,9 +614,7 @@ def due_checks(now: datetime) -> list[tuple[ModelVersion, MonitoringPolicy, date
             continue
         end = aligned_window_end(policy, now)
         start = end - timedelta(hours=policy.window_hours)
-        has_data = PredictionRollup.objects.filter(
-            model_version=version, bucket_start__gte=start, bucket_start__lt=end
-        ).exists()
+        has_data = window_has_data(model_version=version, start=start, end=end)
         stored = FairnessCheck.objects.filter(
             model_version=version, policy=policy, window_end=end, status=FairnessCheck.Status.COMPLETED
         ).exists()

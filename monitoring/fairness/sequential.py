@@ -322,7 +322,7 @@ def _bucket_moments(
 
 
 class EvidenceBatch:
-    """Evidence state of many comparisons with the same number of legs, as arrays; one bucket step at a time.
+    """Evidence state of many comparisons with the same number of legs, as arrays, advanced by hourly counts.
 
     Fields mirror the stored state of :func:`new_state` (see the module docstring for their meaning). Per-bet
     fields (``log_wealth``, ``mix``, ``cusum_parts``, ``cusum_starts``) have one column per bet of
@@ -375,79 +375,122 @@ class EvidenceBatch:
 
     def bet(self) -> np.ndarray:
         """The adaptive stake for the next bucket, from earlier buckets only."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            raw = -self.m1 / self.m2
-        return np.clip(np.nan_to_num(raw, nan=0.0), 0.0, self.settings.bet_cap / self.top)
+        return self._bets_of(slice(None))[:, 0]
 
     def bets(self) -> np.ndarray:
         """Every bet's stake for the next bucket, shape (E, bets): the adaptive one, then each fixed stake, placed
         only while the adaptive one is (the adaptive estimate points at a violation). All are predictable."""
-        adaptive = self.bet()
-        fixed = self.fixed_shares[None, :] * (self.settings.bet_cap / self.top)[:, None]
+        return self._bets_of(slice(None))
+
+    def _bets_of(self, elements) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = -self.m1[elements] / self.m2[elements]
+        top = self.top[elements]
+        adaptive = np.clip(np.nan_to_num(raw, nan=0.0), 0.0, self.settings.bet_cap / top)
+        fixed = self.fixed_shares[None, :] * (self.settings.bet_cap / top)[:, None]
         return np.concatenate([adaptive[:, None], np.minimum(fixed, FIXED_BET_REACH * adaptive[:, None])], axis=1)
 
     def advance(self, hour: int, favourable: np.ndarray, rows: np.ndarray, active: np.ndarray | None = None) -> None:
         """Process one hour's per-leg counts (shape (E, L)) for the elements in ``active`` (default all)."""
-        settings = self.settings
         active = np.ones(len(self.log_wealth), dtype=bool) if active is None else np.asarray(active, dtype=bool)
-        if np.any(active & (self.last_hour >= hour)):
-            raise InvalidParameterError(f"Hour {hour} is not after the last processed hour.")
-        # A new review period: the evidence starts again (the bet's estimates carry over; they are predictable).
-        elapsed = hour - self.period_start
-        rolled = active & (elapsed >= settings.period_hours)
-        if np.any(rolled):
-            self.period_start[rolled] += (elapsed[rolled] // settings.period_hours) * settings.period_hours
-            self.log_wealth[rolled] = 0.0
-            self.grid[rolled] = np.nan
-            self.grid[rolled, 0] = 0.0
-            self.mix[rolled] = self.log_weights[0]
-        # Restart components at every grid time reached (grid times skipped without data start now).
-        reached = np.minimum((hour - self.period_start) // settings.grid_hours, settings.grid_size - 1)
-        columns = np.arange(settings.grid_size)[None, :]
-        start = active[:, None] & np.isnan(self.grid) & (columns <= reached[:, None])
-        if np.any(start):
-            self.grid = np.where(start, self.log_wealth[:, :1], self.grid)
-            for column in np.nonzero(start.any(axis=0))[0]:
-                rows_started = start[:, column]
-                self.mix[rows_started] = np.logaddexp(
-                    self.mix[rows_started], self.log_weights[column] - self.log_wealth[rows_started]
-                )
-        # Pool this hour's rows; a pool older than max_pool_hours is dropped.
-        stale = active & (self.pool_start >= 0) & (hour - self.pool_start >= settings.max_pool_hours)
-        self.pool_k[stale] = 0
-        self.pool_n[stale] = 0
-        self.pool_start[stale] = -1
+        self.advance_hours([hour], np.asarray(favourable)[None], np.asarray(rows)[None], active[None])
+
+    def advance_hours(self, hours: Sequence[int], favourable: np.ndarray, rows: np.ndarray, active: np.ndarray) -> None:
+        """Process increasing ``hours`` (per-leg counts of shape (H, E, L), ``active`` of shape (H, E)), exactly
+        as :meth:`advance` hour after hour.
+
+        Every stake depends only on the counts before it (the bet's estimates are sums of the units' expected
+        increments, not of the wealth), so the hours are processed in three passes: pool the hours into buckets
+        and fix each bucket's stakes, one hour after the other; compute every bucket's betting factor in one
+        vectorised call; then accumulate the wealth, restarts, review periods and change detector hour by hour.
+        The arithmetic of each element is the same as one hour at a time, so the result is bit for bit equal.
+        """
+        settings = self.settings
         favourable = np.asarray(favourable, dtype=np.int64)
         rows = np.asarray(rows, dtype=np.int64)
+        active = np.asarray(active, dtype=bool)
         if np.any(favourable < 0) or np.any(favourable > rows):
             raise InvalidParameterError("Leg counts need 0 <= favourable <= rows.")
-        arrived = active & (rows.sum(axis=1) > 0)
-        self.pool_k[arrived] += favourable[arrived]
-        self.pool_n[arrived] += rows[arrived]
-        self.pool_start[arrived & (self.pool_start < 0)] = hour
-        self.last_hour[active] = hour
-        ready = active & np.all(self.pool_n > 0, axis=1)
-        if not np.any(ready):
-            return
-        k, n = self.pool_k[ready], self.pool_n[ready]
-        coefficients, constant = self.coefficients[ready], self.constant[ready]
-        stakes = self.bets()[ready]
-        gain = bucket_log_factor(coefficients, constant, k, n, stakes)
-        units, sum_y, sum_y2, cs_sum, cs_proxy = _bucket_moments(coefficients, constant, k, n)
-        self.log_wealth[ready] += gain
-        decay = np.exp2(-units / settings.half_life_units)
-        self.m1[ready] = decay * self.m1[ready] + sum_y
-        self.m2[ready] = np.maximum(decay * self.m2[ready] + sum_y2, 1e-12)
-        self.cs_sum[ready] += cs_sum
-        self.cs_proxy[ready] += cs_proxy
-        self.units[ready] += units
-        parts = self.cusum_parts[ready]
-        fresh = parts <= 0.0
-        self.cusum_starts[ready] = np.where(fresh, self.pool_start[ready, None], self.cusum_starts[ready])
-        self.cusum_parts[ready] = np.maximum(parts, 0.0) + gain
-        self.pool_k[ready] = 0
-        self.pool_n[ready] = 0
-        self.pool_start[ready] = -1
+        # Pass 1: pool each hour's rows into buckets (a pool older than max_pool_hours is dropped).
+        buckets = []  # (position in hours, elements, their pools' (favourable, rows) and first hours)
+        for position, hour in enumerate(hours):
+            act = active[position]
+            if np.any(act & (self.last_hour >= hour)):
+                raise InvalidParameterError(f"Hour {hour} is not after the last processed hour.")
+            stale = act & (self.pool_start >= 0) & (hour - self.pool_start >= settings.max_pool_hours)
+            self.pool_k[stale] = 0
+            self.pool_n[stale] = 0
+            self.pool_start[stale] = -1
+            arrived = act & (rows[position].sum(axis=1) > 0)
+            self.pool_k[arrived] += favourable[position][arrived]
+            self.pool_n[arrived] += rows[position][arrived]
+            self.pool_start[arrived & (self.pool_start < 0)] = hour
+            self.last_hour[act] = hour
+            ready = np.nonzero(act & np.all(self.pool_n > 0, axis=1))[0]
+            if len(ready):
+                buckets.append((position, ready, self.pool_k[ready], self.pool_n[ready], self.pool_start[ready]))
+                self.pool_k[ready] = 0
+                self.pool_n[ready] = 0
+                self.pool_start[ready] = -1
+        gains: dict[int, np.ndarray] = {}
+        if buckets:
+            elements = np.concatenate([bucket[1] for bucket in buckets])
+            k = np.concatenate([bucket[2] for bucket in buckets])
+            n = np.concatenate([bucket[3] for bucket in buckets])
+            coefficients, constant = self.coefficients[elements], self.constant[elements]
+            units, sum_y, sum_y2, cs_sum, cs_proxy = _bucket_moments(coefficients, constant, k, n)
+            # Each bucket's stakes from the estimates before it, then the estimates updated with it.
+            stakes = np.empty((len(elements), len(self.bet_log_weights)))
+            offset = 0
+            for _, ready, *_ in buckets:
+                part = slice(offset, offset + len(ready))
+                stakes[part] = self._bets_of(ready)
+                decay = np.exp2(-units[part] / settings.half_life_units)
+                self.m1[ready] = decay * self.m1[ready] + sum_y[part]
+                self.m2[ready] = np.maximum(decay * self.m2[ready] + sum_y2[part], 1e-12)
+                self.cs_sum[ready] += cs_sum[part]
+                self.cs_proxy[ready] += cs_proxy[part]
+                self.units[ready] += units[part]
+                offset += len(ready)
+            # Pass 2: every bucket's factor at once.
+            gain = bucket_log_factor(coefficients, constant, k, n, stakes)
+            offset = 0
+            for position, ready, *_ in buckets:
+                gains[position] = gain[offset : offset + len(ready)]
+                offset += len(ready)
+        # Pass 3: review periods, restarts, wealth and the change detector, hour by hour.
+        columns = np.arange(settings.grid_size)[None, :]
+        bucket_at = {bucket[0]: bucket for bucket in buckets}
+        for position, hour in enumerate(hours):
+            act = active[position]
+            # A new review period: the evidence starts again (the bet's estimates carry over; they are predictable).
+            elapsed = hour - self.period_start
+            rolled = act & (elapsed >= settings.period_hours)
+            if np.any(rolled):
+                self.period_start[rolled] += (elapsed[rolled] // settings.period_hours) * settings.period_hours
+                self.log_wealth[rolled] = 0.0
+                self.grid[rolled] = np.nan
+                self.grid[rolled, 0] = 0.0
+                self.mix[rolled] = self.log_weights[0]
+            # Restart components at every grid time reached (grid times skipped without data start now).
+            reached = np.minimum((hour - self.period_start) // settings.grid_hours, settings.grid_size - 1)
+            start = act[:, None] & np.isnan(self.grid) & (columns <= reached[:, None])
+            if np.any(start):
+                self.grid = np.where(start, self.log_wealth[:, :1], self.grid)
+                for column in np.nonzero(start.any(axis=0))[0]:
+                    rows_started = start[:, column]
+                    self.mix[rows_started] = np.logaddexp(
+                        self.mix[rows_started], self.log_weights[column] - self.log_wealth[rows_started]
+                    )
+            if position not in bucket_at:
+                continue
+            _, ready, _, _, pool_start = bucket_at[position]
+            gain = gains[position]
+            self.log_wealth[ready] += gain
+            parts = self.cusum_parts[ready]
+            fresh = parts <= 0.0
+            self.cusum_starts[ready] = np.where(fresh, pool_start[:, None], self.cusum_starts[ready])
+            self.cusum_parts[ready] = np.maximum(parts, 0.0) + gain
 
     def log_evidence(self) -> np.ndarray:
         """``log K_t``: log of the mixture over bets and started restart times."""
@@ -600,18 +643,27 @@ def advance_states(
                 favourable_index[position, leg_position] = 6 * slot + 2 * LEG_ROW_KINDS.index(leg.rows)
         gathers[key] = favourable_index
     empty = (0,) * 6
-    previous = None
+    hour_list: list[int] = []
+    tables = []
     for hour, attributes in hours:
-        if previous is not None and hour <= previous:
+        if hour_list and hour <= hour_list[-1]:
             raise InvalidParameterError("Hours must be strictly increasing.")
-        previous = hour
+        hour_list.append(hour)
         table = np.zeros(6 * len(slots), dtype=np.int64)
         for (attribute, group), slot in slots.items():
             counts = attributes.get(attribute, {}).get(group)
             table[6 * slot : 6 * slot + 6] = leg_count_table(counts) if counts is not None else empty
+        tables.append(table)
+    if hour_list:
+        counts_by_hour = np.stack(tables)
+        hour_array = np.asarray(hour_list, dtype=np.int64)
         for key, favourable_index in gathers.items():
             batch = batches[key]
-            batch.advance(hour, table[favourable_index], table[favourable_index + 1], active=batch.last_hour < hour)
+            # An element takes the hours after its own last processed one.
+            active = batch.last_hour[None, :] < hour_array[:, None]
+            batch.advance_hours(
+                hour_list, counts_by_hour[:, favourable_index], counts_by_hour[:, favourable_index + 1], active
+            )
     result: list[dict[str, Any]] = [{} for _ in comparisons]
     for key, members in by_legs.items():
         for index, state in zip(members, batches[key].states(), strict=True):

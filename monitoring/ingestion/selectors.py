@@ -24,6 +24,29 @@ def _rollups(model_version: ModelVersion, start: datetime | None, end: datetime 
     return rows
 
 
+def _rows_summed(fields: tuple[str, ...] = COUNT_FIELDS):
+    """The sum of the given count fields of a rollup cell (all of them: its rows)."""
+    return sum((F(name) for name in fields[1:]), F(fields[0]))
+
+
+LABELLED_FIELDS = ("tp", "fp", "tn", "fn")
+
+
+def first_rollup_start(model_version: ModelVersion) -> datetime | None:
+    """Start of the version's first hourly bucket with any row (``None``: no data yet)."""
+    return _rollups(model_version, None, None).aggregate(first=Min("bucket_start"))["first"]
+
+
+def attribute_totals(
+    *, model_version: ModelVersion, attribute: str, start: datetime, end: datetime, labelled_only: bool = False
+) -> int:
+    """Rows (or labelled rows) of one attribute's groups in ``[start, end)``: every row has each attribute once,
+    so this is the version's rows in that time."""
+    fields = LABELLED_FIELDS if labelled_only else COUNT_FIELDS
+    total = _rollups(model_version, start, end).filter(attribute=attribute).aggregate(total=Sum(_rows_summed(fields)))
+    return int(total["total"] or 0)
+
+
 def window_counts(
     *,
     model_version: ModelVersion,
@@ -214,7 +237,7 @@ def hourly_group_rows(
     rows = (
         _rollups(model_version, start, end)
         .filter(attribute__in=attributes)
-        .annotate(rows=sum((F(name) for name in COUNT_FIELDS[1:]), F(COUNT_FIELDS[0])))
+        .annotate(rows=_rows_summed())
         .values_list("bucket_start", "attribute", "group", "rows")
     )
     for moment, attribute, group, count in rows:

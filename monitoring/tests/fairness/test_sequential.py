@@ -187,6 +187,27 @@ def test_batch_of_comparisons_equals_each_alone():
     assert any(found.log_e != 0.0 for found in read_together)  # the hours moved the evidence
 
 
+def test_many_hours_at_once_equal_one_hour_at_a_time():
+    # Sparse counts (pooled and dropped buckets), short review periods (roll-overs), elements that skip hours.
+    settings = SequentialSettings(period_hours=3 * 24, max_pool_hours=3)
+    rng = np.random.default_rng(11)
+    comparisons = [DIR, build_comparison(("g",), "u", "p", "SPD", "upper", 0.1), DIR.reversed()]
+    coefficients = np.array([[leg.coefficient for leg in c.legs] for c in comparisons])
+    constant = np.array([c.constant for c in comparisons])
+    hours = list(range(0, 24 * 8, 1)) + [24 * 8 + 5, 24 * 9 + 1]
+    rows = rng.poisson(0.8, size=(len(hours), 3, 2))
+    favourable = rng.binomial(rows, 0.4)
+    active = rng.random((len(hours), 3)) < 0.85
+    one_by_one = EvidenceBatch(coefficients, constant, settings, 0)
+    for position, hour in enumerate(hours):
+        one_by_one.advance(hour, favourable[position], rows[position], active[position])
+    at_once = EvidenceBatch(coefficients, constant, settings, 0)
+    at_once.advance_hours(hours, favourable, rows, active)
+    assert at_once.states() == one_by_one.states()
+    assert np.all(one_by_one.units > 0)
+    assert np.any(one_by_one.period_start > 0)
+
+
 def test_weighted_counts_are_rejected():
     weighted = ConfusionCounts(tp=1.5, tn=2.0, squared_weights=(2.25, 0.0, 4.0, 0.0, 0.0, 0.0))
     groups = {"u": weighted, "p": ConfusionCounts(tp=2, tn=2)}
