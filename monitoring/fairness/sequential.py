@@ -412,7 +412,7 @@ class EvidenceBatch:
         if np.any(favourable < 0) or np.any(favourable > rows):
             raise InvalidParameterError("Leg counts need 0 <= favourable <= rows.")
         # Pass 1: pool each hour's rows into buckets (a pool older than max_pool_hours is dropped).
-        buckets = []  # (position in hours, elements, their pools' (favourable, rows) and first hours)
+        buckets = []  # per hour with a bucket: (position in hours, elements, their pools' counts and first hours)
         for position, hour in enumerate(hours):
             act = active[position]
             if np.any(act & (self.last_hour >= hour)):
@@ -432,7 +432,10 @@ class EvidenceBatch:
                 self.pool_k[ready] = 0
                 self.pool_n[ready] = 0
                 self.pool_start[ready] = -1
-        gains: dict[int, np.ndarray] = {}
+        # Each hour's buckets as a slice of the buckets stacked in hour order.
+        ends = np.cumsum([len(bucket[1]) for bucket in buckets], dtype=np.int64)
+        parts = [slice(int(end) - len(bucket[1]), int(end)) for bucket, end in zip(buckets, ends, strict=True)]
+        settled = {}  # position in hours -> (elements, pools' first hours, factors)
         if buckets:
             elements = np.concatenate([bucket[1] for bucket in buckets])
             k = np.concatenate([bucket[2] for bucket in buckets])
@@ -441,9 +444,7 @@ class EvidenceBatch:
             units, sum_y, sum_y2, cs_sum, cs_proxy = _bucket_moments(coefficients, constant, k, n)
             # Each bucket's stakes from the estimates before it, then the estimates updated with it.
             stakes = np.empty((len(elements), len(self.bet_log_weights)))
-            offset = 0
-            for _, ready, *_ in buckets:
-                part = slice(offset, offset + len(ready))
+            for (_, ready, *_), part in zip(buckets, parts, strict=True):
                 stakes[part] = self._bets_of(ready)
                 decay = np.exp2(-units[part] / settings.half_life_units)
                 self.m1[ready] = decay * self.m1[ready] + sum_y[part]
@@ -451,16 +452,12 @@ class EvidenceBatch:
                 self.cs_sum[ready] += cs_sum[part]
                 self.cs_proxy[ready] += cs_proxy[part]
                 self.units[ready] += units[part]
-                offset += len(ready)
             # Pass 2: every bucket's factor at once.
             gain = bucket_log_factor(coefficients, constant, k, n, stakes)
-            offset = 0
-            for position, ready, *_ in buckets:
-                gains[position] = gain[offset : offset + len(ready)]
-                offset += len(ready)
+            for (position, ready, _, _, pool_start), part in zip(buckets, parts, strict=True):
+                settled[position] = (ready, pool_start, gain[part])
         # Pass 3: review periods, restarts, wealth and the change detector, hour by hour.
         columns = np.arange(settings.grid_size)[None, :]
-        bucket_at = {bucket[0]: bucket for bucket in buckets}
         for position, hour in enumerate(hours):
             act = active[position]
             # A new review period: the evidence starts again (the bet's estimates carry over; they are predictable).
@@ -482,15 +479,14 @@ class EvidenceBatch:
                     self.mix[rows_started] = np.logaddexp(
                         self.mix[rows_started], self.log_weights[column] - self.log_wealth[rows_started]
                     )
-            if position not in bucket_at:
+            if position not in settled:
                 continue
-            _, ready, _, _, pool_start = bucket_at[position]
-            gain = gains[position]
+            ready, pool_start, gain = settled[position]
             self.log_wealth[ready] += gain
-            parts = self.cusum_parts[ready]
-            fresh = parts <= 0.0
+            cusum_parts = self.cusum_parts[ready]
+            fresh = cusum_parts <= 0.0
             self.cusum_starts[ready] = np.where(fresh, pool_start[:, None], self.cusum_starts[ready])
-            self.cusum_parts[ready] = np.maximum(parts, 0.0) + gain
+            self.cusum_parts[ready] = np.maximum(cusum_parts, 0.0) + gain
 
     def log_evidence(self) -> np.ndarray:
         """``log K_t``: log of the mixture over bets and started restart times."""
@@ -619,29 +615,19 @@ def advance_states(
     alone.
     """
     settings = settings or SequentialSettings()
-    if len(comparisons) != len(states):
-        raise InvalidParameterError("Need one state per comparison.")
-    by_legs: dict[tuple[int, int], list[int]] = {}
-    for index, comparison in enumerate(comparisons):
-        by_legs.setdefault((len(comparison.legs), state_version(states[index])), []).append(index)
-    batches = {}
-    for (legs, version), members in by_legs.items():
-        batch = _batch_for([comparisons[i] for i in members], settings, 0, version)
-        for position, index in enumerate(members):
-            batch.load(position, states[index])
-        batches[legs, version] = batch
+    loaded = _loaded_batches(comparisons, states, settings)
     # Each hour's counts are flattened once into a table of every (attribute, group) the legs read, and each
     # batch gathers its legs' (favourable, rows) from it by index.
     slots: dict[tuple[tuple[str, ...], Any], int] = {}
-    gathers = {}
-    for key, members in by_legs.items():
-        favourable_index = np.zeros((len(members), key[0]), dtype=np.int64)
+    gathers = []
+    for members, batch in loaded:
+        favourable_index = np.zeros((len(members), batch.coefficients.shape[1]), dtype=np.int64)
         for position, index in enumerate(members):
             comparison = comparisons[index]
             for leg_position, leg in enumerate(comparison.legs):
                 slot = slots.setdefault((comparison.attribute, leg.group), len(slots))
                 favourable_index[position, leg_position] = 6 * slot + 2 * LEG_ROW_KINDS.index(leg.rows)
-        gathers[key] = favourable_index
+        gathers.append((batch, favourable_index))
     empty = (0,) * 6
     hour_list: list[int] = []
     tables = []
@@ -657,18 +643,36 @@ def advance_states(
     if hour_list:
         counts_by_hour = np.stack(tables)
         hour_array = np.asarray(hour_list, dtype=np.int64)
-        for key, favourable_index in gathers.items():
-            batch = batches[key]
+        for batch, favourable_index in gathers:
             # An element takes the hours after its own last processed one.
             active = batch.last_hour[None, :] < hour_array[:, None]
             batch.advance_hours(
                 hour_list, counts_by_hour[:, favourable_index], counts_by_hour[:, favourable_index + 1], active
             )
     result: list[dict[str, Any]] = [{} for _ in comparisons]
-    for key, members in by_legs.items():
-        for index, state in zip(members, batches[key].states(), strict=True):
+    for members, batch in loaded:
+        for index, state in zip(members, batch.states(), strict=True):
             result[index] = state
     return result
+
+
+def _loaded_batches(
+    comparisons: Sequence[Comparison], states: Sequence[Mapping[str, Any]], settings: SequentialSettings
+) -> list[tuple[list[int], EvidenceBatch]]:
+    """The stored states loaded into one batch per number of legs and layout version, each with the indices of
+    its comparisons (every element is computed exactly as alone: the arithmetic is element by element)."""
+    if len(comparisons) != len(states):
+        raise InvalidParameterError("Need one state per comparison.")
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, comparison in enumerate(comparisons):
+        groups.setdefault((len(comparison.legs), state_version(states[index])), []).append(index)
+    loaded = []
+    for (_, version), members in groups.items():
+        batch = _batch_for([comparisons[i] for i in members], settings, 0, version)
+        for position, index in enumerate(members):
+            batch.load(position, states[index])
+        loaded.append((members, batch))
+    return loaded
 
 
 def advance_state(
@@ -708,19 +712,10 @@ def evidence(comparison: Comparison, state: Mapping[str, Any], settings: Sequent
 def evidences(
     comparisons: Sequence[Comparison], states: Sequence[Mapping[str, Any]], settings: SequentialSettings | None = None
 ) -> list[Evidence]:
-    """:func:`evidence` of many comparisons, read in one batch per number of legs and layout version (every
-    element is computed exactly as alone: the arithmetic is element by element)."""
+    """:func:`evidence` of many comparisons, read in one batch per number of legs and layout version."""
     settings = settings or SequentialSettings()
-    if len(comparisons) != len(states):
-        raise InvalidParameterError("Need one state per comparison.")
-    groups: dict[tuple[int, int], list[int]] = {}
-    for index, comparison in enumerate(comparisons):
-        groups.setdefault((len(comparison.legs), state_version(states[index])), []).append(index)
     result: list[Evidence | None] = [None] * len(comparisons)
-    for (_, version), members in groups.items():
-        batch = _batch_for([comparisons[i] for i in members], settings, 0, version)
-        for position, index in enumerate(members):
-            batch.load(position, states[index])
+    for members, batch in _loaded_batches(comparisons, states, settings):
         starts, log_e, bets = batch.best_start(), batch.log_evidence(), batch.bet()
         for position, index in enumerate(members):
             result[index] = Evidence(

@@ -29,7 +29,8 @@ def _rows_summed(fields: tuple[str, ...] = COUNT_FIELDS):
     return sum((F(name) for name in fields[1:]), F(fields[0]))
 
 
-LABELLED_FIELDS = ("tp", "fp", "tn", "fn")
+# The labelled outcomes come first in COUNT_FIELDS (tp, fp, tn, fn), then the unlabelled ones.
+LABELLED_FIELDS = COUNT_FIELDS[:4]
 
 
 def first_rollup_start(model_version: ModelVersion) -> datetime | None:
