@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from monitoring.alerts import rules
 from monitoring.alerts.models import Alert
-from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of
+from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of, violation_still_found
 from monitoring.checks.selectors import current_check_summary, recent_completed_checks
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
@@ -281,6 +281,7 @@ class AlertRow:
     alert: Alert
     badge: str
     status_label: str
+    persisting: FairnessCheck | None  # the latest check when it still finds the violation
 
 
 def unresolved_alerts(model: MLModel) -> list[AlertRow]:
@@ -290,6 +291,7 @@ def unresolved_alerts(model: MLModel) -> list[AlertRow]:
             alert=alert,
             badge=f"badge-{SEVERITY_BADGES.get(alert.severity, 'none')}",
             status_label=alert.get_status_display(),
+            persisting=violation_still_found(alert),
         )
         for alert in unresolved_alerts_of(model)
     ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import auth, dashboard, reports
+from web.views import alerts, auth, dashboard, reports
 
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="web-login"),
@@ -8,8 +8,10 @@ urlpatterns = [
     path("password-reset/", auth.password_reset, name="web-password-reset"),
     path("dashboard/", dashboard.model_list, name="web-dashboard"),
     path("dashboard/<str:name>/", dashboard.model_page, name="web-model"),
-    path("dashboard/alerts/<int:alert_id>/acknowledge", dashboard.acknowledge, name="web-alert-acknowledge"),
-    path("dashboard/alerts/<int:alert_id>/resolve", dashboard.resolve, name="web-alert-resolve"),
+    path("alerts/", alerts.inbox, name="web-inbox"),
+    path("alerts/<int:alert_id>/", alerts.alert_page, name="web-alert"),
+    path("dashboard/alerts/<int:alert_id>/acknowledge", alerts.acknowledge, name="web-alert-acknowledge"),
+    path("dashboard/alerts/<int:alert_id>/resolve", alerts.resolve, name="web-alert-resolve"),
     path("reports/", reports.report_index, name="web-report-index"),
     path("reports/<str:name>/", reports.report_page, name="web-report"),
     path("reports/<str:name>/evidence.json", reports.evidence_json, name="web-report-evidence-json"),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from core.api.errors import ApplicationError
-from monitoring.alerts.models import Alert, Delivery, WebhookEndpoint
+from monitoring.alerts.models import Alert, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from monitoring.checks.selectors import recent_completed_checks
+from monitoring.models import FairnessCheck
 from registry.models import MLModel
 
 
@@ -82,3 +85,52 @@ def unresolved_alerts_of(model: MLModel) -> list[Alert]:
     )
     alerts.sort(key=lambda alert: SEVERITY_ORDER.get(alert.severity, len(SEVERITY_ORDER)))
     return alerts
+
+
+def inbox_alerts(
+    filters: Mapping[str, str], *, opened_from: datetime | None = None, opened_before: datetime | None = None
+) -> QuerySet[Alert]:
+    """Alerts of every model, newest activity first, filtered as ``alert_list`` and by when they opened."""
+    alerts = alert_list(filters)
+    if opened_from is not None:
+        alerts = alerts.filter(opened_at__gte=opened_from)
+    if opened_before is not None:
+        alerts = alerts.filter(opened_at__lt=opened_before)
+    return alerts
+
+
+def alert_metrics() -> list[str]:
+    """Every metric some alert was raised on, for the inbox's filter."""
+    return sorted(Alert.objects.values_list("metric", flat=True).distinct())
+
+
+def alert_events(alert: Alert) -> list[OutboxEvent]:
+    """The events that told people and systems about ``alert``, oldest first, with each delivery and its
+    attempts (the event's thin payload names the alert by id)."""
+    return list(
+        OutboxEvent.objects.filter(payload__data__alert_id=alert.pk)
+        .prefetch_related(
+            Prefetch(
+                "deliveries",
+                queryset=Delivery.objects.select_related("endpoint")
+                .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number")))
+                .order_by("id"),
+            )
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def violation_still_found(alert: Alert) -> FairnessCheck | None:
+    """The latest completed check of the alert's version when it still finds the alert's violation, else None.
+
+    Resolving such an alert by hand closes it while the evidence says the violation goes on; the pages warn."""
+    latest = recent_completed_checks(alert.model_version_id, 1)
+    if not latest:
+        return None
+    check = latest[-1]
+    for violation in (check.result or {}).get("violations") or []:
+        subject = (violation.get("attribute"), violation.get("group"), violation.get("metric"))
+        if subject == (alert.attribute, alert.group, alert.metric):
+            return check
+    return None

@@ -365,8 +365,9 @@ def acknowledge_alert(*, alert_id: int, user: Any, note: str) -> Alert:
 
 
 @transaction.atomic
-def resolve_alert(*, alert_id: int, user: Any, note: str) -> Alert:
-    """open or acknowledged -> resolved by a person, with a note."""
+def resolve_alert(*, alert_id: int, user: Any, note: str, persisting_check_id: int | None = None) -> Alert:
+    """open or acknowledged -> resolved by a person, with a note. ``persisting_check_id`` names the check that
+    still found the violation when the person chose to resolve anyway; the audit entry keeps it."""
     note = (note or "").strip()
     if not note:
         raise ApplicationError("Say why it is resolved (note).", code="invalid", details={"note": ["required"]})
@@ -379,7 +380,8 @@ def resolve_alert(*, alert_id: int, user: Any, note: str) -> Alert:
     alert.resolution = "manual"
     alert.resolution_note = note
     alert.save()
-    _audit_alert("alert.resolved", alert, actor=user, resolution="manual", note=note)
+    persisting = {"violation_persisting_in_check": persisting_check_id} if persisting_check_id else {}
+    _audit_alert("alert.resolved", alert, actor=user, resolution="manual", note=note, **persisting)
     emit_event("alert.resolved", model=alert.model, data={**_alert_data(alert), "resolution": "manual"})
     return alert
 

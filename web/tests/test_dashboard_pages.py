@@ -24,72 +24,15 @@ from monitoring.checks.tests.builders import (
     HOUR,
     check_hour,
     ingest_features,
-    ingest_loans,
     ingest_rates,
     loan_version,
-    window_end,
 )
 from monitoring.models import FairnessCheck, IngestionRecord
 from registry.models import ModelVersion
 from web.dashboard_data import check_label
+from web.tests.pages import check, checked, classes, client_for, text_of
 
 pytestmark = pytest.mark.django_db
-
-SPD_BAND = {"DIR": {"min": 0.8, "max": None}, "SPD": {"min": -0.1, "max": 0.1}}
-
-
-def check(version: ModelVersion, hour: int) -> FairnessCheck:
-    return run_check(model_version=version, window_end=window_end(hour), trigger="manual", claim_token="t")
-
-
-def checked(version: ModelVersion, drifts: list[float], n: int = 800) -> list[FairnessCheck]:
-    """One completed check per hour, over ``n`` loan decisions at each drift."""
-    done = []
-    for hour, drift in enumerate(drifts):
-        ingest_loans(version, hour=hour, n=n, drift=drift, seed=100 + hour)
-        done.append(check(version, hour))
-    return done
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def element(html: str, element_id: str) -> str:
-    """The opening tag of the element with ``element_id``."""
-    match = re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', html)
-    assert match, f"no element #{element_id}"
-    return match.group(0)
-
-
-def classes(html: str, element_id: str) -> set[str]:
-    return set(re.search(r'class="([^"]*)"', element(html, element_id)).group(1).split())
-
-
-def text_of(html: str, element_id: str) -> str:
-    """The visible text of a (non-nested) element, whitespace collapsed."""
-    start = html.index(element(html, element_id))
-    chunk = html[start : html.index("</div>", start)]
-    return " ".join(re.sub(r"<[^>]+>", " ", chunk).split())
-
-
-@pytest.fixture
-def passing(ml_model: Any) -> ModelVersion:
-    version = loan_version()
-    checked(version, [0.0, 0.0])
-    return version
-
-
-@pytest.fixture
-def alerting() -> ModelVersion:
-    # a compliant hour, then drifted ones: the evidence passes the family threshold over the closed drifted hours
-    version = loan_version(metric_bands=SPD_BAND)
-    checked(version, [0.0, 0.9, 0.9, 0.9], n=1500)
-    assert Alert.objects.filter(model_version=version).exists()
-    return version
-
 
 # --- Access ---------------------------------------------------------------------------------------------------
 
@@ -359,9 +302,13 @@ def test_other_models_have_no_scenario_controls(monitor_user: Any, db: None) -> 
 def test_operators_see_the_alert_forms(role: str, make_user: Any, alerting: ModelVersion) -> None:
     html = client_for(make_user(f"op-{role}", role)).get("/dashboard/loan_model/").content.decode()
     alert = Alert.objects.get(metric="DIR")
-    assert f'action="/dashboard/alerts/{alert.pk}/acknowledge"' in html
+    # one dialog per alert: one note, an acknowledge button (open alerts) and a resolve button
+    assert html.count(f'id="act-{alert.pk}"') == 1
+    assert html.count('name="note"') == Alert.objects.filter(status="open").count() == 2
+    assert f'formaction="/dashboard/alerts/{alert.pk}/acknowledge"' in html
     assert f'action="/dashboard/alerts/{alert.pk}/resolve"' in html
-    assert f'<label for="ack-note-{alert.pk}">' in html
+    assert f'<label for="note-{alert.pk}">' in html
+    assert f'id="resolve-anyway-{alert.pk}"' in html  # the latest check still finds the violation
     assert "csrfmiddlewaretoken" in html
 
 
@@ -395,17 +342,22 @@ def test_a_monitor_acknowledges_then_resolves_an_alert(monitor_user: Any, alerti
     assert entry.actor == monitor_user.username
     followed = client.get(back).content.decode()
     assert f"Alert {alert.pk} (DIR gender=Female) acknowledged." in followed
-    assert f'action="/dashboard/alerts/{alert.pk}/acknowledge"' not in followed  # only open alerts
+    assert f'formaction="/dashboard/alerts/{alert.pk}/acknowledge"' not in followed  # only open alerts
     assert "carol is looking into the feature pipeline" in followed
-    # resolve
-    response = client.post(
-        f"/dashboard/alerts/{alert.pk}/resolve",
-        {"csrfmiddlewaretoken": token, "note": "retrained on reweighed data", "next": back},
-    )
+    # resolving while the latest check still finds the violation needs "resolve anyway"
+    resolution = {"csrfmiddlewaretoken": token, "note": "retrained on reweighed data", "next": back}
+    response = client.post(f"/dashboard/alerts/{alert.pk}/resolve", resolution)
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert alert.status == "acknowledged"
+    warned = client.get(back).content.decode()
+    assert f"Alert {alert.pk} (DIR gender=Female) was not resolved: the latest check ({alert.last_check_id}" in warned
+    response = client.post(f"/dashboard/alerts/{alert.pk}/resolve", {**resolution, "resolve_anyway": "yes"})
     assert response.status_code == 302
     alert.refresh_from_db()
     assert (alert.status, alert.resolution, alert.resolved_by) == ("resolved", "manual", monitor_user)
-    assert AuditEntry.objects.filter(action="alert.resolved", object_id=str(alert.pk)).count() == 1
+    entry = AuditEntry.objects.get(action="alert.resolved", object_id=str(alert.pk))
+    assert entry.payload["violation_persisting_in_check"] == alert.last_check_id
     followed = client.get(back).content.decode()
     assert f"Alert {alert.pk} (DIR gender=Female) resolved." in followed
     assert f'id="alert-{alert.pk}"' not in followed
@@ -432,8 +384,10 @@ def test_a_missing_note_or_a_wrong_state_is_a_message_not_an_error(monitor_user:
     assert alert.status == "open"
     response = client.post(f"/dashboard/alerts/{alert.pk}/resolve", {}, follow=True)
     assert "Say why it is resolved (note)." in response.content.decode()
-    client.post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "fixed"})
-    again = client.post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "fixed twice"}, follow=True)
+    client.post(f"/dashboard/alerts/{alert.pk}/resolve", {"note": "fixed", "resolve_anyway": "yes"})
+    again = client.post(
+        f"/dashboard/alerts/{alert.pk}/resolve", {"note": "fixed twice", "resolve_anyway": "yes"}, follow=True
+    )
     assert again.status_code == 200
     assert "already resolved" in again.content.decode()
     acknowledged = client.post(f"/dashboard/alerts/{alert.pk}/acknowledge", {"note": "late"}, follow=True)

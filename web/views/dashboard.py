@@ -1,5 +1,5 @@
 """Dashboard pages: the model list, a model's page (verdict, chart, forecast, alerts, causes, demo scenario) with
-its live fragment for auto-refresh, and the acknowledge/resolve forms of alerts.
+its live fragment for auto-refresh. The alerts' action forms post to :mod:`web.views.alerts`.
 
 The model page's live part (``#live``) is rendered once per request from ``_model_live.html``; with
 ``partial=1`` only that fragment is returned, with an ``X-Live-Digest`` header so the script replaces it only
@@ -13,31 +13,27 @@ import re
 from typing import Any
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_POST
+from django.utils.http import urlencode
 
 from core.api.errors import ApplicationError
 from demo.model import DEMO_MODEL_NAME
 from demo.scenarios import run_demo_scenarios
 from demo.stream import demo_version
-from monitoring.alerts.models import Alert
-from monitoring.alerts.services import acknowledge_alert, resolve_alert
 from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version, model_named, versions_newest_first
 from registry.services import current_policy
 from web import charts
 from web import dashboard_data as data
 from web.access import OPERATORS, READERS, can, page_roles
+from web.views.alerts import NOTE_MAX_LENGTH
 
 SCENARIO_PARAMS = ("drift_level", "n_samples")
 SCENARIO_DEFAULTS = {"drift_level": 0.5, "n_samples": 1000}
 SCENARIO_SEED = 42
-NOTE_MAX_LENGTH = 2000
 LIVE_TEMPLATE = "web/_model_live.html"
 _CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
 
@@ -190,44 +186,3 @@ def model_page(request: HttpRequest, name: str) -> HttpResponse:
         "scenario": _scenario(request, model),
     }
     return render(request, "web/model.html", context)
-
-
-# --- Alert actions --------------------------------------------------------------------------------------------
-
-
-def _back(request: HttpRequest, alert: Alert | None) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    if alert is not None:
-        return redirect("web-model", name=alert.model.name)
-    return redirect("web-dashboard")
-
-
-def _alert_action(request: HttpRequest, alert_id: int, action: Any, done: str) -> HttpResponse:
-    alert = Alert.objects.select_related("model").filter(pk=alert_id).first()
-    if alert is None:
-        messages.error(request, f"There is no alert {alert_id}.")
-        return _back(request, None)
-    note = request.POST.get("note", "")[:NOTE_MAX_LENGTH]
-    try:
-        action(alert_id=alert_id, user=request.user, note=note)
-    except ApplicationError as exc:
-        messages.error(request, f"Alert {alert_id} ({alert.metric} {alert.attribute}={alert.group}): {exc.message}")
-    else:
-        messages.success(request, f"Alert {alert_id} ({alert.metric} {alert.attribute}={alert.group}) {done}.")
-    return _back(request, alert)
-
-
-@page_roles(*OPERATORS)
-@require_POST
-def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    return _alert_action(request, alert_id, acknowledge_alert, "acknowledged")
-
-
-@page_roles(*OPERATORS)
-@require_POST
-def resolve(request: HttpRequest, alert_id: int) -> HttpResponse:
-    return _alert_action(request, alert_id, resolve_alert, "resolved")
