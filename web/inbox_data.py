@@ -175,7 +175,8 @@ def _event_detail(alert: Alert, event: OutboxEvent) -> str:
     if event.type == "alert.opened":
         return f"severity {data.get('severity', alert.severity)}, by check {alert.first_check_id}"
     if event.type == "alert.escalated":
-        return f"severity {data.get('previous_severity', '?')} → {data.get('severity', '?')}, by check {data.get('check_id')}"
+        change = f"{data.get('previous_severity', '?')} → {data.get('severity', '?')}"
+        return f"severity {change}, by check {data.get('check_id')}"
     if event.type == "alert.acknowledged":
         return f"by {_who(alert.acknowledged_by)}: {alert.acknowledgement_note}" if alert.acknowledged_at else ""
     if event.type == "alert.resolved":
