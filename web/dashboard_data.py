@@ -9,6 +9,7 @@ holds the pre-alert and forecast of the headline DIR series.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from monitoring.models import FairnessCheck
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import live_versions
 from web.charts import Forecast, Point
+from web.report_tables import verdict_tables
 
 CHART_METRICS = ("DIR", "SPD", "EOD", "AOD")
 DEFAULT_METRIC = "DIR"
@@ -348,3 +350,172 @@ def input_drift(check: FairnessCheck | None) -> InputDrift | None:
         if cell.get("finding")
     ]
     return InputDrift(status="tested", tested=len(drift.get("cells", [])), findings=lines)
+
+
+# --- Per group: the latest check's table, each group's series, the evidence and the score drift ------------------
+
+
+def table_metrics(policy: MonitoringPolicy | None) -> tuple[str, ...]:
+    """The per-group table's metric columns: the chart's four, then any other metric the policy bands."""
+    banded = tuple(name for name in ((policy.metric_bands if policy else None) or {}) if name not in CHART_METRICS)
+    return CHART_METRICS + banded
+
+
+def group_tables(check: FairnessCheck | None, policy: MonitoringPolicy | None) -> list[dict[str, Any]]:
+    """The latest check's verdict table of every attribute and intersection (the audit report's tables)."""
+    reports = (check.result or {}).get("reports") if check is not None else None
+    return verdict_tables(reports or {}, table_metrics(policy)) if reports else []
+
+
+@dataclass(frozen=True)
+class GroupSeries:
+    """One group's value of a metric over the recent checks: a small multiple on the model page."""
+
+    subject: str
+    chart_id: str
+    points: list[Point]
+
+
+def group_series(checks: Sequence[FairnessCheck], metric: str) -> list[GroupSeries]:
+    """Every compared group's ``metric`` (with its interval) in each check, oldest first; a check that did not
+    compare the group (too few rows, group not seen) leaves a gap."""
+    subjects: dict[str, None] = {}
+    for check in checks:
+        for attribute, report in ((check.result or {}).get("reports") or {}).items():
+            for group in report.get("comparisons") or {}:
+                subjects.setdefault(f"{attribute}={group}", None)
+    series = []
+    for index, subject in enumerate(subjects):
+        attribute, group = subject.split("=", 1)
+        points = []
+        for check in checks:
+            report = ((check.result or {}).get("reports") or {}).get(attribute) or {}
+            comparison = (report.get("comparisons") or {}).get(group) or {}
+            interval = (comparison.get("intervals") or {}).get(metric) or (None, None)
+            points.append(Point(check_label(check), comparison.get(metric), interval[0], interval[1]))
+        series.append(GroupSeries(subject=subject, chart_id=f"group-chart-{index}", points=points))
+    return series
+
+
+EVIDENCE_DECISIONS = {
+    "alert": ("badge-bad", "Alert"),
+    "pre_alert": ("badge-warn", "Building up"),
+    "finding": ("badge-warn", "Finding (exploratory)"),
+    "none": ("badge-ok", "No evidence of a violation"),
+}
+
+
+def evidence_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
+    """Each monitored comparison's anytime-valid evidence in the latest check: the e-value against the level
+    that alerts, the confidence sequence and the minimum detectable DIR at the current volume."""
+    evidence = (check.result or {}).get("evidence") if check is not None else None
+    rows = []
+    for item in (evidence or {}).get("comparisons") or []:
+        css, label = EVIDENCE_DECISIONS.get(item.get("decision") or "none", ("badge-none", item.get("decision")))
+        edge = "at least" if item.get("edge") == "lower" else "at most"
+        rows.append(
+            {
+                "subject": f"{item['attribute']}={item['group']}",
+                "metric": item["metric"],
+                "band": f"{edge} {item['bound']:g}",
+                "e_value": item.get("e_value"),
+                "alert_at": math.exp(item["log_threshold"]) if item.get("log_threshold") is not None else None,
+                "interval": item.get("interval"),
+                "since": item.get("since"),
+                "badge": css,
+                "label": label,
+                "tier": item.get("tier"),
+                "detectable": (item.get("detectable") or {}).get("statement"),
+            }
+        )
+    return rows
+
+
+def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
+    """Per group, the score distribution of the window against the version's baseline: KS and PSI."""
+    drift = (check.result or {}).get("score_drift") if check is not None else None
+    rows = []
+    for subject, tests in ((drift or {}).get("groups") or {}).items():
+        ks, psi = tests.get("ks") or {}, tests.get("psi") or {}
+        rows.append(
+            {
+                "subject": subject,
+                "ks": ks.get("statistic"),
+                "ks_p": ks.get("p_value"),
+                "psi": psi.get("statistic"),
+                "psi_threshold": psi.get("threshold"),
+                "n_reference": ks.get("n_reference"),
+                "n_current": ks.get("n_current"),
+                "drifted": bool(tests.get("drifted")),
+                "reason": ks.get("reason") or psi.get("reason") or "",
+            }
+        )
+    return rows
+
+
+# --- The one line every status comes with ------------------------------------------------------------------------
+
+
+def _interval_words(interval: Sequence[float] | None) -> str:
+    return f"interval {interval[0]:.2f}–{interval[1]:.2f}" if interval else "no interval yet"
+
+
+def _band_words(violation: Mapping[str, Any], bands: Mapping[str, Any]) -> str:
+    band = bands.get(violation["metric"]) or {}
+    low, high = band.get("min"), band.get("max")
+    if low is not None and violation["value"] is not None and violation["value"] < low:
+        return f"below {low:g}"
+    if high is not None and violation["value"] is not None and violation["value"] > high:
+        return f"above {high:g}"
+    return "outside its band"
+
+
+def status_line(check: FairnessCheck | None, policy: MonitoringPolicy | None) -> str:
+    """Why the badge says what it says, in one line, from the same stored check the badge, table and forecast
+    read: the worst subject's value, whether the evidence over time rules the band out, and the interval."""
+    if check is None:
+        return "No completed check yet: the first one runs after predictions arrive for a whole window."
+    result = check.result or {}
+    bands = (policy.metric_bands if policy else None) or {"DIR": {"min": result.get("threshold")}}
+    found = [item for item in result.get("violations") or [] if item.get("evidence")]
+    by_decision = {item["evidence"]["decision"]: item for item in reversed(found)}
+    status = check.status_summary
+    if status == "alert" and "alert" in by_decision:
+        item = by_decision["alert"]
+        evidence = item["evidence"]
+        return (
+            f"{item['metric']} {item['value']:.3f} for {item['attribute']}={item['group']} is "
+            f"{_band_words(item, bands)}, and the evidence over time rules the band out (e-value "
+            f"{evidence['e_value']:.3g}, alert at {math.exp(evidence['log_threshold']):.3g}; "
+            f"{_interval_words(evidence.get('interval'))}): alert."
+        )
+    pending = by_decision.get("pre_alert") or by_decision.get("finding")
+    if status == "pre_alert" and pending is not None:
+        evidence = pending["evidence"]
+        return (
+            f"{pending['metric']} {pending['value']:.3f} for {pending['attribute']}={pending['group']} is "
+            f"{_band_words(pending, bands)}, but the evidence does not yet rule the band out (e-value "
+            f"{evidence['e_value']:.3g} of the {math.exp(evidence['log_threshold']):.3g} that alerts; "
+            f"{_interval_words(evidence.get('interval'))}): pre-alert."
+        )
+    if status == "insufficient_data":
+        size = policy.min_group_size if policy else None
+        return (
+            "Too few rows in this window for a verdict"
+            + (f": every compared group needs at least {size}" if size else "")
+            + ": insufficient data."
+        )
+    headline = result.get("headline_dir")
+    threshold = result.get("threshold")
+    if headline is not None and threshold is not None and headline < threshold:
+        return (
+            f"The headline DIR {headline:.3f} is below {threshold:g} in this window, but the evidence over time "
+            "does not point to a violation (one window alone is noise at this volume): pass."
+        )
+    if found:
+        return (
+            f"{len(found)} value{'s' if len(found) != 1 else ''} outside the band in this window, but no "
+            "comparison's evidence is building up against the policy: pass."
+        )
+    headline_words = f"The headline DIR is {headline:.3f}" if headline is not None else "Every metric is"
+    return f"{headline_words} and every compared metric is within the policy's bands: pass."

@@ -63,7 +63,8 @@ def _metric_cell(comparison: Mapping[str, Any] | None, metric: str) -> dict[str,
 
 
 def verdict_tables(reports: Mapping[str, Mapping[str, Any]], metrics: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Per attribute: one row per group (the privileged one first) with n, selection rate and the metrics."""
+    """Per attribute: one row per group (the privileged one first) with n, selection rate, TPR, FPR and the
+    metrics, each with its interval and verdict."""
     tables = []
     for attribute, report in reports.items():
         privileged = report["privileged"]
@@ -79,6 +80,8 @@ def verdict_tables(reports: Mapping[str, Mapping[str, Any]], metrics: tuple[str,
                     "privileged": group == privileged,
                     "n": summary["n"],
                     "selection_rate": summary["selection_rate"],
+                    "tpr": summary.get("tpr"),
+                    "fpr": summary.get("fpr"),
                     "metrics": [_metric_cell(comparison, metric) for metric in metrics],
                     "verdict": verdict,
                     "verdict_label": VERDICT_LABELS.get(verdict, verdict or ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 from django.test import Client
@@ -50,3 +51,32 @@ def text_of(html: str, element_id: str) -> str:
     start = html.index(element(html, element_id))
     chunk = html[start : html.index("</div>", start)]
     return " ".join(re.sub(r"<[^>]+>", " ", chunk).split())
+
+
+class VerdictCells(HTMLParser):
+    """{(attribute, group, metric): {"value": ..., "lower": ..., "upper": ...}} from the verdict tables."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[tuple[str, str, str], dict[str, str]] = {}
+        self.attribute = self.group = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table" and "verdict-table" in (found.get("class") or ""):
+            self.attribute = found.get("data-attribute")
+        elif tag == "tr" and self.attribute is not None:
+            self.group = found.get("data-group")
+        elif tag == "td" and self.group is not None and "data-metric" in found:
+            key = (self.attribute, self.group, found["data-metric"])
+            self.cells[key] = {name[5:]: value for name, value in found.items() if name.startswith("data-")}
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.attribute = self.group = None
+
+
+def verdict_cells(body: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    parser = VerdictCells()
+    parser.feed(body)
+    return parser.cells

@@ -30,7 +30,7 @@ from monitoring.checks.tests.builders import (
 from monitoring.models import FairnessCheck, IngestionRecord
 from registry.models import ModelVersion
 from web.dashboard_data import check_label
-from web.tests.pages import check, checked, classes, client_for, text_of
+from web.tests.pages import check, checked, classes, client_for, text_of, verdict_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -472,3 +472,70 @@ def test_the_model_page_lists_input_drift_findings(monitor_user: Any) -> None:
     assert "No drift found." not in html
     assert "income in gender=Female" in text_of(html, "input-drift-list")
     assert "income in gender=Male" not in html
+
+
+# --- Per group: table, evidence, small multiples, score drift, the status line ------------------------------------
+
+
+def test_the_per_group_table_shows_the_values_the_api_returns(
+    monitor_user: Any, client_as: Callable[[str], APIClient], alerting: ModelVersion
+) -> None:
+    html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
+    latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-window_end").first()
+    api = client_as("monitor").get(f"/api/v1/checks/{latest.pk}/")
+    assert api.status_code == 200
+    reports = api.json()["result"]["reports"]
+    cells = verdict_cells(html[html.index('id="groups-title"') :])
+    compared = 0
+    for attribute, report in reports.items():
+        for group, summary in report["groups"].items():
+            for name in ("n", "selection_rate", "tpr", "fpr"):
+                assert float(cells[(attribute, group, name)]["value"]) == summary[name], (attribute, group, name)
+        for group, comparison in report["comparisons"].items():
+            for metric in ("DIR", "SPD", "EOD", "AOD"):
+                cell = cells[(attribute, group, metric)]
+                assert float(cell["value"]) == comparison[metric]
+                lower, upper = comparison["intervals"][metric]
+                assert (float(cell["lower"]), float(cell["upper"])) == (lower, upper)
+                compared += 1
+    assert compared >= 4
+
+
+def test_the_model_page_draws_every_group_and_lists_the_evidence_and_score_drift(
+    monitor_user: Any, alerting: ModelVersion
+) -> None:
+    html = client_for(monitor_user).get("/dashboard/loan_model/?metric=SPD").content.decode()
+    latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-window_end").first()
+    compared = [f"{a}={g}" for a, r in latest.result["reports"].items() for g in r["comparisons"]]
+    assert html.count('<figure class="chart small">') == len(compared)
+    for subject in compared:
+        assert f"<figcaption>{subject}</figcaption>" in html
+    evidence = html[html.index('id="evidence-table"') : html.index("</table>", html.index('id="evidence-table"'))]
+    for item in latest.result["evidence"]["comparisons"]:
+        assert f"{item['attribute']}={item['group']}" in evidence
+    assert "would be caught within" in evidence  # the minimum detectable effect at this volume
+    drift = html[html.index('id="score-drift-table"') :]
+    assert "gender=Female" in drift
+    assert "Shifted" in drift
+
+
+def test_every_status_explains_itself_in_one_line(monitor_user: Any, alerting: ModelVersion, db: None) -> None:
+    alert_line = text_of_tag(client_for(monitor_user).get("/dashboard/loan_model/").content.decode(), "status-line")
+    latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-window_end").first()
+    assert latest.status_summary == "alert"
+    assert alert_line.endswith(": alert.")
+    assert "rules the band out" in alert_line
+    fair = loan_version(name="fair_model")
+    checked(fair, [0.0], n=1500)
+    pass_line = text_of_tag(client_for(monitor_user).get("/dashboard/fair_model/").content.decode(), "status-line")
+    assert pass_line.endswith(": pass.")
+    empty = loan_version(name="empty_model")
+    assert empty.checks.count() == 0
+    none_line = text_of_tag(client_for(monitor_user).get("/dashboard/empty_model/").content.decode(), "status-line")
+    assert none_line.startswith("No completed check yet")
+
+
+def text_of_tag(html: str, element_id: str) -> str:
+    start = html.index(f'id="{element_id}"')
+    opened = html.index(">", start) + 1
+    return " ".join(html[opened : html.index("</p>", opened)].split())

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 from datetime import timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from monitoring.models import FairnessCheck
 from monitoring.reporting import engine_policy, reports_from_counts
 from registry.models import ModelVersion
 from registry.services import current_policy, register_model, version_set_stage
+from web.tests.pages import verdict_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -86,35 +86,6 @@ def expected_reports(version: ModelVersion) -> dict[str, Any]:
             confidence_level=policy.confidence_level,
         ),
     )
-
-
-class VerdictCells(HTMLParser):
-    """{(attribute, group, metric): {"value": ..., "lower": ..., "upper": ...}} from the verdict tables."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cells: dict[tuple[str, str, str], dict[str, str]] = {}
-        self.attribute = self.group = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "table" and "verdict-table" in (found.get("class") or ""):
-            self.attribute = found.get("data-attribute")
-        elif tag == "tr" and self.attribute is not None:
-            self.group = found.get("data-group")
-        elif tag == "td" and self.group is not None and "data-metric" in found:
-            key = (self.attribute, self.group, found["data-metric"])
-            self.cells[key] = {name[5:]: value for name, value in found.items() if name.startswith("data-")}
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "table":
-            self.attribute = self.group = None
-
-
-def verdict_cells(body: str) -> dict[tuple[str, str, str], dict[str, str]]:
-    parser = VerdictCells()
-    parser.feed(body)
-    return parser.cells
 
 
 def text_of(body: str, element_id: str) -> str:

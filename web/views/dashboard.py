@@ -86,12 +86,31 @@ def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | 
         chart_id="metric-chart",
     )
     page_url = reverse("web-model", args=[model.name]) + _page_query(version, metric)
+    group_charts = [
+        {
+            "subject": series.subject,
+            "svg": charts.line_chart(
+                series.points,
+                title=f"{metric} of {series.subject}, last {len(series.points)} checks",
+                metric=metric,
+                thresholds=thresholds,
+                chart_id=series.chart_id,
+            ),
+        }
+        for series in data.group_series(checks, metric)
+    ]
     return {
         "model": model,
         "version": version,
         "metric": metric,
         "latest": latest,
         "badge": data.status_badge(latest.status_summary if latest else None),
+        "status_line": data.status_line(latest, policy),
+        "group_tables": data.group_tables(latest, policy),
+        "table_metrics": data.table_metrics(policy),
+        "evidence_rows": data.evidence_rows(latest),
+        "group_charts": group_charts,
+        "score_drift": data.score_drift_rows(latest),
         "chart": chart,
         "chart_title": title,
         "rows": rows,
