@@ -8,7 +8,8 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.roles import Role, roles_of
 
@@ -42,3 +43,13 @@ def page_roles(*allowed: Iterable[str] | str) -> Callable:
 
 def can(request: HttpRequest, *roles: str) -> bool:
     return bool(frozenset(str(role) for role in roles) & roles_of(request.user))
+
+
+def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
+    """Redirect to the form's ``next`` when it is a page of this site, else to ``fallback`` (a URL)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback)

@@ -21,10 +21,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compliance.field_encryption import system_decrypt
+from core.timestamps import rfc3339_utc
 from monitoring.alerts.destinations import destination_for
 from monitoring.alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from monitoring.alerts.services import disable_endpoint
-from monitoring.alerts.webhooks.signing import webhook_headers
+from monitoring.alerts.webhooks.signing import new_message_id, webhook_headers
 from monitoring.alerts.webhooks.ssrf import BlockedDestination
 from monitoring.alerts.webhooks.transport import HttpResult, parse_retry_after, post
 
@@ -176,3 +177,30 @@ def due_delivery_ids(now: datetime, limit: int = SWEEP_BATCH) -> list[int]:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+TEST_EVENT = "endpoint.test"
+
+
+def send_test_event(*, endpoint: WebhookEndpoint, requested_by: Any) -> Delivery:
+    """Send one ``endpoint.test`` event to ``endpoint`` now, signed like every event, and return its delivery
+    with the attempt recorded: the answer an admin wants when wiring an endpoint up. Only this endpoint gets it
+    (the endpoint's event filter does not apply: the admin asked for it), and a failure is retried like any
+    delivery, so a receiver that comes up a minute later still gets it."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = OutboxEvent.objects.create(
+            msg_id=new_message_id(),
+            type=TEST_EVENT,
+            model=endpoint.model,
+            payload={
+                "type": TEST_EVENT,
+                "timestamp": rfc3339_utc(now),
+                "data": {"endpoint": endpoint.name, "requested_by": getattr(requested_by, "username", None)},
+            },
+        )
+        delivery = Delivery.objects.create(
+            event=event, channel=Delivery.Channel.WEBHOOK, endpoint=endpoint, next_attempt_at=now
+        )
+    deliver(delivery.pk)
+    return Delivery.objects.select_related("endpoint").prefetch_related("attempt_log").get(pk=delivery.pk)

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.api.errors import ApplicationError
@@ -20,7 +20,7 @@ from monitoring.alerts.models import Alert
 from monitoring.alerts.selectors import alert_list, violation_still_found
 from monitoring.alerts.services import acknowledge_alert, resolve_alert
 from web import inbox_data
-from web.access import OPERATORS, READERS, can, page_roles
+from web.access import OPERATORS, READERS, can, page_roles, redirect_back
 
 NOTE_MAX_LENGTH = 2000
 
@@ -58,14 +58,7 @@ def alert_page(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 def _back(request: HttpRequest, alert: Alert | None) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    if alert is not None:
-        return redirect("web-model", name=alert.model.name)
-    return redirect("web-inbox")
+    return redirect_back(request, reverse("web-model", args=[alert.model.name]) if alert else reverse("web-inbox"))
 
 
 def _subject(alert: Alert) -> str:
