@@ -3,6 +3,10 @@
 A chart shows one metric per check with its confidence band, the policy's threshold line(s), and optionally a
 forecast point with its prediction interval. The SVG carries a <title> and <desc> for screen readers, and
 callers also render the same numbers as a table.
+
+Axes read right: the y ticks are round numbers (1, 2, 2.5 or 5 times a power of ten) and the axis spans whole
+ticks; the x labels are window ends in UTC, the date shown where it changes, thinned so that none overlap, and
+the axis says its time zone.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 WIDTH, HEIGHT = 760, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 24, 18, 42
+SMALL = (380, 230)  # small multiples: drawn at about 300 px wide, so fewer, larger-looking labels
+LEFT, RIGHT, TOP, BOTTOM = 56, 24, 18, 52
+LABEL_SPACING = 88  # user units per x label: a "12-31 23:00" label at font size 11 is about 70 wide
 LINE = "#0b57c2"
 BAND = "#0b57c2"
 THRESHOLD = "#a3141c"
@@ -39,21 +46,53 @@ def _finite(values: Sequence[float | None]) -> list[float]:
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
-def _y_range(points: Sequence[Point], thresholds: Sequence[float], forecast: Forecast | None) -> tuple[float, float]:
+def time_labels(times: Sequence[datetime]) -> list[str]:
+    """Unique, short x labels for window ends (aware, UTC): "MM-DD HH:MM" for the first and wherever the day
+    changes, "HH:MM" otherwise; seconds are added only to tell two ends within one minute apart."""
+    labels = []
+    previous: datetime | None = None
+    for moment in times:
+        same_day = previous is not None and moment.date() == previous.date()
+        label = f"{moment:%H:%M}" if same_day else f"{moment:%m-%d %H:%M}"
+        if label in labels:
+            label = f"{label}:{moment:%S}"
+        labels.append(label)
+        previous = moment
+    return labels
+
+
+def nice_step(span: float, intervals: int = 4) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into about ``intervals``."""
+    raw = max(span, 1e-9) / intervals
+    power = 10 ** math.floor(math.log10(raw))
+    return next(factor * power for factor in (1, 2, 2.5, 5, 10) if factor * power >= raw - 1e-12)
+
+
+def _y_axis(
+    points: Sequence[Point], thresholds: Sequence[float], forecast: Forecast | None
+) -> tuple[float, float, list[float]]:
+    """The y range, widened to whole round ticks, and the ticks."""
     values = _finite([p.value for p in points] + [p.lower for p in points] + [p.upper for p in points])
     values += list(thresholds)
     if forecast is not None:
         values += _finite([forecast.value, forecast.lower, forecast.upper])
     if not values:
-        return 0.0, 1.0
+        values = [0.0, 1.0]
     low, high = min(values), max(values)
-    pad = max((high - low) * 0.08, 0.02)
-    return low - pad, high + pad
+    if high - low < 0.02:  # a flat series: give it room
+        low, high = low - 0.01, high + 0.01
+    step = nice_step(high - low)
+    start, end = math.floor(low / step + 1e-9) * step, math.ceil(high / step - 1e-9) * step
+    ticks = [start + step * index for index in range(round((end - start) / step) + 1)]
+    return start, end, ticks
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    step = (high - low) / (count - 1)
-    return [low + step * index for index in range(count)]
+def _tick_text(value: float, step: float) -> str:
+    """A tick's label with as many decimals as the step needs (2.5 x 10^k needs one more than its power)."""
+    power = math.floor(math.log10(step) + 1e-9)
+    decimals = max(0, -power + (1 if math.isclose(step / 10**power, 2.5) else 0))
+    text = f"{value:.{decimals}f}"
+    return f"{0:.{decimals}f}" if float(text) == 0 else text
 
 
 def line_chart(
@@ -64,11 +103,14 @@ def line_chart(
     thresholds: Sequence[float] = (),
     forecast: Forecast | None = None,
     chart_id: str = "metric-chart",
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+    x_title: str = "window end (UTC)",
 ) -> str:
     """The SVG markup of the chart (safe to embed: every text is escaped)."""
+    width, height = size
     slots = len(points) + (1 if forecast is not None else 0)
-    low, high = _y_range(points, thresholds, forecast)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    low, high, ticks = _y_axis(points, thresholds, forecast)
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
 
     def x(index: int) -> float:
         return LEFT + (plot_w * (index + 0.5) / max(slots, 1))
@@ -78,18 +120,20 @@ def line_chart(
 
     described = [f"{p.label}: {'n/a' if p.value is None else f'{p.value:.3f}'}" for p in points]
     parts = [
-        f'<svg id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-desc">{escape(metric)} per check, oldest first: '
         f"{escape('; '.join(described) or 'no checks yet')}.</desc>",
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#c9d1d9"/>',
     ]
-    for tick in _ticks(low, high):
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    for tick in ticks:
         parts.append(
             f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eceff2"/>'
-            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" fill="#4a5360">'
-            f"{tick:.2f}</text>"
+            f'<text class="y-tick" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
+            'fill="#4a5360">'
+            f"{_tick_text(tick, step)}</text>"
         )
     band = [(index, p) for index, p in enumerate(points) if p.lower is not None and p.upper is not None]
     if len(band) >= 2:
@@ -120,14 +164,23 @@ def line_chart(
             f'<circle class="forecast" cx="{fx:.1f}" cy="{y(forecast.value):.1f}" r="5" fill="#fff" '
             f'stroke="{FORECAST}" stroke-width="2"/>'
         )
-    step = max(1, math.ceil(slots / 8))
     labels = [p.label for p in points] + (["next"] if forecast is not None else [])
+    room = max(1, plot_w // LABEL_SPACING)
+    every = max(1, math.ceil(len(labels) / room))
+    # Thinned from the end: the latest window (and the forecast) always has its label.
+    shown = {len(labels) - 1 - index for index in range(0, len(labels), every)}
     for index, label in enumerate(labels):
-        if index % step == 0 or index == len(labels) - 1:
+        if index in shown:
             parts.append(
-                f'<text x="{x(index):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" text-anchor="middle" '
+                f'<text class="x-label" x="{x(index):.1f}" y="{height - BOTTOM + 16}" font-size="11" '
+                'text-anchor="middle" '
                 f'fill="#4a5360">{escape(label)}</text>'
             )
+    if x_title:
+        parts.append(
+            f'<text x="{LEFT + plot_w / 2:.1f}" y="{height - 8}" font-size="11" text-anchor="middle" '
+            f'fill="#4a5360">{escape(x_title)}</text>'
+        )
     parts.append(
         f'<text x="14" y="{TOP + plot_h / 2:.1f}" font-size="12" fill="#1b1f24" '
         f'transform="rotate(-90 14 {TOP + plot_h / 2:.1f})" text-anchor="middle">{escape(metric)}</text>'

@@ -26,7 +26,7 @@ from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import live_versions
-from web.charts import Forecast, Point
+from web.charts import Forecast, Point, time_labels
 from web.report_tables import verdict_tables
 
 CHART_METRICS = ("DIR", "SPD", "EOD", "AOD")
@@ -185,7 +185,8 @@ def thresholds_for(metric: str, policy: MonitoringPolicy | None, latest: Fairnes
 
 
 def check_label(check: FairnessCheck) -> str:
-    return timezone.localtime(check.window_end).strftime("%m-%d %H:%M")
+    """A check's window end as the data tables show it, with its time zone."""
+    return timezone.localtime(check.window_end).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,8 @@ def metric_series(checks: Sequence[FairnessCheck], metric: str, band: Mapping[st
 
 
 def chart_points(rows: Sequence[SeriesRow]) -> list[Point]:
-    return [Point(row.label, row.value, row.lower, row.upper) for row in rows]
+    labels = time_labels([timezone.localtime(row.check.window_end) for row in rows])
+    return [Point(label, row.value, row.lower, row.upper) for label, row in zip(labels, rows, strict=True)]
 
 
 def _words(code: Any) -> str:
@@ -384,15 +386,16 @@ def group_series(checks: Sequence[FairnessCheck], metric: str) -> list[GroupSeri
         for attribute, report in ((check.result or {}).get("reports") or {}).items():
             for group in report.get("comparisons") or {}:
                 subjects.setdefault(f"{attribute}={group}", None)
+    labels = time_labels([timezone.localtime(check.window_end) for check in checks])
     series = []
     for index, subject in enumerate(subjects):
         attribute, group = subject.split("=", 1)
         points = []
-        for check in checks:
+        for label, check in zip(labels, checks, strict=True):
             report = ((check.result or {}).get("reports") or {}).get(attribute) or {}
             comparison = (report.get("comparisons") or {}).get(group) or {}
             interval = (comparison.get("intervals") or {}).get(metric) or (None, None)
-            points.append(Point(check_label(check), comparison.get(metric), interval[0], interval[1]))
+            points.append(Point(label, comparison.get(metric), interval[0], interval[1]))
         series.append(GroupSeries(subject=subject, chart_id=f"group-chart-{index}", points=points))
     return series
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 
-from web.charts import Forecast, Point, line_chart
+from web.charts import SMALL, Forecast, Point, line_chart, time_labels
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -57,3 +59,38 @@ def test_an_empty_series_still_renders_and_says_so() -> None:
 def test_missing_values_leave_gaps_but_no_crash() -> None:
     root = ET.fromstring(line_chart([Point("a", None), Point("b", 0.9), Point("c", 0.8)], title="t", metric="DIR"))
     assert len(root.find(f"{SVG}polyline[@class='series']").get("points").split()) == 2
+
+
+def test_y_ticks_are_round_numbers_spanning_the_data_and_the_threshold() -> None:
+    for values, thresholds in (([0.94, 0.51, 0.52], [0.8]), ([-0.34, -0.3], [-0.1, 0.1]), ([0.701, 0.702], [])):
+        points = [Point(f"{index}:00", value, value - 0.02, value + 0.02) for index, value in enumerate(values)]
+        root = ET.fromstring(line_chart(points, title="t", metric="DIR", thresholds=thresholds))
+        ticks = [float(t.text) for t in root.iter(f"{SVG}text") if t.get("class") == "y-tick"]
+        steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+        assert len(steps) == 1, ticks  # evenly spaced
+        (step,) = steps
+        mantissa = round(abs(step) / 10 ** math.floor(math.log10(abs(step))), 6)
+        assert mantissa in (1, 2, 2.5, 5), step
+        covered = [v for value in values for v in (value - 0.02, value + 0.02)] + thresholds
+        assert min(ticks) <= min(covered)
+        assert max(ticks) >= max(covered)
+
+
+def test_time_labels_are_unique_and_show_the_date_where_it_changes() -> None:
+    start = datetime(2026, 12, 6, 22, tzinfo=UTC)
+    times = [start + timedelta(hours=index) for index in range(4)] + [start + timedelta(hours=3, seconds=30)]
+    labels = time_labels(times)
+    assert labels == ["12-06 22:00", "23:00", "12-07 00:00", "01:00", "01:00:30"]
+    assert len(set(labels)) == len(labels)
+
+
+def test_x_labels_never_crowd_and_the_latest_is_always_labelled() -> None:
+    points = [Point(f"{index:02d}:00", 0.9) for index in range(48)]
+    for size in ((760, 300), SMALL):
+        root = ET.fromstring(line_chart(points, title="t", metric="DIR", size=size))
+        shown = [t for t in root.iter(f"{SVG}text") if t.get("class") == "x-label"]
+        xs = [float(t.get("x")) for t in shown]
+        assert min(b - a for a, b in zip(xs, xs[1:], strict=False)) >= 80  # a label is about 70 units wide
+        assert shown[-1].text == "47:00"
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "window end (UTC)" in texts

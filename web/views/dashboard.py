@@ -95,6 +95,7 @@ def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | 
                 metric=metric,
                 thresholds=thresholds,
                 chart_id=series.chart_id,
+                size=charts.SMALL,
             ),
         }
         for series in data.group_series(checks, metric)

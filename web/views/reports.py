@@ -33,7 +33,7 @@ from monitoring.audit_report.period import PeriodChoice, parse_period
 from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version
 from web.access import can, page_roles
-from web.charts import Point, line_chart
+from web.charts import Point, line_chart, time_labels
 from web.report_tables import band_text, confidence_percent, html_metrics, verdict_tables
 
 REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
@@ -191,7 +191,11 @@ def _render_report(
 
 def _chart(report: Report) -> str:
     checks = report.completed_checks
-    points = [Point(label=f"{check.window_end:%m-%d %H:%M}", value=check.headline_dir) for check in checks]
+    labels = time_labels([check.window_end for check in checks])
+    points = []
+    for label, check in zip(labels, checks, strict=True):
+        interval = ((check.result or {}).get("headline") or {}).get("interval") or (None, None)
+        points.append(Point(label=label, value=check.headline_dir, lower=interval[0], upper=interval[1]))
     thresholds = [report.threshold] if report.threshold is not None else []
     svg = line_chart(
         points,
