@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from compliance import keyring
 from compliance.crypto import DecryptionError, KeyProvider, LocalFernetProvider, provider_from_uri
@@ -152,6 +154,36 @@ def decrypt_for(*, user: Any, obj: models.Model, field: str, reason: str, otp: s
                 code="decryption_failed",
                 status_code=409,
             ) from exc
+
+
+REDISPLAY_SECONDS = 60
+
+
+def redisplay_decrypted(*, user: Any, obj: models.Model, field: str) -> str | None:
+    """``obj.<field>`` once more for ``user`` when ``decrypt_for`` audited their decryption of it in the last
+    ``REDISPLAY_SECONDS``: the page a decryption form redirects to shows what was just decrypted, without a second
+    reason, code or audit entry (it is the same access). None when there is no such entry: nothing is shown."""
+    from compliance.models import AuditEntry
+
+    spec = _spec(obj, field)
+    if Role.AUDITOR.value not in roles_of(user):
+        return None
+    since = timezone.now() - timedelta(seconds=REDISPLAY_SECONDS)
+    audited = AuditEntry.objects.filter(
+        action="data.decrypt",
+        actor=user.get_username(),
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        payload__field=field,
+        time__gte=since,
+    ).exists()
+    token = getattr(obj, spec.field)
+    if not audited or not token:
+        return None
+    try:
+        return key_provider().decrypt(token, context=context_for(obj, field)).decode()
+    except DecryptionError:
+        return None
 
 
 def system_decrypt(obj: models.Model, field: str) -> str:

@@ -23,8 +23,15 @@ class Integrity:
         return self.run is not None and self.run.ok
 
     @property
+    def state(self) -> str:
+        """ok, failed, or unverified (no verification has run yet: neither good nor bad news)."""
+        if self.run is None:
+            return "unverified"
+        return "ok" if self.run.ok else "failed"
+
+    @property
     def css_class(self) -> str:
-        return "integrity-ok" if self.ok else "integrity-bad"
+        return {"ok": "integrity-ok", "failed": "integrity-bad"}.get(self.state, "integrity-none")
 
     @property
     def text(self) -> str:

@@ -41,7 +41,7 @@ STATUS_BADGES = {
     "insufficient_data": ("none", "Insufficient data"),
 }
 NO_DATA = ("none", "No checks yet")
-SEVERITY_BADGES = {"critical": "bad", "high": "bad", "medium": "warn"}
+SEVERITY_BADGES = {"critical": "badge-bad", "high": "badge-bad", "medium": "badge-warn"}
 PRE_ALERT_BADGES = {
     "ok": ("ok", "No pre-alert"),
     "pre_alert": ("warn", "Pre-alert"),
@@ -293,7 +293,7 @@ def unresolved_alerts(model: MLModel) -> list[AlertRow]:
     return [
         AlertRow(
             alert=alert,
-            badge=f"badge-{SEVERITY_BADGES.get(alert.severity, 'none')}",
+            badge=SEVERITY_BADGES.get(alert.severity, "badge-none"),
             status_label=alert.get_status_display(),
             persisting=violation_still_found(alert),
         )

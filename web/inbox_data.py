@@ -19,7 +19,6 @@ from registry.selectors import model_list
 
 PAGE_SIZE = 25
 UNRESOLVED_FILTER = "unresolved"
-SEVERITY_BADGES = {"critical": "badge-bad", "high": "badge-bad", "medium": "badge-warn"}
 STATUS_BADGES = {"open": "badge-bad", "acknowledged": "badge-warn", "resolved": "badge-ok"}
 EVENT_WORDS = {
     "alert.opened": "Opened",
@@ -61,17 +60,10 @@ def _day_start(day: Any) -> datetime:
 
 
 @dataclass(frozen=True)
-class InboxRow:
-    alert: Alert
-    severity_badge: str
-    status_badge: str
-
-
-@dataclass(frozen=True)
 class Inbox:
     form: InboxFilterForm
     page: Page
-    rows: list[InboxRow]
+    rows: list[Alert]
     errors: list[str]
     query: str  # the filters as a query string, for the paging links
 
@@ -102,12 +94,7 @@ def inbox(params: Mapping[str, str]) -> Inbox:
     if status == UNRESOLVED_FILTER:
         alerts = alerts.filter(status__in=UNRESOLVED)
     page = Paginator(alerts, PAGE_SIZE).get_page(params.get("page"))
-    rows = [
-        InboxRow(
-            alert, SEVERITY_BADGES.get(alert.severity, "badge-none"), STATUS_BADGES.get(alert.status, "badge-none")
-        )
-        for alert in page.object_list
-    ]
+    rows = list(page.object_list)
     query = urlencode({name: form.data[name] for name in InboxFilterForm.base_fields if form.data.get(name)})
     return Inbox(form=form, page=page, rows=rows, errors=errors, query=query)
 

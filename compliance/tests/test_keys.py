@@ -89,6 +89,30 @@ def test_decryption_asks_the_second_factor_accounts_installed_and_fails_closed_w
     assert not AuditEntry.objects.filter(action="data.decrypt").exists()
 
 
+def test_a_just_audited_decryption_is_shown_again_only_to_its_auditor_and_only_briefly(
+    auditor_user: Any, make_user: Any
+) -> None:
+    record = encrypted_record(make_version())
+    other = encrypted_record(make_version(name="other_model"))
+    second_auditor = make_user("second-auditor", "auditor")
+    assert encryption.redisplay_decrypted(user=auditor_user, obj=record, field="encrypted_alert") is None
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        decrypt_for(
+            user=auditor_user,
+            obj=record,
+            field="encrypted_alert",
+            reason="quarterly review",
+            otp=totp_code(auditor_user),
+        )
+        entries = AuditEntry.objects.filter(action="data.decrypt").count()
+        assert encryption.redisplay_decrypted(user=auditor_user, obj=record, field="encrypted_alert") == SECRET
+        assert encryption.redisplay_decrypted(user=auditor_user, obj=other, field="encrypted_alert") is None
+        assert encryption.redisplay_decrypted(user=second_auditor, obj=record, field="encrypted_alert") is None
+        assert AuditEntry.objects.filter(action="data.decrypt").count() == entries  # the same access, not a new one
+        clock.shift(encryption.REDISPLAY_SECONDS + 1)
+        assert encryption.redisplay_decrypted(user=auditor_user, obj=record, field="encrypted_alert") is None
+
+
 def test_a_ciphertext_copied_to_another_row_does_not_decrypt(auditor_user: Any) -> None:
     version = make_version()
     original, other = encrypted_record(version), encrypted_record(version, "another explanation")

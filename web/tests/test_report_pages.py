@@ -373,8 +373,8 @@ def test_integrity_status_before_and_after_verification(auditor_user: Any) -> No
     drifted_model()
     client = client_for(auditor_user)
     body = page(client)[1]
-    assert 'id="integrity-status" class="integrity-bad"' in body
-    assert "Audit log not verified yet." in text_of(body, "integrity-status")
+    assert 'id="integrity-status" class="integrity-none"' in body  # neutral: neither good nor bad news
+    assert text_of(body, "integrity-status") == "○ Audit log not verified yet."
     assert "No checkpoint has been signed yet." in body
     anchor_checkpoint(create_checkpoint().pk)
     run = verify_log()
@@ -428,7 +428,13 @@ def test_decrypting_with_a_reason_shows_the_plaintext_and_is_audited(auditor_use
     alert = Alert.objects.get()
     client = client_for(auditor_user)
     form = {**PERIOD, "reason": "quarterly fairness review", "otp": totp_code(auditor_user)}
-    response = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", form)
+    posted = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", form)
+    # the POST redirects (a reload does not post it again) to the same period's report at the explanation
+    assert posted.status_code == 302
+    assert posted["Location"].startswith(f"{REPORT}?start=2026-10-01")
+    assert posted["Location"].endswith(f"#alert-{alert.pk}-explanation")
+    assert "Potential bias" not in posted["Location"]
+    response = client.get(posted["Location"])
     body = response.content.decode()
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -443,8 +449,12 @@ def test_decrypting_with_a_reason_shows_the_plaintext_and_is_audited(auditor_use
     # still the report of the same period
     assert 'name="start" value="2026-10-01"' in body
     assert text_of(body, "volume-predictions") == "2000"
-    # and the plaintext is not kept anywhere a reload would show it
+    # and the plaintext is shown once: neither a reload nor the session keeps it, and showing it was no new access
+    audited = AuditEntry.objects.filter(action="data.decrypt").count()
+    assert "Potential bias" not in client.get(posted["Location"]).content.decode()
     assert "Potential bias" not in page(client)[1]
+    assert all("Potential bias" not in str(value) for value in client.session.values())
+    assert AuditEntry.objects.filter(action="data.decrypt").count() == audited
 
 
 def test_decrypting_without_a_reason_shows_the_error_and_no_plaintext(auditor_user: Any) -> None:
@@ -472,7 +482,7 @@ def test_decrypting_on_the_page_needs_a_fresh_code(auditor_user: Any) -> None:
     assert "authenticator" in missing.content.decode()
     assert "Potential bias" not in missing.content.decode()
     code = totp_code(auditor_user)
-    assert client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code}).status_code == 200
+    assert client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code}).status_code == 302
     replayed = client.post(f"{REPORT}alerts/{alert.pk}/decrypt", {**form, "otp": code})
     assert replayed.status_code == 403
     assert "Potential bias" not in replayed.content.decode()

@@ -46,8 +46,6 @@ def alert_page(request: HttpRequest, alert_id: int) -> HttpResponse:
         "web/alert.html",
         {
             "alert": alert,
-            "severity_badge": inbox_data.SEVERITY_BADGES.get(alert.severity, "badge-none"),
-            "status_badge": inbox_data.STATUS_BADGES.get(alert.status, "badge-none"),
             "timeline": inbox_data.timeline(alert),
             "persisting": violation_still_found(alert) if alert.status != Alert.Status.RESOLVED else None,
             "can_operate": can(request, *OPERATORS),

@@ -9,6 +9,7 @@ report, so only auditors may download it (docs/security.md, Roles). The report's
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
-from compliance.field_encryption import decrypt_for
+from compliance.field_encryption import REDISPLAY_SECONDS, decrypt_for, redisplay_decrypted
 from compliance.verification import verify_log
 from core.api.errors import ApplicationError, error_response
 from core.roles import Role
@@ -38,6 +39,12 @@ from web.report_tables import band_text, confidence_percent, html_metrics, verdi
 
 REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
 
+# A decryption is audited when the auditor posts the form; the report page that the POST redirects to shows the
+# plaintext once. What the session holds is the grant (which alert, until when), never the plaintext.
+GRANT_KEY = "fairlens.decryption_grant"
+GRANT_SECONDS = REDISPLAY_SECONDS
+FIELD = "encrypted_explanation"
+
 
 @page_roles(*REPORT_READERS)
 @require_safe
@@ -51,7 +58,28 @@ def report_index(request: HttpRequest) -> HttpResponse:
 @require_safe
 def report_page(request: HttpRequest, name: str) -> HttpResponse:
     model = get_object_or_404(MLModel, name=name)
-    return _render_report(request, model, parse_period(request.GET))
+    choice = parse_period(request.GET)
+    granted = _take_decryption_grant(request, model)
+    plaintext = redisplay_decrypted(user=request.user, obj=granted, field=FIELD) if granted is not None else None
+    if plaintext is not None:
+        return _render_report(request, model, choice, focus_alert=granted, plaintext=plaintext)
+    return _render_report(request, model, choice)
+
+
+def _grant_decryption(request: HttpRequest, alert: Alert) -> None:
+    request.session[GRANT_KEY] = {"alert": alert.pk, "until": time.time() + GRANT_SECONDS}
+
+
+def _take_decryption_grant(request: HttpRequest, model: MLModel) -> Alert | None:
+    """The alert whose decryption was just audited for this session, once; None when there is none or it is stale."""
+    grant = request.session.pop(GRANT_KEY, None)
+    if not isinstance(grant, dict) or not can(request, Role.AUDITOR) or grant.get("until", 0) < time.time():
+        return None
+    return (
+        Alert.objects.select_related("acknowledged_by", "resolved_by")
+        .filter(pk=grant.get("alert"), model=model)
+        .first()
+    )
 
 
 def _evidence_download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
@@ -87,7 +115,8 @@ def evidence_csv(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def decrypt_alert(request: HttpRequest, name: str, alert_id: int) -> HttpResponse:
     """Decrypt one alert's explanation for the signed-in auditor (a reason is required; the access is audited)
-    and show the report again with the plaintext. The plaintext is never put in a URL or the session."""
+    and redirect to the report, which shows the plaintext once (a reload does not post the form again). The
+    plaintext is never put in a URL or the session."""
     model = get_object_or_404(MLModel, name=name)
     alert = get_object_or_404(Alert.objects.select_related("acknowledged_by", "resolved_by"), pk=alert_id, model=model)
     choice = parse_period(request.POST)
@@ -96,7 +125,7 @@ def decrypt_alert(request: HttpRequest, name: str, alert_id: int) -> HttpRespons
     if choice.errors:
         return _render_report(request, model, choice)
     try:
-        plaintext = decrypt_for(user=request.user, obj=alert, field="encrypted_explanation", reason=reason, otp=otp)
+        decrypt_for(user=request.user, obj=alert, field=FIELD, reason=reason, otp=otp)
     except ApplicationError as exc:
         return _render_report(
             request,
@@ -107,7 +136,9 @@ def decrypt_alert(request: HttpRequest, name: str, alert_id: int) -> HttpRespons
             reason=reason,
             status=exc.status_code,
         )
-    return _render_report(request, model, choice, focus_alert=alert, plaintext=plaintext)
+    _grant_decryption(request, alert)
+    target = f"{reverse('web-report', args=[model.name])}?{urlencode(choice.query)}#alert-{alert.pk}-explanation"
+    return redirect(target)
 
 
 @page_roles(Role.AUDITOR)
