@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from compliance.crypto.canonical import sorted_json_sha256
-from core.timestamps import rfc3339_utc, rfc3339_utc_or_none
+from core.timestamps import rfc3339_utc_or_none
 from monitoring.alerts.models import Alert
 from monitoring.audit_report.build import Report
 from monitoring.fairness.version import ENGINE_VERSION
@@ -177,25 +177,11 @@ def _csv_number(value: Any) -> str:
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)
 
 
-def _csv_comment(text: str) -> str:
-    return "# " + " ".join(text.split())
-
-
-def evidence_csv_text(report: Report, bundle: Mapping[str, Any]) -> str:
-    """The verdict rows as CSV, after ``#`` comment lines naming what they are and the digests to check."""
-    policy_version = report.policy.version if report.policy is not None else "none"
-    lines = [
-        _csv_comment("FairLens audit report evidence"),
-        _csv_comment(f"model: {report.model.name}"),
-        _csv_comment(f"version: {report.version.version}"),
-        _csv_comment(f"period: {rfc3339_utc(report.period.start)} to {rfc3339_utc(report.period.end)} (end exclusive)"),
-        _csv_comment(f"policy_version: {policy_version}"),
-        _csv_comment(f"engine_version: {ENGINE_VERSION}"),
-        _csv_comment(f"inputs_sha256: {report.inputs_sha256}"),
-        _csv_comment(f"bundle_sha256: {bundle['bundle_sha256']}"),
-    ]
+def evidence_csv_text(bundle: Mapping[str, Any]) -> str:
+    """The bundle's verdict rows as CSV, header row first, so that a spreadsheet opens it as a table. What the
+    rows are (model, version, period, policy, digests) is in the JSON bundle, whose ``verdict_rows`` are these
+    rows: a file of metadata before the header would be read as data."""
     buffer = io.StringIO()
-    buffer.write("\n".join(lines) + "\n")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in bundle["verdict_rows"]:

@@ -604,7 +604,7 @@ def test_admins_get_no_evidence_bundle_only_the_summary(admin_user: Any) -> None
     assert "evidence.json" not in body
 
 
-def test_evidence_csv_has_the_rows_and_the_digests(auditor_user: Any) -> None:
+def test_evidence_csv_is_the_bundles_verdict_rows_header_first(auditor_user: Any) -> None:
     version, _ = drifted_model()
     client = client_for(auditor_user)
     bundle = client.get(REPORT + "evidence.json", PERIOD).json()
@@ -615,16 +615,17 @@ def test_evidence_csv_has_the_rows_and_the_digests(auditor_user: Any) -> None:
         response["Content-Disposition"] == 'attachment; filename="fairlens-report-loan_model-1-20261001-20261001.csv"'
     )
     text = response.content.decode()
-    comments = [line for line in text.splitlines() if line.startswith("#")]
-    assert "# model: loan_model" in comments
-    assert "# version: 1" in comments
-    assert "# period: 2026-10-01T00:00:00Z to 2026-10-02T00:00:00Z (end exclusive)" in comments
-    assert "# policy_version: 1" in comments
-    assert f"# inputs_sha256: {bundle['inputs_sha256']}" in comments
-    assert f"# bundle_sha256: {bundle['bundle_sha256']}" in comments
-    assert text.startswith("# ")
-    rows = list(csv.DictReader(io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith("#")))))
-    assert list(rows[0]) == ["attribute", "group", "metric", "value", "lower", "upper", "verdict", "n"]
+    # header row first (a spreadsheet opens it as a table); the metadata and digests are the JSON bundle's
+    assert text.splitlines()[0] == "attribute,group,metric,value,lower,upper,verdict,n"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == len(bundle["verdict_rows"])
+    for row, expected in zip(rows, bundle["verdict_rows"], strict=True):
+        assert (row["attribute"], row["group"], row["metric"]) == (
+            expected["attribute"],
+            expected["group"],
+            expected["metric"],
+        )
+        assert (float(row["value"]) if row["value"] else None) == expected["value"]
     female = expected_reports(version)["gender"]["comparisons"]["Female"]
     dir_row = next(row for row in rows if (row["group"], row["metric"]) == ("Female", "DIR"))
     assert float(dir_row["value"]) == female["DIR"]

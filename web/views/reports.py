@@ -93,7 +93,7 @@ def _evidence_download(request: HttpRequest, name: str, kind: str) -> HttpRespon
         body = json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         response = HttpResponse(body, content_type="application/json; charset=utf-8")
     else:
-        response = HttpResponse(evidence_csv_text(report, bundle), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(evidence_csv_text(bundle), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.{kind}"'
     add_never_cache_headers(response)
     return response
