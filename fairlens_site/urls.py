@@ -11,6 +11,7 @@ from fairlens_site.api.docs import SchemaView, SwaggerView
 from monitoring.api import records as record_views
 from monitoring.api import views as monitoring_views
 from registry.api import views as registry_views
+from web.views import auth as web_auth
 
 urlpatterns = [
     path("", views.index, name="api-index"),
@@ -46,8 +47,21 @@ urlpatterns = [
     path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),
     # Pages for people: sign-in, dashboard, audit reports.
     path("", include("web.urls")),
-    # People: DRF's browsable API login, the admin site and the read-only auditor site.
-    path("api-auth/", include("rest_framework.urls")),
+    # People: the browsable API's sign-in is the pages' own (authenticator code, audit entries, lockout), named
+    # as DRF's templates expect, so its "Log in" link comes back to the API page it was clicked on; the admin
+    # site and the read-only auditor site.
+    path(
+        "api-auth/",
+        include(
+            (
+                [
+                    path("login/", web_auth.LoginView.as_view(), name="login"),
+                    path("logout/", web_auth.LogoutView.as_view(), name="logout"),
+                ],
+                "rest_framework",
+            )
+        ),
+    ),
     path("admin/", admin.site.urls),
     path("auditor/", auditor_site.urls),
     # Anything else under /api/ is a JSON 404, even with DEBUG on.

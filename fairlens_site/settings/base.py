@@ -290,6 +290,8 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    # Docstrings are reStructuredText: the browsable API shows ``literals`` as code, not raw backticks.
+    "VIEW_DESCRIPTION_FUNCTION": "core.api.descriptions.view_description",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

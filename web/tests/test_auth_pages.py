@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from compliance.models import AuditEntry
+from conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +102,19 @@ def test_repeated_failures_lock_the_page_sign_in_with_an_html_429(make_user: Any
     assert response["Retry-After"]
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert AuditEntry.objects.filter(action="auth.locked_out").exists()
+
+
+def test_the_browsable_apis_sign_in_is_the_pages_and_returns_to_the_api_page(monitor_user: Any) -> None:
+    client = Client()
+    api_page = "/api/v1/models/"
+    answer = client.get(api_page, HTTP_ACCEPT="text/html")
+    assert f"href='/api-auth/login/?next={api_page}'" in answer.content.decode()  # DRF's "Log in" link
+    form = client.get(f"/api-auth/login/?next={api_page}").content.decode()
+    assert 'name="otp"' in form  # the audited sign-in, with the authenticator code
+    signed_in = client.post(
+        f"/api-auth/login/?next={api_page}",
+        {"username": monitor_user.username, "password": TEST_PASSWORD, "next": api_page},
+    )
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == api_page
+    assert AuditEntry.objects.filter(action="auth.login", actor=monitor_user.username).exists()
