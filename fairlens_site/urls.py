@@ -45,6 +45,7 @@ urlpatterns = [
     # Schema and docs (Swagger UI from the sidecar package, no CDN).
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(), name="swagger-ui"),
+    path("favicon.ico", views.favicon),
     # Pages for people: sign-in, dashboard, audit reports.
     path("", include("web.urls")),
     # People: the browsable API's sign-in is the pages' own (authenticator code, audit entries, lockout), named

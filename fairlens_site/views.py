@@ -8,8 +8,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib.admin import AdminSite
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -172,3 +173,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return _error(
         request, 403, "csrf_failed", "CSRF verification failed; reload the page and try again.", "Not allowed"
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on pages that name no icon (the API's, the admin's): the pages' icon."""
+    response = HttpResponseRedirect(static("web/favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

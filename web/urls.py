@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import alerts, auth, compare, dashboard, onboarding, reports
+from web.views import alerts, auth, compare, dashboard, onboarding, predictions, reports
 
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="web-login"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("dashboard/", dashboard.model_list, name="web-dashboard"),
     path("dashboard/<str:name>/", dashboard.model_page, name="web-model"),
     path("dashboard/<str:name>/compare/", compare.compare, name="web-compare"),
+    path("dashboard/<str:name>/predictions/", predictions.predictions, name="web-predictions"),
     path("dashboard/<str:name>/versions/<str:version>/stage", compare.set_stage, name="web-version-stage"),
     path("alerts/", alerts.inbox, name="web-inbox"),
     path("alerts/<int:alert_id>/", alerts.alert_page, name="web-alert"),

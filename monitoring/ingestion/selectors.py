@@ -132,6 +132,15 @@ def prediction_list(model_version: ModelVersion) -> QuerySet[Prediction]:
     return Prediction.objects.filter(model_version=model_version).order_by("-id")
 
 
+def prediction_page(model_version: ModelVersion, *, before_id: int | None, size: int) -> list[Prediction]:
+    """Up to ``size`` + 1 of the version's predictions, newest (highest id) first, older than ``before_id``: a
+    page by keyset, whose cost does not grow with how far back it is (the extra row says whether more follow)."""
+    rows = prediction_list(model_version).defer("features")
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    return list(rows[: size + 1])
+
+
 def predictions_received(model_version: ModelVersion) -> int:
     """Predictions stored for the version so far: the rows its ingestions accepted (labels add none).
 

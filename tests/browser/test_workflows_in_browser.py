@@ -238,6 +238,8 @@ def page_paths(alert_id: int) -> dict[str, str]:
         "compare": "/dashboard/loan_model/compare/?a=1&b=2",
         "onboarding": "/onboarding/",
         "setup": "/onboarding/loan_model/",
+        "predictions": "/dashboard/loan_model/predictions/?version=1",
+        "report": "/reports/loan_model/?start=2026-10-01&end=2026-10-01",
     }
 
 
@@ -268,14 +270,32 @@ def test_no_serious_accessibility_violations_on_any_page(admin_page: Page) -> No
 
     axe = Axe()
     found = {}
-    for name, path in page_paths(Alert.objects.get(metric="DIR").pk).items():
-        admin_page.goto(path)
-        violations = axe.run(admin_page).response["violations"]
-        serious = [
-            f"{item['id']} ({item['impact']}): {[node['target'] for node in item['nodes'][:3]]}"
-            for item in violations
-            if item["impact"] in ("serious", "critical")
-        ]
-        if serious:
-            found[name] = serious
+    for scheme in ("light", "dark"):  # the pages follow the system's colour scheme
+        admin_page.emulate_media(color_scheme=scheme)
+        for name, path in page_paths(Alert.objects.get(metric="DIR").pk).items():
+            admin_page.goto(path)
+            violations = axe.run(admin_page).response["violations"]
+            serious = [
+                f"{item['id']} ({item['impact']}): {[node['target'] for node in item['nodes'][:3]]}"
+                for item in violations
+                if item["impact"] in ("serious", "critical")
+            ]
+            if serious:
+                found[f"{name} ({scheme})"] = serious
+        if scheme == "dark":
+            keep(admin_page, "dark-report")
     assert not found, found
+
+
+def test_verdict_tables_show_every_column_at_1280px(admin_page: Page) -> None:
+    """The model page's and the report's per-group tables fit a 1280 px window: no column is cut off."""
+    clipped = {}
+    for path in ("/dashboard/loan_model/?version=1", "/reports/loan_model/?version=1&start=2026-10-01&end=2026-10-01"):
+        admin_page.goto(path)
+        boxes = admin_page.locator(".table-scroll:has(table.verdict-table)")
+        assert boxes.count() >= 1, path
+        for index in range(boxes.count()):
+            overflow = boxes.nth(index).evaluate("box => box.scrollWidth - box.clientWidth")
+            if overflow > 1:
+                clipped[f"{path} table {index}"] = overflow
+    assert not clipped, f"tables wider than their box at 1280 px (px): {clipped}"

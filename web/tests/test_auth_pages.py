@@ -118,3 +118,11 @@ def test_the_browsable_apis_sign_in_is_the_pages_and_returns_to_the_api_page(mon
     assert signed_in.status_code == 302
     assert signed_in["Location"] == api_page
     assert AuditEntry.objects.filter(action="auth.login", actor=monitor_user.username).exists()
+
+
+def test_every_page_names_the_icon_and_favicon_ico_leads_to_it(db: None) -> None:
+    page = Client().get("/login/").content.decode()
+    assert '<link rel="icon" href="/static/web/favicon.svg" type="image/svg+xml">' in page
+    icon = Client().get("/favicon.ico")
+    assert icon.status_code == 302
+    assert icon["Location"] == "/static/web/favicon.svg"
