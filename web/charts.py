@@ -187,3 +187,69 @@ def line_chart(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def histogram_chart(
+    current: Sequence[int], baseline: Sequence[int] | None, *, title: str, chart_id: str, size: tuple[int, int] = SMALL
+) -> str:
+    """Two score distributions over equal bins of [0, 1] as shares of their rows: the window's as filled bars,
+    the baseline's as outlined ones beside them (so the two differ by more than colour)."""
+    width, height = size
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+    bins = len(current)
+
+    def shares(counts: Sequence[int] | None) -> list[float]:
+        total = sum(counts or ())
+        return [count / total for count in counts] if counts and total else [0.0] * bins
+
+    window, reference = shares(current), shares(baseline)
+    top = max([*window, *reference, 0.01])
+    step = nice_step(top)
+    ceiling = math.ceil(top / step - 1e-9) * step
+    ticks = [step * index for index in range(round(ceiling / step) + 1)]
+
+    def y(share: float) -> float:
+        return TOP + plot_h * (1 - share / ceiling)
+
+    slot = plot_w / max(bins, 1)
+    described = "; ".join(
+        f"{index / bins:.1f}-{(index + 1) / bins:.1f}: window {share:.0%}, baseline {base:.0%}"
+        for index, (share, base) in enumerate(zip(window, reference, strict=True))
+    )
+    parts = [
+        f'<svg id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+        f'<desc id="{escape(chart_id)}-desc">Share of rows per score bin: {escape(described)}.</desc>',
+        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#c9d1d9"/>',
+    ]
+    for tick in ticks:
+        parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eceff2"/>'
+            f'<text class="y-tick" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#4a5360">{tick:.0%}</text>'
+        )
+    for index, (share, base) in enumerate(zip(window, reference, strict=True)):
+        left = LEFT + slot * index
+        bar = slot * 0.4
+        parts.append(
+            f'<rect class="window-bar" x="{left + slot * 0.1:.1f}" y="{y(share):.1f}" width="{bar:.1f}" '
+            f'height="{TOP + plot_h - y(share):.1f}" fill="{LINE}"/>'
+        )
+        if baseline is not None:
+            parts.append(
+                f'<rect class="baseline-bar" x="{left + slot * 0.5:.1f}" y="{y(base):.1f}" width="{bar:.1f}" '
+                f'height="{TOP + plot_h - y(base):.1f}" fill="#fff" stroke="#4a5360" stroke-width="1.2"/>'
+            )
+    for fraction in (0.0, 0.5, 1.0):
+        parts.append(
+            f'<text class="x-label" x="{LEFT + plot_w * fraction:.1f}" y="{height - BOTTOM + 16}" font-size="11" '
+            f'text-anchor="middle" fill="#4a5360">{fraction:g}</text>'
+        )
+    legend = "score · filled: this window" + (" · outlined: baseline" if baseline is not None else "")
+    parts.append(
+        f'<text x="{LEFT + plot_w / 2:.1f}" y="{height - 8}" font-size="11" text-anchor="middle" '
+        f'fill="#4a5360">{escape(legend)}</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)

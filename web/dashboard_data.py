@@ -12,21 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.utils import timezone
 
 from monitoring.alerts import rules
 from monitoring.alerts.models import Alert
 from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of, violation_still_found
-from monitoring.checks.selectors import current_check_summary, recent_completed_checks
+from monitoring.checks.selectors import completed_checks_between, current_check_summary, recent_completed_checks
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.models import FairnessCheck
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import live_versions
-from web.charts import Forecast, Point, time_labels
+from web.charts import Forecast, Point, histogram_chart, time_labels
 from web.report_tables import verdict_tables
 
 CHART_METRICS = ("DIR", "SPD", "EOD", "AOD")
@@ -110,6 +111,63 @@ def model_rows() -> list[ModelRow]:
 
 def recent_checks(version: ModelVersion, limit: int = CHART_CHECKS) -> list[FairnessCheck]:
     return recent_completed_checks(version.pk, limit)
+
+
+RANGE_PRESETS = (1, 7, 30, 90)  # days: the zoom links above the charts
+RANGE_MAX_CHECKS = 2000  # a 90-day range of hourly checks; beyond, the latest ones
+
+
+class RangeForm(forms.Form):
+    """The charts' time range: the last ``days``, or the window ends from ``start`` to ``end`` (UTC days, both
+    included). Nothing given: the last ``CHART_CHECKS`` checks."""
+
+    days = forms.IntegerField(required=False, min_value=1, max_value=3660)
+    start = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    end = forms.DateField(required=False, label="To (included)", widget=forms.DateInput({"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", "The end date is before the start date.")
+        return cleaned
+
+
+@dataclass(frozen=True)
+class ChartRange:
+    form: RangeForm
+    start: datetime | None
+    end: datetime | None
+    errors: list[str]
+    query: dict[str, str]  # the range as query parameters, kept by the metric links and the live refresh
+
+    @property
+    def chosen(self) -> bool:
+        return self.start is not None
+
+
+def chart_range(params: Mapping[str, str], now: datetime) -> ChartRange:
+    """The range asked for in ``params``; a part that does not validate is reported and the default used."""
+    given = {name: params.get(name, "") for name in RangeForm.base_fields if params.get(name, "")}
+    form = RangeForm(given)
+    if not given or not form.is_valid():
+        errors = [f"{form.fields[name].label or name}: {' '.join(found)}" for name, found in form.errors.items()]
+        return ChartRange(form, None, None, errors if given else [], {})
+    data = form.cleaned_data
+    if data.get("start") or data.get("end"):
+        start = datetime.combine(data.get("start") or (data["end"] - timedelta(days=30)), time.min, tzinfo=UTC)
+        end = datetime.combine(data["end"], time.min, tzinfo=UTC) + timedelta(days=1) if data.get("end") else now
+        query = {name: str(data[name]) for name in ("start", "end") if data.get(name)}
+    else:
+        start, end = now - timedelta(days=data["days"]), now + timedelta(seconds=1)
+        query = {"days": str(data["days"])}
+    return ChartRange(form, start, end, [], query)
+
+
+def checks_for(version: ModelVersion, chosen: ChartRange) -> list[FairnessCheck]:
+    if not chosen.chosen:
+        return recent_checks(version)
+    return completed_checks_between(version.pk, chosen.start, chosen.end, RANGE_MAX_CHECKS)
 
 
 def _single_attribute_comparisons(result: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
@@ -435,11 +493,24 @@ def evidence_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
 
 
 def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
-    """Per group, the score distribution of the window against the version's baseline: KS and PSI."""
+    """Per group, the score distribution of the window against the version's baseline: KS and PSI, and both
+    histograms (from the check's stored inputs) as a chart."""
     drift = (check.result or {}).get("score_drift") if check is not None else None
+    if not drift or not drift.get("groups"):
+        return []
+    inputs = check.inputs or {}
+    window, baseline = inputs.get("score_histograms") or {}, inputs.get("baseline_score_histograms") or {}
     rows = []
-    for subject, tests in ((drift or {}).get("groups") or {}).items():
+    for index, (subject, tests) in enumerate(drift["groups"].items()):
         ks, psi = tests.get("ks") or {}, tests.get("psi") or {}
+        attribute, group = subject.split("=", 1)
+        current = (window.get(attribute) or {}).get(group)
+        reference = (baseline.get(attribute) or {}).get(group)
+        chart = (
+            histogram_chart(current, reference, title=f"Scores of {subject}", chart_id=f"score-chart-{index}")
+            if current
+            else ""
+        )
         rows.append(
             {
                 "subject": subject,
@@ -451,6 +522,7 @@ def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
                 "n_current": ks.get("n_current"),
                 "drifted": bool(tests.get("drifted")),
                 "reason": ks.get("reason") or psi.get("reason") or "",
+                "chart": chart,
             }
         )
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -76,6 +77,20 @@ def evidence_chain_head(check: FairnessCheck) -> FairnessCheck | None:
 def current_check_summary(model_version_id: int) -> dict[str, Any] | None:
     """Status, headline DIR and completion time of the version's current check (its latest window)."""
     return completed_checks_by_window(model_version_id).values("status_summary", "headline_dir", "completed_at").first()
+
+
+def completed_checks_between(
+    model_version_id: int, start: datetime, end: datetime, limit: int
+) -> list[FairnessCheck]:
+    """The completed checks whose window ends in ``[start, end)``, oldest window first, at most the latest
+    ``limit``; without their inputs."""
+    checks = list(
+        completed_checks_by_window(model_version_id)
+        .filter(window_end__gte=start, window_end__lt=end)
+        .defer("inputs")[:limit]
+    )
+    checks.reverse()
+    return checks
 
 
 def recent_completed_checks(model_version_id: int, limit: int) -> list[FairnessCheck]:

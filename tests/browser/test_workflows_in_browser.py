@@ -203,7 +203,7 @@ def test_the_per_group_table_shows_the_apis_values(
             cell = table.locator(f'tr[data-group="{group}"] td[data-metric="tpr"]')
             assert float(cell.get_attribute("data-value")) == summary["tpr"]
     assert compared >= 4
-    expect(page.locator(".small-multiples svg")).to_have_count(
+    expect(page.locator("#group-charts svg")).to_have_count(
         sum(len(report["comparisons"]) for report in reports.values())
     )
     keep(page, "model-page")

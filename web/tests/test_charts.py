@@ -6,7 +6,7 @@ import math
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from web.charts import SMALL, Forecast, Point, line_chart, time_labels
+from web.charts import SMALL, Forecast, Point, histogram_chart, line_chart, time_labels
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -94,3 +94,17 @@ def test_x_labels_never_crowd_and_the_latest_is_always_labelled() -> None:
         assert shown[-1].text == "47:00"
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "window end (UTC)" in texts
+
+
+def test_the_score_histogram_draws_each_bins_share_for_the_window_and_the_baseline() -> None:
+    window, baseline = [0, 10, 30, 60], [25, 25, 25, 25]
+    root = ET.fromstring(histogram_chart(window, baseline, title="Scores of gender=Female", chart_id="h"))
+    drawn = [float(bar.get("height")) for bar in root.iter(f"{SVG}rect") if bar.get("class") == "window-bar"]
+    outlined = [float(bar.get("height")) for bar in root.iter(f"{SVG}rect") if bar.get("class") == "baseline-bar"]
+    assert len(drawn) == len(outlined) == 4
+    assert drawn[0] == 0
+    assert math.isclose(drawn[3] / drawn[2], 2.0, rel_tol=0.02)  # 60% against 30%
+    assert len(set(outlined)) == 1  # a flat baseline
+    assert "window 60%, baseline 25%" in root.find(f"{SVG}desc").text
+    without = ET.fromstring(histogram_chart(window, None, title="t", chart_id="h"))
+    assert not [bar for bar in without.iter(f"{SVG}rect") if bar.get("class") == "baseline-bar"]

@@ -29,7 +29,7 @@ from monitoring.checks.tests.builders import (
 )
 from monitoring.models import FairnessCheck, IngestionRecord
 from registry.models import ModelVersion
-from web.tests.pages import check, checked, classes, client_for, text_of, verdict_cells
+from web.tests.pages import check, checked, classes, client_for, element, text_of, verdict_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -506,7 +506,8 @@ def test_the_model_page_draws_every_group_and_lists_the_evidence_and_score_drift
     html = client_for(monitor_user).get("/dashboard/loan_model/?metric=SPD").content.decode()
     latest = FairnessCheck.objects.filter(model_version=alerting).order_by("-window_end").first()
     compared = [f"{a}={g}" for a, r in latest.result["reports"].items() for g in r["comparisons"]]
-    assert html.count('<figure class="chart small">') == len(compared)
+    groups = html[html.index('id="group-charts"') : html.index("</section>", html.index('id="group-charts"'))]
+    assert groups.count('<figure class="chart small">') == len(compared)
     for subject in compared:
         assert f"<figcaption>{subject}</figcaption>" in html
     evidence = html[html.index('id="evidence-table"') : html.index("</table>", html.index('id="evidence-table"'))]
@@ -516,6 +517,10 @@ def test_the_model_page_draws_every_group_and_lists_the_evidence_and_score_drift
     drift = html[html.index('id="score-drift-table"') :]
     assert "gender=Female" in drift
     assert "Shifted" in drift
+    scores = html[html.index('id="score-charts"') : html.index("</section>", html.index('id="score-charts"'))]
+    drifted = latest.result["score_drift"]["groups"]
+    assert scores.count('<figure class="chart small">') == len(drifted)
+    assert scores.count('class="window-bar"') == scores.count('class="baseline-bar"') > 0
 
 
 def test_every_status_explains_itself_in_one_line(monitor_user: Any, alerting: ModelVersion, db: None) -> None:
@@ -538,3 +543,26 @@ def text_of_tag(html: str, element_id: str) -> str:
     start = html.index(f'id="{element_id}"')
     opened = html.index(">", start) + 1
     return " ".join(html[opened : html.index("</p>", opened)].split())
+
+
+def test_the_charts_range_picks_the_window_ends_and_is_kept_by_links_and_refresh(
+    monitor_user: Any, passing: ModelVersion
+) -> None:
+    client = client_for(monitor_user)
+
+    def points(query: str) -> int:
+        html = client.get(f"/dashboard/loan_model/?{query}").content.decode()
+        svg = html[html.index('<svg id="metric-chart"') : html.index("</svg>", html.index('<svg id="metric-chart"'))]
+        return svg.count('r="3"')
+
+    day = BASE.date().isoformat()
+    assert points("") == 2
+    assert points(f"start={day}&end={day}") == 2
+    assert points("start=2020-01-01&end=2020-01-31") == 0
+    assert points("days=7") == 0  # the checks' windows (BASE) are weeks before now
+    html = client.get(f"/dashboard/loan_model/?metric=SPD&start={day}&end={day}").content.decode()
+    assert f"start={day}" in element(html, "live")  # the live refresh asks for the same range
+    assert f'metric=DIR&amp;start={day}&amp;end={day}"' in html  # and so do the metric links
+    wrong = client.get(f"/dashboard/loan_model/?start={day}&end=2020-01-01").content.decode()
+    assert "The end date is before the start date." in wrong
+    assert points(f"start={day}&end=2020-01-01") == 2  # the default range instead

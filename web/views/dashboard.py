@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from core.api.errors import ApplicationError
@@ -63,20 +64,23 @@ def _live_digest(html: str) -> str:
     return hashlib.sha256(_CSRF_VALUE.sub(r'\1"', html).encode()).hexdigest()[:32]
 
 
-def _page_query(version: ModelVersion | None, metric: str) -> str:
+def _page_query(version: ModelVersion | None, metric: str, chosen: data.ChartRange) -> str:
     params = {"version": version.version} if version is not None else {}
-    return "?" + urlencode({**params, "metric": metric})
+    return "?" + urlencode({**params, "metric": metric, **chosen.query})
 
 
-def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | None, metric: str) -> dict[str, Any]:
+def _live_context(
+    request: HttpRequest, model: MLModel, version: ModelVersion | None, metric: str, chosen: data.ChartRange
+) -> dict[str, Any]:
     policy = current_policy(model)
-    checks = data.recent_checks(version) if version is not None else []
+    checks = data.checks_for(version, chosen) if version is not None else []
     latest = checks[-1] if checks else None
     band = data.metric_band(policy, metric)
     rows = data.metric_series(checks, metric, band)
     thresholds = data.thresholds_for(metric, policy, latest)
     forecast = data.forecast_of(latest)
-    title = f"{metric} of {model.name}" + (f" v{version.version}" if version else "") + f", last {len(rows)} checks"
+    span = "checks in the chosen range" if chosen.chosen else "checks"
+    title = f"{metric} of {model.name}" + (f" v{version.version}" if version else "") + f", {len(rows)} {span}"
     chart = charts.line_chart(
         data.chart_points(rows),
         title=title,
@@ -85,13 +89,13 @@ def _live_context(request: HttpRequest, model: MLModel, version: ModelVersion | 
         forecast=data.chart_forecast(forecast) if metric == "DIR" else None,
         chart_id="metric-chart",
     )
-    page_url = reverse("web-model", args=[model.name]) + _page_query(version, metric)
+    page_url = reverse("web-model", args=[model.name]) + _page_query(version, metric, chosen)
     group_charts = [
         {
             "subject": series.subject,
             "svg": charts.line_chart(
                 series.points,
-                title=f"{metric} of {series.subject}, last {len(series.points)} checks",
+                title=f"{metric} of {series.subject}, {len(series.points)} {span}",
                 metric=metric,
                 thresholds=thresholds,
                 chart_id=series.chart_id,
@@ -187,7 +191,8 @@ def model_page(request: HttpRequest, name: str) -> HttpResponse:
     if metric not in data.CHART_METRICS:
         metric_error = f"Unknown metric “{metric[:20]}”; choose one of {', '.join(data.CHART_METRICS)}. Showing DIR."
         metric = data.DEFAULT_METRIC
-    live = _live_context(request, model, version, metric)
+    chosen = data.chart_range(request.GET, timezone.now())
+    live = _live_context(request, model, version, metric, chosen)
     live_html = render_to_string(LIVE_TEMPLATE, live, request=request)
     digest = _live_digest(live_html)
     if request.GET.get("partial") == "1":
@@ -200,6 +205,10 @@ def model_page(request: HttpRequest, name: str) -> HttpResponse:
         "versions": versions,
         "metrics": data.CHART_METRICS,
         "metric_error": metric_error,
+        "chart_range": chosen,
+        "range_query": urlencode(chosen.query),
+        "version_query": urlencode({"version": version.version}) if version is not None else "",
+        "range_presets": data.RANGE_PRESETS,
         "live_html": live_html,
         "live_digest": digest,
         "partial_url": live["page_url"] + "&partial=1",
