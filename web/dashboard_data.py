@@ -594,3 +594,26 @@ def status_line(check: FairnessCheck | None, policy: MonitoringPolicy | None) ->
         )
     headline_words = f"The headline DIR is {headline:.3f}" if headline is not None else "Every metric is"
     return f"{headline_words} and every compared metric is within the policy's bands: pass."
+
+
+def trend_note(
+    check: FairnessCheck | None, forecast: Mapping[str, Any] | None, pre_alert: Mapping[str, Any] | None
+) -> str:
+    """One line that reconciles the forecast and the trend with the verdict when they point different ways: the
+    badge is the evidence about windows so far; the forecast and the moving average are projections of the
+    headline DIR, never verdicts of their own."""
+    if check is None:
+        return ""
+    status = check.status_summary
+    warns = (forecast or {}).get("action") in ("warn", "retrain") or (pre_alert or {}).get("status") in (
+        "pre_alert",
+        "breached",
+    )
+    if status == "alert" and not warns:
+        return "The current verdict already alerts; the forecast only projects the next window's DIR."
+    if status in ("pass", "insufficient_data") and warns:
+        return (
+            "A projection, not a verdict: the evidence so far does not show a violation (the badge), while the "
+            "trend of the headline DIR heads toward the threshold; watch the next checks."
+        )
+    return ""

@@ -130,7 +130,10 @@ def test_a_model_without_checks_shows_no_data(monitor_user: Any, ml_model: Any) 
     html = client_for(monitor_user).get("/dashboard/loan_model/").content.decode()
     assert classes(html, "dir-badge") >= {"badge", "badge-none"}
     assert text_of(html, "dir-badge") == "n/a No checks yet"
-    assert "No completed checks yet." in html
+    # an empty state that says what comes next, not an empty chart
+    assert 'id="chart-empty"' in html
+    assert "Checks run on the policy's schedule once predictions arrive" in html
+    assert '<svg id="metric-chart"' not in html
 
 
 def test_the_page_defaults_to_the_newest_production_version(monitor_user: Any, passing: ModelVersion) -> None:
@@ -552,6 +555,8 @@ def test_the_charts_range_picks_the_window_ends_and_is_kept_by_links_and_refresh
 
     def points(query: str) -> int:
         html = client.get(f"/dashboard/loan_model/?{query}").content.decode()
+        if 'id="chart-empty"' in html:
+            return 0
         svg = html[html.index('<svg id="metric-chart"') : html.index("</svg>", html.index('<svg id="metric-chart"'))]
         return svg.count('r="3"')
 
@@ -566,3 +571,24 @@ def test_the_charts_range_picks_the_window_ends_and_is_kept_by_links_and_refresh
     wrong = client.get(f"/dashboard/loan_model/?start={day}&end=2020-01-01").content.decode()
     assert "The end date is before the start date." in wrong
     assert points(f"start={day}&end=2020-01-01") == 2  # the default range instead
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "pre_alert", "expected"),
+    [
+        ("pass", "retrain", "ok", "A projection, not a verdict"),
+        ("pass", "none", "breached", "A projection, not a verdict"),
+        ("alert", "none", "ok", "The current verdict already alerts"),
+        ("alert", "retrain", "breached", ""),
+        ("pass", "none", "ok", ""),
+    ],
+)
+def test_the_forecast_and_the_badge_are_reconciled_in_words(
+    status: str, action: str, pre_alert: str, expected: str
+) -> None:
+    from types import SimpleNamespace
+
+    from web.dashboard_data import trend_note
+
+    note = trend_note(SimpleNamespace(status_summary=status), {"action": action}, {"status": pre_alert})
+    assert note.startswith(expected) if expected else note == ""

@@ -81,13 +81,17 @@ def _live_context(
     forecast = data.forecast_of(latest)
     span = "checks in the chosen range" if chosen.chosen else "checks"
     title = f"{metric} of {model.name}" + (f" v{version.version}" if version else "") + f", {len(rows)} {span}"
-    chart = charts.line_chart(
-        data.chart_points(rows),
-        title=title,
-        metric=metric,
-        thresholds=thresholds,
-        forecast=data.chart_forecast(forecast) if metric == "DIR" else None,
-        chart_id="metric-chart",
+    chart = (
+        ""
+        if not rows
+        else charts.line_chart(
+            data.chart_points(rows),
+            title=title,
+            metric=metric,
+            thresholds=thresholds,
+            forecast=data.chart_forecast(forecast) if metric == "DIR" else None,
+            chart_id="metric-chart",
+        )
     )
     page_url = reverse("web-model", args=[model.name]) + _page_query(version, metric, chosen)
     group_charts = [
@@ -123,6 +127,7 @@ def _live_context(
         "band": band,
         "forecast": forecast,
         "pre_alert": data.pre_alert_of(latest),
+        "trend_note": data.trend_note(latest, forecast, data.pre_alert_of(latest)),
         "alerts": data.unresolved_alerts(model),
         "causes": data.likely_causes(latest),
         "input_drift": data.input_drift(latest),
