@@ -236,6 +236,7 @@ class VersionForm(forms.Form):
 
 
 class KeyForm(forms.Form):
+    prefix = "key"  # the setup page holds several forms: their fields' ids must differ
     name = forms.CharField(max_length=50, label="Key name", help_text="Who uses it, e.g. scoring-service-prod.")
     expires_in_days = forms.IntegerField(
         required=False, min_value=1, max_value=3660, label="Expires after (days)", help_text="Empty: never."
@@ -261,6 +262,7 @@ class UploadForm(forms.Form):
 
 
 class EndpointForm(forms.Form):
+    prefix = "endpoint"
     name = forms.CharField(max_length=100)
     url = forms.URLField(max_length=2000, label="URL", assume_scheme="https")
     format = forms.ChoiceField(choices=WebhookEndpoint.Format.choices)

@@ -79,9 +79,7 @@ def current_check_summary(model_version_id: int) -> dict[str, Any] | None:
     return completed_checks_by_window(model_version_id).values("status_summary", "headline_dir", "completed_at").first()
 
 
-def completed_checks_between(
-    model_version_id: int, start: datetime, end: datetime, limit: int
-) -> list[FairnessCheck]:
+def completed_checks_between(model_version_id: int, start: datetime, end: datetime, limit: int) -> list[FairnessCheck]:
     """The completed checks whose window ends in ``[start, end)``, oldest window first, at most the latest
     ``limit``; without their inputs."""
     checks = list(

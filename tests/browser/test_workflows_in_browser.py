@@ -117,6 +117,30 @@ def test_onboard_a_model_through_the_pages_to_its_first_check(
     expect(page.locator("#status-line")).to_contain_text("insufficient data")  # two rows: too few for a verdict
 
 
+def test_onboard_a_model_with_the_keyboard_only(page: Page, people: None, login: Callable[[str], Page]) -> None:
+    login(ADMIN)
+    page.goto("/onboarding/")
+    for selector, text in (
+        ("#id_name", "keyboard_model"),
+        ("#id_protected_attributes", "gender"),
+        ("#id_privileged", "gender=Male"),
+    ):
+        tab_to(page, selector)
+        page.keyboard.type(text)
+    tab_to(page, "#register-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/onboarding/keyboard_model/")
+    tab_to(page, "#id_key-name")
+    page.keyboard.type("keyboard-client")
+    tab_to(page, "#key-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#issued-key-value")).to_be_visible()
+    tab_to(page, "#check-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard/keyboard_model/")
+    expect(page.locator("#status-line")).to_be_visible()
+
+
 # --- The inbox with the keyboard only -------------------------------------------------------------------------------
 
 

@@ -130,7 +130,9 @@ def test_a_taken_name_is_refused(admin: Client, registered: MLModel) -> None:
 def test_the_key_is_shown_once_with_a_curl_line_and_the_template_is_accepted_by_the_api(
     admin: Client, registered: MLModel
 ) -> None:
-    response = admin.post("/onboarding/credit_scoring/keys", {"name": "scoring-service", "expires_in_days": "30"})
+    response = admin.post(
+        "/onboarding/credit_scoring/keys", {"key-name": "scoring-service", "key-expires_in_days": "30"}
+    )
     html = response.content.decode()
     assert response.status_code == 201
     assert response["Cache-Control"] == "no-store"
@@ -154,9 +156,9 @@ def test_the_key_is_shown_once_with_a_curl_line_and_the_template_is_accepted_by_
 
 
 def test_a_key_form_error_is_a_400_and_issues_nothing(admin: Client, registered: MLModel) -> None:
-    response = admin.post("/onboarding/credit_scoring/keys", {"name": "", "expires_in_days": "-3"})
+    response = admin.post("/onboarding/credit_scoring/keys", {"key-name": "", "key-expires_in_days": "-3"})
     assert response.status_code == 400
-    assert field_errors(response.content.decode(), "name")
+    assert field_errors(response.content.decode(), "key-name")
     assert not ModelClientKey.objects.exists()
 
 
@@ -202,7 +204,12 @@ def test_an_endpoint_gets_a_signed_test_event_and_the_page_says_how_it_went(
 ) -> None:
     response = admin.post(
         "/onboarding/credit_scoring/endpoints",
-        {"name": "risk-ops", "url": receiver.url("/fairlens"), "format": "standard", "only_this_model": "on"},
+        {
+            "endpoint-name": "risk-ops",
+            "endpoint-url": receiver.url("/fairlens"),
+            "endpoint-format": "standard",
+            "endpoint-only_this_model": "on",
+        },
     )
     html = response.content.decode()
     assert response.status_code == 201
@@ -225,7 +232,12 @@ def test_a_failing_test_event_says_so(admin: Client, registered: MLModel, receiv
     receiver.replies["/down"] = Reply(status=503)
     admin.post(
         "/onboarding/credit_scoring/endpoints",
-        {"name": "flaky", "url": receiver.url("/down"), "format": "standard", "only_this_model": "on"},
+        {
+            "endpoint-name": "flaky",
+            "endpoint-url": receiver.url("/down"),
+            "endpoint-format": "standard",
+            "endpoint-only_this_model": "on",
+        },
     )
     endpoint = WebhookEndpoint.objects.get(name="flaky")
     tested = admin.post(f"/onboarding/credit_scoring/endpoints/{endpoint.pk}/test", follow=True).content.decode()
@@ -236,10 +248,10 @@ def test_a_failing_test_event_says_so(admin: Client, registered: MLModel, receiv
 def test_an_endpoint_url_the_sender_refuses_is_a_400(admin: Client, registered: MLModel) -> None:
     response = admin.post(
         "/onboarding/credit_scoring/endpoints",
-        {"name": "internal", "url": "http://10.1.2.3/hook", "format": "standard"},
+        {"endpoint-name": "internal", "endpoint-url": "http://10.1.2.3/hook", "endpoint-format": "standard"},
     )
     assert response.status_code == 400
-    assert "This webhook URL is not allowed" in field_errors(response.content.decode(), "url")
+    assert "This webhook URL is not allowed" in field_errors(response.content.decode(), "endpoint-url")
     assert not WebhookEndpoint.objects.filter(name="internal").exists()
 
 
