@@ -34,7 +34,6 @@ from monitoring.ingestion import services
 from monitoring.ingestion.locking import retry_when_locked
 from monitoring.ingestion.parsing import (
     bad_batch,
-    frame_from_csv,
     frame_from_json_records,
     labels_from_csv,
     parse_json_body,
@@ -178,16 +177,15 @@ def _column_limit(model_version: ModelVersion, attributes: list[str]) -> int:
 
 def _prepare(model_version: ModelVersion, body: RawBody, attributes: list[str], atomic: bool) -> services.PreparedBatch:
     if body.media_type == "text/csv":
-        raw = frame_from_csv(
-            body.content, attributes, settings.INGEST_MAX_ROWS, _column_limit(model_version, attributes)
+        return services.prepare_csv_predictions(
+            model_version=model_version, payload=body.content, attributes=attributes, atomic=atomic
         )
-    else:
-        raw = frame_from_json_records(
-            _json_field(body, "predictions"),
-            attributes,
-            settings.INGEST_MAX_ROWS,
-            _column_limit(model_version, attributes),
-        )
+    raw = frame_from_json_records(
+        _json_field(body, "predictions"),
+        attributes,
+        settings.INGEST_MAX_ROWS,
+        _column_limit(model_version, attributes),
+    )
     return services.prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
 
 

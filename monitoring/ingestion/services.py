@@ -24,7 +24,7 @@ from monitoring.ingestion.features import (
     schema_from_policy,
 )
 from monitoring.ingestion.locking import retry_when_locked
-from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, validate
+from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, frame_from_csv, validate
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.ingestion.rollup_math import RollupCells, feature_cells, merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import (
@@ -184,6 +184,20 @@ def prepare_predictions(
         drift_features=drift,
         feature_cells=feature_cells(frame.join(feature_values), attributes, drift),
     )
+
+
+def prepare_csv_predictions(
+    *, model_version: ModelVersion, payload: bytes, attributes: Sequence[str], atomic: bool = False
+) -> PreparedBatch:
+    """``prepare_predictions`` of a CSV body (header row first), within the row and column limits of this
+    model: the API's CSV ingestion and the pages' test upload read a file the same way."""
+    raw = frame_from_csv(
+        payload,
+        attributes,
+        settings.INGEST_MAX_ROWS,
+        csv_column_limit(attributes, feature_schema_for(model_version)),
+    )
+    return prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
 
 
 def ingest_predictions(

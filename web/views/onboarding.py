@@ -28,15 +28,8 @@ from monitoring.alerts.selectors import endpoint_list
 from monitoring.alerts.services import endpoint_create
 from monitoring.checks.selectors import current_check_summary
 from monitoring.checks.services import CheckBusy, run_check
-from monitoring.ingestion.parsing import frame_from_csv
 from monitoring.ingestion.selectors import predictions_received
-from monitoring.ingestion.services import (
-    csv_column_limit,
-    feature_schema_for,
-    prepare_predictions,
-    protected_attributes_for,
-    store_predictions,
-)
+from monitoring.ingestion.services import prepare_csv_predictions, protected_attributes_for, store_predictions
 from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version, model_list, model_named, versions_newest_first
 from registry.services import current_policy, policy_create, register_model
@@ -232,15 +225,10 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
         form.add_error(None, f"{model.name} has no version in staging or production to send predictions to.")
     if not form.is_valid():
         return _setup_page(request, model, status=400, upload_form=form, open_section="upload")
-    attributes = protected_attributes_for(version)
     try:
-        raw = frame_from_csv(
-            form.cleaned_data["file"],
-            attributes,
-            settings.INGEST_MAX_ROWS,
-            csv_column_limit(attributes, feature_schema_for(version)),
+        prepared = prepare_csv_predictions(
+            model_version=version, payload=form.cleaned_data["file"], attributes=protected_attributes_for(version)
         )
-        prepared = prepare_predictions(model_version=version, raw=raw, attributes=attributes)
     except ApplicationError as exc:
         form.add_error("file", exc.message)
         return _setup_page(request, model, status=400, upload_form=form, open_section="upload")
