@@ -41,6 +41,11 @@ def endpoint_list() -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.select_related("model").order_by("name")
 
 
+def endpoints_for_model(model: MLModel) -> QuerySet[WebhookEndpoint]:
+    """The endpoints that receive ``model``'s events: its own and those of every model."""
+    return endpoint_list().filter(Q(model=model) | Q(model__isnull=True))
+
+
 def endpoint_by_id(pk: int) -> WebhookEndpoint:
     return _one(endpoint_list(), pk, "webhook endpoint")
 

@@ -80,3 +80,9 @@ def verdict_cells(body: str) -> dict[tuple[str, str, str], dict[str, str]]:
     parser = VerdictCells()
     parser.feed(body)
     return parser.cells
+
+
+def duplicate_ids(html: str) -> list[str]:
+    """Element ids that occur more than once (a label or a fragment link would find only the first)."""
+    found = re.findall(r'\sid="([^"]+)"', html)
+    return sorted({item for item in found if found.count(item) > 1})

@@ -154,3 +154,21 @@ def test_a_resolved_alert_page_has_no_dialog_and_says_how_it_was_resolved(
     assert 'data-status="resolved"' in html
     assert f'id="act-{alert.pk}"' not in html
     assert "rolled back to v0" in html[html.index('id="alert-timeline"') :]
+
+
+def test_the_busiest_pages_have_unique_element_ids(admin_user: Any, alerting: ModelVersion) -> None:
+    from web.tests.pages import duplicate_ids
+
+    client = client_for(admin_user)
+    alert = Alert.objects.get(metric="DIR")
+    for path in (
+        "/dashboard/loan_model/",
+        "/dashboard/loan_model/?metric=SPD&days=7",
+        "/alerts/?status=",
+        f"/alerts/{alert.pk}/",
+        "/onboarding/",
+        "/onboarding/loan_model/",
+        "/dashboard/loan_model/predictions/",
+    ):
+        html = client.get(path).content.decode()
+        assert not duplicate_ids(html), (path, duplicate_ids(html))

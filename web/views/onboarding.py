@@ -10,6 +10,8 @@ never cached; every other POST redirects, so a reload does not repeat it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +26,7 @@ from accounts.services import model_client_key_create
 from core.api.errors import ApplicationError
 from core.roles import Role
 from monitoring.alerts.delivery import send_test_event
-from monitoring.alerts.selectors import endpoint_list
+from monitoring.alerts.selectors import endpoint_list, endpoints_for_model
 from monitoring.alerts.services import endpoint_create
 from monitoring.checks.selectors import current_check_summary
 from monitoring.checks.services import CheckBusy, run_check
@@ -105,6 +107,20 @@ def _missing(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("web-onboarding")
 
 
+def for_model(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Call ``view`` with the model named in the URL, for admins only; an unknown name goes back to the start
+    page with a message."""
+
+    @wraps(view)
+    def resolved(request: HttpRequest, name: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        model = model_named(name)
+        if model is None:
+            return _missing(request, name)
+        return view(request, model, *args, **kwargs)
+
+    return page_roles(*ADMINS)(resolved)
+
+
 def _setup_page(request: HttpRequest, model: MLModel, status: int = 200, **extra: Any) -> HttpResponse:
     policy = current_policy(model)
     versions = versions_newest_first(model)
@@ -116,7 +132,7 @@ def _setup_page(request: HttpRequest, model: MLModel, status: int = 200, **extra
         "version": version,
         "steps": _model_steps(model),
         "keys": list(model_client_key_list().filter(model=model)),
-        "endpoints": [item for item in endpoint_list() if item.model_id in (None, model.pk)],
+        "endpoints": list(endpoints_for_model(model)),
         "policy_form": PolicyForm(initial=policy_initial(policy)),
         "version_form": VersionForm(initial={"stage": ModelVersion.Stage.STAGING}),
         "key_form": KeyForm(),
@@ -129,19 +145,15 @@ def _setup_page(request: HttpRequest, model: MLModel, status: int = 200, **extra
     return _no_store(render(request, "web/onboarding_model.html", context, status=status))
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_GET
-def model_setup(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    return _setup_page(request, model) if model is not None else _missing(request, name)
+def model_setup(request: HttpRequest, model: MLModel) -> HttpResponse:
+    return _setup_page(request, model)
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def change_policy(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    if model is None:
-        return _missing(request, name)
+def change_policy(request: HttpRequest, model: MLModel) -> HttpResponse:
     form = PolicyForm(request.POST)
     if not form.is_valid():
         return _setup_page(request, model, status=400, policy_form=form, open_section="policy")
@@ -150,12 +162,9 @@ def change_policy(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("web-onboarding-model", name=model.name)
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def add_version(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    if model is None:
-        return _missing(request, name)
+def add_version(request: HttpRequest, model: MLModel) -> HttpResponse:
     form = VersionForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -176,12 +185,9 @@ def add_version(request: HttpRequest, name: str) -> HttpResponse:
     return _setup_page(request, model, status=400, version_form=form, open_section="versions")
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def issue_key(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    if model is None:
-        return _missing(request, name)
+def issue_key(request: HttpRequest, model: MLModel) -> HttpResponse:
     form = KeyForm(request.POST)
     if not form.is_valid():
         return _setup_page(request, model, status=400, key_form=form, open_section="keys")
@@ -200,25 +206,22 @@ def issue_key(request: HttpRequest, name: str) -> HttpResponse:
     return _setup_page(request, model, status=201, issued=issued, open_section="keys")
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_GET
-def template_csv(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    policy = current_policy(model) if model is not None else None
+def template_csv(request: HttpRequest, model: MLModel) -> HttpResponse:
+    policy = current_policy(model)
     if policy is None:
-        return _missing(request, name)
+        messages.error(request, f"{model.name} has no policy yet, so there are no columns to put in a template.")
+        return redirect("web-onboarding-model", name=model.name)
     body = csv_template(policy.protected_attributes, policy.privileged, policy.features)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{model.name}-predictions-template.csv"'
     return response
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def upload(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    if model is None:
-        return _missing(request, name)
+def upload(request: HttpRequest, model: MLModel) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     version = current_version(model)
     if version is None:
@@ -250,12 +253,9 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
     return _setup_page(request, model, upload_result=result, open_section="upload")
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def add_endpoint(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    if model is None:
-        return _missing(request, name)
+def add_endpoint(request: HttpRequest, model: MLModel) -> HttpResponse:
     form = EndpointForm(request.POST)
     if form.is_valid() and endpoint_list().filter(name=form.cleaned_data["name"]).exists():
         form.add_error("name", "An endpoint of this name exists already.")
@@ -277,13 +277,13 @@ def add_endpoint(request: HttpRequest, name: str) -> HttpResponse:
     return _setup_page(request, model, status=400, endpoint_form=form, open_section="endpoints")
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def test_endpoint(request: HttpRequest, name: str, endpoint_id: int) -> HttpResponse:
-    endpoint = endpoint_list().filter(pk=endpoint_id).first()
+def test_endpoint(request: HttpRequest, model: MLModel, endpoint_id: int) -> HttpResponse:
+    endpoint = endpoints_for_model(model).filter(pk=endpoint_id).first()
     if endpoint is None:
-        messages.error(request, f"There is no webhook endpoint {endpoint_id}.")
-        return redirect("web-onboarding-model", name=name)
+        messages.error(request, f"{model.name} has no webhook endpoint {endpoint_id}.")
+        return redirect("web-onboarding-model", name=model.name)
     delivery = send_test_event(endpoint=endpoint, requested_by=request.user)
     attempt = delivery.attempt_log.order_by("-number").first()
     answer = (
@@ -299,16 +299,16 @@ def test_endpoint(request: HttpRequest, name: str, endpoint_id: int) -> HttpResp
             else ""
         )
         messages.error(request, f"Test event to {endpoint.name} was not delivered: {answer}{took}.{retry}")
-    return redirect("web-onboarding-model", name=name)
+    return redirect("web-onboarding-model", name=model.name)
 
 
-@page_roles(*ADMINS)
+@for_model
 @require_POST
-def check_now(request: HttpRequest, name: str) -> HttpResponse:
-    model = model_named(name)
-    version = current_version(model) if model is not None else None
+def check_now(request: HttpRequest, model: MLModel) -> HttpResponse:
+    version = current_version(model)
     if version is None:
-        return _missing(request, name)
+        messages.error(request, f"{model.name} has no version in staging or production to check.")
+        return redirect("web-onboarding-model", name=model.name)
     try:
         check = run_check(
             model_version=version,
