@@ -24,6 +24,7 @@ from monitoring.alerts.models import Alert
 from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of, violation_still_found
 from monitoring.checks.selectors import completed_checks_between, current_check_summary, recent_completed_checks
 from monitoring.constants import INTERSECTION_SEPARATOR
+from monitoring.fairness import wasserstein_from_histograms
 from monitoring.models import FairnessCheck
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import live_versions
@@ -386,6 +387,7 @@ class InputDrift:
     status: str
     tested: int
     findings: list[str] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)  # every tested (feature, group), for the table
 
 
 _DRIFT_STATUS = {
@@ -409,7 +411,17 @@ def input_drift(check: FairnessCheck | None) -> InputDrift | None:
         for cell in drift.get("cells", [])
         if cell.get("finding")
     ]
-    return InputDrift(status="tested", tested=len(drift.get("cells", [])), findings=lines)
+    cells = [
+        {
+            "feature": cell["feature"],
+            "subject": f"{cell['attribute']}={cell['group']}",
+            "psi": cell.get("psi"),
+            "e_value": math.exp(min(cell["log_e_value"], 700.0)),
+            "finding": bool(cell.get("finding")),
+        }
+        for cell in drift.get("cells", [])
+    ]
+    return InputDrift(status="tested", tested=len(cells), findings=lines, cells=cells)
 
 
 # --- Per group: the latest check's table, each group's series, the evidence and the score drift ------------------
@@ -493,8 +505,9 @@ def evidence_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
 
 
 def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
-    """Per group, the score distribution of the window against the version's baseline: KS and PSI, and both
-    histograms (from the check's stored inputs) as a chart."""
+    """Per group, the score distribution of the window against the version's baseline: KS and PSI as the check
+    stored them, and, from the check's stored histograms, the Wasserstein distance (in score units, each bin's
+    mass at its midpoint) and both histograms as a chart."""
     drift = (check.result or {}).get("score_drift") if check is not None else None
     if not drift or not drift.get("groups"):
         return []
@@ -511,6 +524,10 @@ def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
             if current
             else ""
         )
+        distance = None
+        if current and reference and sum(current) and sum(reference):
+            edges = [bin_index / len(current) for bin_index in range(len(current) + 1)]
+            distance = wasserstein_from_histograms(edges, reference, current, normalize=False).statistic
         rows.append(
             {
                 "subject": subject,
@@ -523,6 +540,7 @@ def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
                 "drifted": bool(tests.get("drifted")),
                 "reason": ks.get("reason") or psi.get("reason") or "",
                 "chart": chart,
+                "wasserstein": distance,
             }
         )
     return rows

@@ -474,6 +474,11 @@ def test_the_model_page_lists_input_drift_findings(monitor_user: Any) -> None:
     assert "No drift found." not in html
     assert "income in gender=Female" in text_of(html, "input-drift-list")
     assert "income in gender=Male" not in html
+    # and every tested (feature, group) in a table: the shifted one marked, the other not
+    table = html[html.index('id="input-drift-table"') : html.index("</table>", html.index('id="input-drift-table"'))]
+    rows = {re.sub(r"<[^>]+>", "|", row).replace("||", "|") for row in re.findall(r"<tr><th.*?</tr>", table)}
+    assert any("income|gender=Female" in row and "Finding" in row for row in rows)
+    assert any("income|gender=Male" in row and "Finding" not in row for row in rows)
 
 
 # --- Per group: table, evidence, small multiples, score drift, the status line ------------------------------------
@@ -524,6 +529,17 @@ def test_the_model_page_draws_every_group_and_lists_the_evidence_and_score_drift
     drifted = latest.result["score_drift"]["groups"]
     assert scores.count('<figure class="chart small">') == len(drifted)
     assert scores.count('class="window-bar"') == scores.count('class="baseline-bar"') > 0
+    # the Wasserstein distance of the stored histograms, in score units (each bin's mass at its midpoint)
+    from monitoring.fairness import wasserstein_from_histograms
+
+    inputs = FairnessCheck.objects.get(pk=latest.pk).inputs
+    current = inputs["score_histograms"]["gender"]["Female"]
+    reference = inputs["baseline_score_histograms"]["gender"]["Female"]
+    edges = [index / len(current) for index in range(len(current) + 1)]
+    expected = wasserstein_from_histograms(edges, reference, current, normalize=False).statistic
+    row = drift.index('<th scope="row">gender=Female</th>')
+    female = drift[row : drift.index("</tr>", row)]
+    assert f"<td>{expected:.3f}</td>" in female
 
 
 def test_every_status_explains_itself_in_one_line(monitor_user: Any, alerting: ModelVersion, db: None) -> None:
