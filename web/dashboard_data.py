@@ -22,7 +22,12 @@ from django.utils import timezone
 from monitoring.alerts import rules
 from monitoring.alerts.models import Alert
 from monitoring.alerts.selectors import models_with_unresolved_counts, unresolved_alerts_of, violation_still_found
-from monitoring.checks.selectors import completed_checks_between, current_check_summary, recent_completed_checks
+from monitoring.checks.selectors import (
+    completed_checks_between,
+    current_check_summary,
+    recent_completed_checks,
+    score_histograms_of,
+)
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness import wasserstein_from_histograms
 from monitoring.models import FairnessCheck
@@ -511,8 +516,7 @@ def score_drift_rows(check: FairnessCheck | None) -> list[dict[str, Any]]:
     drift = (check.result or {}).get("score_drift") if check is not None else None
     if not drift or not drift.get("groups"):
         return []
-    inputs = check.inputs or {}
-    window, baseline = inputs.get("score_histograms") or {}, inputs.get("baseline_score_histograms") or {}
+    window, baseline = score_histograms_of(check.pk)
     rows = []
     for index, (subject, tests) in enumerate(drift["groups"].items()):
         ks, psi = tests.get("ks") or {}, tests.get("psi") or {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
 from core.api.errors import ApplicationError
 from monitoring.models import FairnessCheck
@@ -89,6 +91,25 @@ def completed_checks_between(model_version_id: int, start: datetime, end: dateti
     )
     checks.reverse()
     return checks
+
+
+def score_histograms_of(check_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The window's and the baseline's score histograms a check read, ``{attribute: {group: counts}}``: two keys
+    of its stored inputs, without loading the rest (the evidence state is much larger)."""
+    row = (
+        FairnessCheck.objects.filter(pk=check_id)
+        .values(
+            window=KeyTextTransform("score_histograms", "inputs"),
+            baseline=KeyTextTransform("baseline_score_histograms", "inputs"),
+        )
+        .first()
+    ) or {}
+    return _json_object(row.get("window")), _json_object(row.get("baseline"))
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else None
+    return value if isinstance(value, dict) else {}
 
 
 def recent_completed_checks(model_version_id: int, limit: int) -> list[FairnessCheck]:
