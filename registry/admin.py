@@ -35,9 +35,12 @@ POLICY_FIELDS = (
     "confidence_level",
     "window_hours",
     "check_interval_minutes",
+    "alpha",
+    "review_period_days",
     "label_lag_hours",
     "channels",
     "features",
+    "bias_audit",
     "created_by",
     "created_at",
 )

@@ -110,6 +110,12 @@ class MonitoringPolicy(models.Model):
         blank=True,
         help_text="Features that may be stored: [{'name', 'type': numeric|categorical, 'identifier'}].",
     )
+    bias_audit = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="NYC LL144 bias audits: which attributes are sex and race/ethnicity and how their values map onto "
+        "the EEO-1 categories, the kind of tool (selection or scoring), the data source and distribution date.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from datetime import date
 from typing import Any
 
 import joblib
@@ -68,7 +69,57 @@ def default_policy_fields() -> dict[str, Any]:
         "label_lag_hours": 0,
         "channels": [],
         "features": [],
+        "bias_audit": {},
     }
+
+
+BIAS_AUDIT_DIMENSIONS = ("sex", "race_ethnicity")
+BIAS_AUDIT_KEYS = {*BIAS_AUDIT_DIMENSIONS, "tool", "data_source", "distribution_date"}
+
+
+def _bias_audit_errors(audit: Any, attributes: Any) -> list[str]:
+    """What is wrong with a policy's LL144 settings (none: an empty list; ``{}`` means no bias audits)."""
+    if not isinstance(audit, dict):
+        return ["an object: {sex: {attribute, categories}, race_ethnicity: {...}, tool, data_source, ...}"]
+    if not audit:
+        return []
+    errors = [
+        f"{key}: unknown; use {', '.join(sorted(BIAS_AUDIT_KEYS))}" for key in sorted(set(audit) - BIAS_AUDIT_KEYS)
+    ]
+    dimensions = [name for name in BIAS_AUDIT_DIMENSIONS if name in audit]
+    if not dimensions:
+        errors.append("name the sex attribute, the race/ethnicity attribute, or both")
+    seen = set()
+    for name in dimensions:
+        spec = audit[name]
+        attribute = spec.get("attribute") if isinstance(spec, dict) else None
+        categories = spec.get("categories") if isinstance(spec, dict) else None
+        if not isinstance(attribute, str) or not isinstance(attributes, list) or attribute not in attributes:
+            errors.append(f"{name}.attribute: one of the protected attributes")
+        elif attribute in seen:
+            errors.append(f"{name}.attribute: sex and race/ethnicity are different attributes")
+        seen.add(attribute)
+        if (
+            not isinstance(categories, dict)
+            or not categories
+            or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in categories.items())
+        ):
+            errors.append(f"{name}.categories: map each attribute value to its EEO-1 category (unmapped: unknown)")
+    if audit.get("tool", "selection") not in ("selection", "scoring"):
+        errors.append("tool: selection (binary decisions) or scoring (scores)")
+    if audit.get("data_source", "historical") not in ("historical", "test"):
+        errors.append("data_source: historical or test (§5-302)")
+    if audit.get("distribution_date") is not None and not _is_iso_date(audit["distribution_date"]):
+        errors.append("distribution_date: the date the tool was first used, YYYY-MM-DD")
+    return errors
+
+
+def _is_iso_date(value: Any) -> bool:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
 
 
 def _feature_schema_errors(features: Any, attributes: Any) -> list[str]:
@@ -157,6 +208,9 @@ def _validate_policy(fields: dict[str, Any]) -> None:
     feature_errors = _feature_schema_errors(fields.get("features"), attributes)
     if feature_errors:
         errors["features"] = feature_errors
+    audit_errors = _bias_audit_errors(fields.get("bias_audit"), attributes)
+    if audit_errors:
+        errors["bias_audit"] = audit_errors
     if errors:
         raise ApplicationError("Invalid monitoring policy.", code="invalid_policy", details=errors)
 

@@ -46,6 +46,7 @@ POLICY_FIELDS = (
     "label_lag_hours",
     "channels",
     "features",
+    "bias_audit",
 )
 
 
@@ -87,6 +88,14 @@ class PolicyForm(forms.Form):
         help_text="Optional features to store and test for drift: name:type, comma-separated, with type numeric or "
         "categorical; add :identifier to keep only a keyed hash, e.g. income:numeric, region:categorical.",
         widget=forms.TextInput({"autocomplete": "off"}),
+    )
+    bias_audit = forms.JSONField(
+        required=False,
+        label="NYC LL144 bias audits (JSON)",
+        help_text='Optional: {"sex": {"attribute": "gender", "categories": {"F": "Female", "M": "Male"}}, '
+        '"race_ethnicity": {"attribute": "race", "categories": {...}}, "tool": "selection" or "scoring", '
+        '"data_source": "historical" or "test", "distribution_date": "YYYY-MM-DD"}. Unmapped values count as unknown.',
+        widget=forms.Textarea({"rows": 3}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -146,6 +155,7 @@ class PolicyForm(forms.Form):
             if name not in fields:
                 fields[name] = cleaned.get(name)
         fields["channels"] = list(cleaned.get("channels") or [])
+        fields["bias_audit"] = cleaned.get("bias_audit") or {}
         try:
             self.policy = policy_fields_validated(**fields)
         except ApplicationError as exc:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import alerts, auth, compare, dashboard, onboarding, predictions, reports
+from web.views import alerts, auth, bias_audit, compare, dashboard, onboarding, predictions, reports
 
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="web-login"),
@@ -35,4 +35,6 @@ urlpatterns = [
     path("reports/<str:name>/evidence.csv", reports.evidence_csv, name="web-report-evidence-csv"),
     path("reports/<str:name>/alerts/<int:alert_id>/decrypt", reports.decrypt_alert, name="web-report-decrypt"),
     path("reports/<str:name>/verify", reports.verify_now, name="web-report-verify"),
+    path("reports/<str:name>/ll144/", bias_audit.bias_audit_page, name="web-bias-audit"),
+    path("reports/<str:name>/ll144.json", bias_audit.bias_audit_json, name="web-bias-audit-json"),
 ]

@@ -25,3 +25,23 @@ def record_export(*, actor: Any, report: Report, bundle: dict[str, Any], fmt: st
             "bundle_sha256": bundle["bundle_sha256"],
         },
     )
+
+
+def record_bias_audit_export(*, actor: Any, bundle: dict[str, Any], fmt: str) -> None:
+    """Append ``report.export`` for an LL144 bias audit: who took it, for which version and period, and the
+    digest of its bundle, so the document can later be shown to be the one that was issued."""
+    audit_append(
+        action="report.export",
+        actor=actor,
+        object_type="model_version",
+        object_id=f"{bundle['model']}:{bundle['version']}",
+        payload={
+            "format": fmt,
+            "document": bundle["kind"],
+            "model": bundle["model"],
+            "version": bundle["version"],
+            "period": bundle["period"],
+            "policy_version": bundle["policy_version"],
+            "bundle_sha256": bundle["bundle_sha256"],
+        },
+    )

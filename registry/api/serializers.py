@@ -73,6 +73,11 @@ class PolicyInputSerializer(serializers.Serializer):
         required=False,
         help_text="The features that may be stored; any other feature sent with a prediction is dropped.",
     )
+    bias_audit = JSONObjectField(
+        required=False,
+        help_text="NYC LL144 bias audits: {sex: {attribute, categories: {value: EEO-1 category}}, race_ethnicity: "
+        "{...}, tool: selection|scoring, data_source: historical|test, distribution_date: YYYY-MM-DD}.",
+    )
 
 
 @extend_schema_field(PolicyInputSerializer)
@@ -107,6 +112,7 @@ class PolicyOutputSerializer(serializers.ModelSerializer):
             "label_lag_hours",
             "channels",
             "features",
+            "bias_audit",
             "created_at",
         )
         read_only_fields = fields
