@@ -163,6 +163,14 @@ MATRIX = [
         AUDITOR_ONLY,
         query="start=2026-03-01&end=2026-03-31",
     ),
+    # The LL144 bias audit's bundle, as its page's download: auditors (409 here: the matrix's model sets no
+    # bias-audit attributes, which is checked after the role).
+    Row(
+        "GET",
+        "/api/v1/models/{name}/versions/{version}/bias-audit",
+        _statuses(401, 403, 409, 403, 403),
+        query="start=2026-03-01&end=2026-03-31",
+    ),
     Row("POST", "/api/evaluate_model", MONITOR_ADMIN, body=lambda who: {"n_samples": 50, "seed": 1}),
     # Compliance: only auditors read, verify and decrypt; public keys, checkpoints and anchors are public.
     Row("GET", "/api/audit_history", AUDITOR_ONLY),

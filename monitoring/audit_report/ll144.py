@@ -139,6 +139,18 @@ def _cell_of(config: Mapping[str, Any], names: list[str], group: Any) -> Cell:
     return sex, race
 
 
+EXCLUDE = "exclude"  # a value per excluded category: "<dimension>|<category>"; its reason in "why|<same>"
+
+
+def requested_exclusions(params: Any) -> dict[str, dict[str, str]]:
+    """The exclusions a request asks for (a query dict): ``{dimension: {category: justification}}``."""
+    chosen: dict[str, dict[str, str]] = {}
+    for value in params.getlist(EXCLUDE) if hasattr(params, "getlist") else []:
+        dimension, _, category = str(value).partition("|")
+        chosen.setdefault(dimension, {})[category] = str(params.get(f"why|{value}", ""))[:500]
+    return chosen
+
+
 def eligible_exclusions(tables: Mapping[str, ImpactTable]) -> dict[str, list[str]]:
     """Per table, the categories small enough (under 2% of its data) that the auditor may exclude them."""
     return {

@@ -264,6 +264,7 @@ def page_paths(alert_id: int) -> dict[str, str]:
         "setup": "/onboarding/loan_model/",
         "predictions": "/dashboard/loan_model/predictions/?version=1",
         "report": "/reports/loan_model/?start=2026-10-01&end=2026-10-01",
+        "bias-audit": "/reports/loan_model/ll144/?start=2026-10-01&end=2026-10-01",
     }
 
 

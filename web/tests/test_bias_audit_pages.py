@@ -112,3 +112,18 @@ def test_a_model_without_bias_audit_settings_says_what_to_set(auditor_user: Any,
     html = client.get("/reports/plain/ll144/").content.decode()
     assert 'id="audit-not-configured"' in html
     assert client.get("/reports/plain/ll144.json").status_code == 409
+
+
+def test_the_api_serves_the_pages_bundle_to_auditors(client_as: Any, audited: ModelVersion) -> None:
+    url = "/api/v1/models/hiring_screen/versions/1/bias-audit?start=2026-10-01&end=2026-10-01"
+    response = client_as("auditor").get(url)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    bundle = response.json()
+    assert bundle["kind"] == "nyc_ll144_bias_audit"
+    assert bundle["tables"]["sex"]["unknown"] == 5
+    assert AuditEntry.objects.filter(action="report.export", payload__format="api").count() == 1
+    refused = client_as("auditor").get(url + "&exclude=race_ethnicity|White&why|race_ethnicity|White=big")
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_exclusion"
+    assert client_as("monitor").get(url).status_code == 403

@@ -7,7 +7,6 @@ the page; the exclusions travel in the query, so the page and its download show 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +25,7 @@ from monitoring.audit_report.ll144 import (
     NotConfigured,
     build_bias_audit,
     eligible_exclusions,
+    requested_exclusions,
 )
 from monitoring.audit_report.period import parse_period
 from registry.models import MLModel
@@ -33,15 +33,6 @@ from registry.services import current_policy
 from web.access import can, page_roles
 
 READERS = (Role.AUDITOR, Role.ADMIN)
-EXCLUDE = "exclude"  # a value per excluded category: "<dimension>|<category>"; its reason is in "why|<same>"
-
-
-def _exclusions(params: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    chosen: dict[str, dict[str, str]] = {}
-    for value in params.getlist(EXCLUDE) if hasattr(params, "getlist") else []:
-        dimension, _, category = str(value).partition("|")
-        chosen.setdefault(dimension, {})[category] = str(params.get(f"why|{value}", ""))[:500]
-    return chosen
 
 
 def _audit(request: HttpRequest, name: str) -> tuple[MLModel, BiasAudit | None, dict[str, Any]]:
@@ -53,7 +44,7 @@ def _audit(request: HttpRequest, name: str) -> tuple[MLModel, BiasAudit | None, 
         context["errors"]["version"] = f"{model.name} has no version {choice.version_text!r}."
     if context["errors"] or version is None or choice.period is None:
         return model, None, context
-    exclusions = _exclusions(request.GET)
+    exclusions = requested_exclusions(request.GET)
     try:
         audit = build_bias_audit(
             model,
