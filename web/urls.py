@@ -37,4 +37,5 @@ urlpatterns = [
     path("reports/<str:name>/verify", reports.verify_now, name="web-report-verify"),
     path("reports/<str:name>/ll144/", bias_audit.bias_audit_page, name="web-bias-audit"),
     path("reports/<str:name>/ll144.json", bias_audit.bias_audit_json, name="web-bias-audit-json"),
+    path("reports/<str:name>/ll144.csv", bias_audit.bias_audit_csv_download, name="web-bias-audit-csv"),
 ]

@@ -351,6 +351,7 @@ PAGE_MATRIX = [
     # bias-audit attributes, so the page says so and the bundle is a 409).
     Row("GET", "/reports/{name}/ll144/", _pages(302, 403, 200, 200)),
     Row("GET", "/reports/{name}/ll144.json", _pages(302, 403, 409, 403)),
+    Row("GET", "/reports/{name}/ll144.csv", _pages(302, 403, 409, 403)),
 ]
 
 

@@ -13,12 +13,15 @@ values onto the EEO-1 categories the rule uses; a value it does not map counts a
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from compliance.crypto.canonical import sorted_json_sha256
+from monitoring.audit_report.bundle import csv_cell
 from monitoring.audit_report.period import Period
 from monitoring.constants import INTERSECTION_SEPARATOR, SCORE_BINS
 from monitoring.fairness.ll144 import (
@@ -115,6 +118,36 @@ def _table_dict(table: ImpactTable, upper: ImpactTable | None) -> dict[str, Any]
             for row in table.rows
         ],
     }
+
+
+CSV_COLUMNS = (
+    "dimension",
+    "category",
+    "assessed",
+    "positive",
+    "positive_upper",
+    "rate",
+    "rate_upper",
+    "impact_ratio",
+    "impact_ratio_upper",
+    "excluded",
+    "justification",
+)
+
+
+def bias_audit_csv(bundle: Mapping[str, Any]) -> str:
+    """The bundle's tables as CSV, header row first: one row per category, and per table one row ``unknown``
+    with the count left out of its rates (the summary fields and digest are the JSON's)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for dimension, table in bundle["tables"].items():
+        for row in table["rows"]:
+            writer.writerow(
+                [csv_cell(dimension), csv_cell(row["category"]), *(csv_cell(row.get(name)) for name in CSV_COLUMNS[2:])]
+            )
+        writer.writerow([dimension, "unknown", table["unknown"], *[""] * (len(CSV_COLUMNS) - 3)])
+    return buffer.getvalue()
 
 
 def _category(spec: Mapping[str, Any] | None, value: str) -> str | None:

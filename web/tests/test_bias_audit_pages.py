@@ -74,6 +74,16 @@ def test_the_page_and_the_bundle_show_the_builders_numbers(auditor_user: Any, au
     assert bundle["tables"]["race_ethnicity"]["unknown"] == 7
     entry = AuditEntry.objects.get(action="report.export", payload__document="nyc_ll144_bias_audit")
     assert entry.payload["bundle_sha256"] == bundle["bundle_sha256"]
+    # the tables as CSV, header row first, with one unknown row per table
+    table = client.get(BUNDLE.replace(".json", ".csv")).content.decode().splitlines()
+    assert table[0] == (
+        "dimension,category,assessed,positive,positive_upper,rate,rate_upper,impact_ratio,impact_ratio_upper,"
+        "excluded,justification"
+    )
+    assert "sex,unknown,5,,,,,,,," in table
+    female = next(line for line in table if line.startswith("sex,Female,"))
+    assert female.split(",")[2:4] == ["39", "15"]
+    assert AuditEntry.objects.filter(action="report.export", payload__format="csv").count() == 1
 
 
 def test_a_small_category_is_excluded_from_the_form_with_its_justification(

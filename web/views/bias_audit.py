@@ -23,6 +23,7 @@ from monitoring.audit_report.ll144 import (
     DIMENSION_NAMES,
     BiasAudit,
     NotConfigured,
+    bias_audit_csv,
     build_bias_audit,
     eligible_exclusions,
     requested_exclusions,
@@ -96,22 +97,34 @@ def bias_audit_page(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
-@page_roles(Role.AUDITOR)
-@require_safe
-def bias_audit_json(request: HttpRequest, name: str) -> HttpResponse:
+def _download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
+    """The audit as a ``json`` bundle or its tables as ``csv``; the export is recorded with the bundle's digest."""
     model, audit, context = _audit(request, name)
     if context.get("not_configured"):
         return error_response(409, "not_configured", context["not_configured"])
     if audit is None:
         return error_response(400, "invalid_audit", "Invalid period, version or exclusions.", context["errors"])
     bundle = audit.as_dict()
-    record_bias_audit_export(actor=request.user, bundle=bundle, fmt="json")
-    response = HttpResponse(
-        json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
-        content_type="application/json; charset=utf-8",
-    )
+    record_bias_audit_export(actor=request.user, bundle=bundle, fmt=kind)
+    if kind == "json":
+        body, content_type = json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "application/json"
+    else:
+        body, content_type = bias_audit_csv(bundle), "text/csv"
+    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
     period = audit.period
     stem = f"fairlens-ll144-{model.name}-{audit.version.version}-{period.start_date:%Y%m%d}-{period.end_date:%Y%m%d}"
-    response["Content-Disposition"] = f'attachment; filename="{stem}.json"'
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{kind}"'
     add_never_cache_headers(response)
     return response
+
+
+@page_roles(Role.AUDITOR)
+@require_safe
+def bias_audit_json(request: HttpRequest, name: str) -> HttpResponse:
+    return _download(request, name, "json")
+
+
+@page_roles(Role.AUDITOR)
+@require_safe
+def bias_audit_csv_download(request: HttpRequest, name: str) -> HttpResponse:
+    return _download(request, name, "csv")
