@@ -4,6 +4,8 @@ bundle, as the bias-audit page's download."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +19,7 @@ from monitoring.audit_report.build import build_report
 from monitoring.audit_report.bundle import evidence_bundle
 from monitoring.audit_report.export import record_bias_audit_export, record_export
 from monitoring.audit_report.ll144 import NotConfigured, build_bias_audit, requested_exclusions
-from monitoring.audit_report.period import parse_period
+from monitoring.audit_report.period import Period, parse_period
 from registry.selectors import version_by_name
 from registry.services import current_policy
 
@@ -25,6 +27,15 @@ PERIOD_PARAMETERS = [
     OpenApiParameter("start", OpenApiTypes.DATE, description="First UTC day of the period (default: 7 days ago)."),
     OpenApiParameter("end", OpenApiTypes.DATE, description="Last UTC day of the period, inclusive (default: today)."),
 ]
+
+
+def _version_and_period(request: Request, name: str, version: str) -> tuple[Any, Period]:
+    """The version named in the URL and the period of the query; an invalid period is a 400 naming the field."""
+    model_version = version_by_name(name, version)
+    choice = parse_period(request.query_params)
+    if choice.period is None:
+        raise ApplicationError("Invalid report period.", code="invalid_period", status_code=400, details=choice.errors)
+    return model_version, choice.period
 
 
 class AuditReportView(APIView):
@@ -35,13 +46,8 @@ class AuditReportView(APIView):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=OpenApiTypes.OBJECT, tags=["reports"])
     def get(self, request: Request, name: str, version: str) -> Response:
-        model_version = version_by_name(name, version)
-        choice = parse_period(request.query_params)
-        if choice.period is None:
-            raise ApplicationError(
-                "Invalid report period.", code="invalid_period", status_code=400, details=choice.errors
-            )
-        report = build_report(model_version.model, model_version, choice.period)
+        model_version, period = _version_and_period(request, name, version)
+        report = build_report(model_version.model, model_version, period)
         bundle = evidence_bundle(report)
         record_export(actor=request.user, report=report, bundle=bundle, fmt="api")
         return Response(bundle, headers={"Cache-Control": "no-store"})
@@ -63,17 +69,12 @@ class BiasAuditView(APIView):
         tags=["reports"],
     )
     def get(self, request: Request, name: str, version: str) -> Response:
-        model_version = version_by_name(name, version)
-        choice = parse_period(request.query_params)
-        if choice.period is None:
-            raise ApplicationError(
-                "Invalid report period.", code="invalid_period", status_code=400, details=choice.errors
-            )
+        model_version, period = _version_and_period(request, name, version)
         try:
             audit = build_bias_audit(
                 model_version.model,
                 model_version,
-                choice.period,
+                period,
                 policy=current_policy(model_version.model),
                 audit_date=timezone.now().date(),
                 exclusions=requested_exclusions(request.query_params),

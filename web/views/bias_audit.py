@@ -6,7 +6,6 @@ the page; the exclusions travel in the query, so the page and its download show 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -32,6 +31,7 @@ from monitoring.audit_report.period import parse_period
 from registry.models import MLModel
 from registry.services import current_policy
 from web.access import can, page_roles
+from web.downloads import evidence_attachment
 
 READERS = (Role.AUDITOR, Role.ADMIN)
 
@@ -106,16 +106,10 @@ def _download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
         return error_response(400, "invalid_audit", "Invalid period, version or exclusions.", context["errors"])
     bundle = audit.as_dict()
     record_bias_audit_export(actor=request.user, bundle=bundle, fmt=kind)
-    if kind == "json":
-        body, content_type = json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "application/json"
-    else:
-        body, content_type = bias_audit_csv(bundle), "text/csv"
-    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
     period = audit.period
     stem = f"fairlens-ll144-{model.name}-{audit.version.version}-{period.start_date:%Y%m%d}-{period.end_date:%Y%m%d}"
-    response["Content-Disposition"] = f'attachment; filename="{stem}.{kind}"'
-    add_never_cache_headers(response)
-    return response
+    csv_text = bias_audit_csv(bundle) if kind == "csv" else ""
+    return evidence_attachment(kind=kind, bundle=bundle, csv_text=csv_text, stem=stem)
 
 
 @page_roles(Role.AUDITOR)

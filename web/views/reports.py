@@ -8,7 +8,6 @@ report, so only auditors may download it (docs/security.md, Roles). The report's
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +34,7 @@ from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version
 from web.access import can, page_roles
 from web.charts import Point, line_chart, time_labels
+from web.downloads import evidence_attachment
 from web.report_tables import band_text, confidence_percent, html_metrics, verdict_tables
 
 REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
@@ -89,14 +89,8 @@ def _evidence_download(request: HttpRequest, name: str, kind: str) -> HttpRespon
         return report
     bundle = evidence_bundle(report)
     record_export(actor=request.user, report=report, bundle=bundle, fmt=kind)
-    if kind == "json":
-        body = json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-    else:
-        response = HttpResponse(evidence_csv_text(bundle), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_file_stem(report)}.{kind}"'
-    add_never_cache_headers(response)
-    return response
+    csv_text = evidence_csv_text(bundle) if kind == "csv" else ""
+    return evidence_attachment(kind=kind, bundle=bundle, csv_text=csv_text, stem=_file_stem(report))
 
 
 @page_roles(Role.AUDITOR)
