@@ -35,8 +35,6 @@ POLICY_FIELDS = (
     "confidence_level",
     "window_hours",
     "check_interval_minutes",
-    "alpha",
-    "review_period_days",
     "label_lag_hours",
     "channels",
     "features",
