@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
 
-from compliance.models import Anchor, AuditEntry, Checkpoint
+from django.db.models import Count, Max, Min, QuerySet
+
+from compliance.models import Anchor, AuditEntry, Checkpoint, SigningKeyRecord
 from core.api.errors import ApplicationError
 
 
@@ -39,3 +41,46 @@ def anchor_for_hash(value: str) -> dict:
             status_code=404,
         )
     return {"kind": "entry", "anchor": checkpoint.anchors.first(), "checkpoint": checkpoint, "entry": entry}
+
+
+def log_summary_between(start: Any, end: Any) -> dict[str, Any]:
+    """What the log records in ``[start, end)``: entry counts by action, object type and role, the first and
+    last seq, and whether the seqs of the period are contiguous with nothing missing."""
+    entries = AuditEntry.objects.filter(time__gte=start, time__lt=end)
+    bounds = entries.aggregate(first=Min("seq"), last=Max("seq"), count=Count("id"))
+
+    def counted(field: str) -> dict[str, int]:
+        rows = entries.values(field).annotate(n=Count("id")).order_by(field)
+        return {row[field] or "(none)": row["n"] for row in rows}
+
+    first, last, count = bounds["first"], bounds["last"], bounds["count"]
+    totals = AuditEntry.objects.aggregate(first=Min("seq"), last=Max("seq"), count=Count("id"), oldest=Min("time"))
+    return {
+        "entries": count,
+        "first_seq": first,
+        "last_seq": last,
+        "missing_in_period": 0 if first is None else (last - first + 1) - count,
+        "by_action": counted("action"),
+        "by_object_type": counted("object_type"),
+        "by_role": counted("role"),
+        "log_entries_total": totals["count"],
+        "log_missing_total": 0 if totals["last"] is None else totals["last"] - totals["count"] - (totals["first"] - 1),
+        "oldest_entry_time": totals["oldest"],
+    }
+
+
+def checkpoints_between(start: Any, end: Any) -> list[Checkpoint]:
+    """Checkpoints signed in ``[start, end)``, with their anchors, oldest first."""
+    return list(
+        Checkpoint.objects.filter(timestamp__gte=start, timestamp__lt=end)
+        .prefetch_related("anchors")
+        .order_by("tree_size")
+    )
+
+
+def first_checkpoint_covering(seq: int) -> Checkpoint | None:
+    return Checkpoint.objects.filter(tree_size__gte=seq).prefetch_related("anchors").order_by("tree_size").first()
+
+
+def signing_key_records() -> QuerySet[SigningKeyRecord]:
+    return SigningKeyRecord.objects.order_by("created_at", "id")

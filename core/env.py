@@ -35,6 +35,7 @@ _DEV_SECRET_GENERATORS: dict[str, Callable[[], str]] = {
     "FERNET_KEYS": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     "FAIRLENS_ID_PEPPER": lambda: secrets.token_urlsafe(32),
     "AUDIT_SIGNING_KEY": lambda: _new_ed25519_pem(),
+    "REPORT_SIGNING_KEY": lambda: _new_p256_pem(),
     # Standard Webhooks secret of the default endpoint (WEBHOOK_URL), shared with the demo receiver.
     "WEBHOOK_SECRET": lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
@@ -46,6 +47,18 @@ def _new_ed25519_pem() -> str:
 
     return (
         Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+
+
+def _new_p256_pem() -> str:
+    """An ECDSA P-256 private key (PKCS#8 PEM): the report-signing key kind every PDF reader validates."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return (
+        ec.generate_private_key(ec.SECP256R1())
         .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         .decode()
     )

@@ -1,4 +1,5 @@
-"""Evidence downloads: a bundle as indented, sorted JSON or a table as CSV, as a never-cached attachment."""
+"""Evidence downloads: a bundle as indented, sorted JSON, a table as CSV, or the document as a signed PDF, as a
+never-cached attachment."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.cache import add_never_cache_headers
+
+from compliance.pdf_signing import SigningMaterialError
+from compliance.report_signing import ReportSigningUnavailable
+from core.api.errors import error_response
+from monitoring.audit_report.export import issue_pdf
 
 
 def evidence_attachment(*, kind: str, bundle: dict[str, Any], csv_text: str, stem: str) -> HttpResponse:
@@ -17,5 +23,20 @@ def evidence_attachment(*, kind: str, bundle: dict[str, Any], csv_text: str, ste
         body, content_type = csv_text, "text/csv"
     response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stem}.{kind}"'
+    add_never_cache_headers(response)
+    return response
+
+
+def signed_pdf_attachment(
+    *, actor: Any, bundle: dict[str, Any], object_type: str, object_id: str, stem: str
+) -> HttpResponse:
+    """The bundle's document as a signed PDF attachment (its export recorded), or a 503 JSON error when the
+    deployment cannot sign documents."""
+    try:
+        pdf = issue_pdf(actor=actor, bundle=bundle, object_type=object_type, object_id=object_id)
+    except (ReportSigningUnavailable, SigningMaterialError) as exc:
+        return error_response(503, "report_signing_unavailable", str(exc))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{stem}.pdf"'
     add_never_cache_headers(response)
     return response

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import alerts, auth, bias_audit, compare, dashboard, onboarding, predictions, reports
+from web.views import alerts, auth, bias_audit, compare, dashboard, documents, onboarding, predictions, reports
 
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="web-login"),
@@ -38,4 +38,12 @@ urlpatterns = [
     path("reports/<str:name>/ll144/", bias_audit.bias_audit_page, name="web-bias-audit"),
     path("reports/<str:name>/ll144.json", bias_audit.bias_audit_json, name="web-bias-audit-json"),
     path("reports/<str:name>/ll144.csv", bias_audit.bias_audit_csv_download, name="web-bias-audit-csv"),
+    path("reports/<str:name>/ll144.pdf", bias_audit.bias_audit_pdf, name="web-bias-audit-pdf"),
+    path("reports/<str:name>/monitoring-plan/", documents.monitoring_plan_page, name="web-monitoring-plan"),
+    path("reports/<str:name>/monitoring-plan.json", documents.monitoring_plan_json, name="web-monitoring-plan-json"),
+    path("reports/<str:name>/monitoring-plan.pdf", documents.monitoring_plan_pdf, name="web-monitoring-plan-pdf"),
+    path("records/log/", documents.log_report_page, name="web-log-report"),
+    path("records/log.json", documents.log_report_json, name="web-log-report-json"),
+    path("records/log.pdf", documents.log_report_pdf, name="web-log-report-pdf"),
+    path("records/signing-certificate.pem", documents.signing_certificate, name="web-signing-certificate"),
 ]

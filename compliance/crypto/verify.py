@@ -22,11 +22,17 @@ Checks, stopping at the first problem:
 
 Exit status 0 prints ``OK: N entries, checkpoint at size M verified``; 1 prints ``FAIL at seq K: <problem>`` (or
 ``FAIL at checkpoint: <problem>`` when no single entry is at fault); 2 means the inputs could not be read.
+
+With ``--document FILE`` (repeatable) it also shows that a document FairLens issued existed unchanged when the
+checkpoint was signed: a JSON bundle must match its own ``bundle_sha256`` and any other file (a signed PDF) the
+SHA-256 of its bytes, and the export must hold a ``report.export`` entry recording that digest at a seq the
+checkpoint covers. Each document adds a line ``document <file>: ...``; one that is not found fails the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import hmac
 import json
 import sys
@@ -52,6 +58,7 @@ from compliance.crypto import (
     verify_entry_signature,
 )
 from compliance.crypto._codec import b64encode, hex_decode
+from compliance.crypto.canonical import sorted_json_sha256
 
 DEFAULT_KEY_NAME = "fairlens"
 EXPORT_FIELDS: tuple[str, ...] = (*ENTRY_FIELDS, "prev_hash", "entry_hash", "signature", "key_id")
@@ -268,6 +275,60 @@ def _check_checkpoint(
     return VerificationResult(True, entry_count, None, "", checkpoint.tree_size)
 
 
+@dataclass(frozen=True)
+class DocumentResult:
+    """Where an issued document's digest is recorded: the ``report.export`` entry and whether it is covered."""
+
+    name: str
+    ok: bool
+    message: str
+
+    def summary(self) -> str:
+        return f"document {self.name}: {'OK' if self.ok else 'FAIL'}: {self.message}"
+
+
+def document_digest(content: bytes) -> tuple[str, str, str | None]:
+    """(payload key, digest, problem) for a document file: a JSON bundle by its recomputed ``bundle_sha256``,
+    any other file by the SHA-256 of its bytes. ``problem`` says when a bundle no longer matches its digest."""
+    try:
+        bundle = json.loads(content)
+    except (UnicodeDecodeError, ValueError):
+        bundle = None
+    if isinstance(bundle, dict) and isinstance(bundle.get("bundle_sha256"), str):
+        stated = bundle.pop("bundle_sha256")
+        recomputed = sorted_json_sha256(bundle)
+        problem = (
+            None
+            if hmac.compare_digest(stated, recomputed)
+            else f"content changed (digest {recomputed}, stated {stated})"
+        )
+        return "bundle_sha256", stated, problem
+    return "document_sha256", hashlib.sha256(content).hexdigest(), None
+
+
+def locate_document(
+    entries_lines: Iterable[str | bytes], name: str, content: bytes, *, tree_size: int
+) -> DocumentResult:
+    """Find the export entry that recorded ``content``'s digest (entries already verified by ``verify_export``)."""
+    key, digest, problem = document_digest(content)
+    if problem is not None:
+        return DocumentResult(name, False, problem)
+    for line in entries_lines:
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        payload = entry.get("payload") or {}
+        if entry.get("action") == "report.export" and payload.get(key) == digest:
+            kind = f"{payload.get('document', 'report')} ({payload.get('format')})"
+            where = f"{kind} exported at seq {entry['seq']}, {entry['time']}, by {entry['actor'] or 'system'}"
+            if entry["seq"] > tree_size:
+                return DocumentResult(
+                    name, False, f"{where}, after the checkpoint (size {tree_size}); export a newer one"
+                )
+            return DocumentResult(name, True, f"{where}; covered by the checkpoint at size {tree_size}")
+    return DocumentResult(name, False, f"no report.export entry records {key} {digest}")
+
+
 def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m compliance.crypto.verify",
@@ -290,6 +351,14 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "checkpoint's signature line when the key id matches)",
     )
     parser.add_argument("--origin", default=None, help="require this checkpoint origin (log name)")
+    parser.add_argument(
+        "--document",
+        type=Path,
+        action="append",
+        default=[],
+        dest="documents",
+        help="a document FairLens issued (JSON bundle or signed PDF) to find in the export; repeatable",
+    )
     arguments = parser.parse_args(argv)
     if arguments.key_name is not None:
         try:
@@ -314,11 +383,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = verify_export(
                 entries, checkpoint_text, public_keys, key_name=arguments.key_name, origin=arguments.origin
             )
+        documents = [(path.name, path.read_bytes()) for path in arguments.documents]
     except (OSError, ValueError) as error:  # unreadable inputs, not verification failures
         sys.stderr.write(f"error: {error}\n")
         return 2
     sys.stdout.write(result.summary() + "\n")
-    return 0 if result.ok else 1
+    if not result.ok:
+        return 1
+    found = []
+    for name, content in documents:
+        with arguments.entries.open("rb") as entries:
+            found.append(locate_document(entries, name, content, tree_size=result.checkpoint_size or 0))
+        sys.stdout.write(found[-1].summary() + "\n")
+    return 0 if all(item.ok for item in found) else 1
 
 
 if __name__ == "__main__":

@@ -477,6 +477,17 @@ FAIRLENS_ARTIFACT_MAX_BYTES = env.int("FAIRLENS_ARTIFACT_MAX_BYTES", default=100
 # --- Audit trail and keys --------------------------------------------------------------------------------
 # Ed25519 private key (PKCS#8 PEM) that signs audit entries and checkpoints; separate from encryption keys.
 AUDIT_SIGNING_KEY = secret("AUDIT_SIGNING_KEY", debug=DEBUG)
+# Key (ECDSA P-256 or RSA, PKCS#8 PEM) that signs the PDF documents (PAdES), and its certificate chain (PEM,
+# signer first). Without a certificate, a self-signed one named REPORT_SIGNER_NAME is made from the key. Without
+# a key (production only; development generates one), PDFs answer 503 and the JSON/CSV bundles still work.
+REPORT_SIGNING_KEY = secret("REPORT_SIGNING_KEY", debug=DEBUG, default=None if DEBUG else "")
+REPORT_SIGNING_CERT = secret("REPORT_SIGNING_CERT", debug=DEBUG, default="")
+REPORT_SIGNER_NAME = env.str("REPORT_SIGNER_NAME", default="FairLens report signing")
+# How long the deployment keeps the audit log (EU AI Act Art. 19 and 26(6): at least six months). FairLens never
+# deletes an audit entry (the runtime database role cannot); the documents state this period.
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=3650)
+if AUDIT_LOG_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured("AUDIT_LOG_RETENTION_DAYS must be at least 183 (six months, EU AI Act Art. 19, 26(6)).")
 # Name of the log and of its signing key in checkpoints (C2SP tlog-checkpoint origin / signed-note key name).
 AUDIT_LOG_ORIGIN = env.str("AUDIT_LOG_ORIGIN", default="fairlens.local/audit")
 AUDIT_KEY_NAME = env.str("AUDIT_KEY_NAME", default="fairlens")

@@ -20,6 +20,10 @@ if "AUDIT_SIGNING_KEY" not in os.environ:
     from core.env import _new_ed25519_pem
 
     os.environ["AUDIT_SIGNING_KEY"] = _new_ed25519_pem()
+if "REPORT_SIGNING_KEY" not in os.environ:
+    from core.env import _new_p256_pem
+
+    os.environ["REPORT_SIGNING_KEY"] = _new_p256_pem()
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
 from fairlens_site.settings.base import *  # noqa: E402,F403

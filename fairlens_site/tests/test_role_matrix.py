@@ -352,6 +352,16 @@ PAGE_MATRIX = [
     Row("GET", "/reports/{name}/ll144/", _pages(302, 403, 200, 200)),
     Row("GET", "/reports/{name}/ll144.json", _pages(302, 403, 409, 403)),
     Row("GET", "/reports/{name}/ll144.csv", _pages(302, 403, 409, 403)),
+    Row("GET", "/reports/{name}/ll144.pdf", _pages(302, 403, 409, 403)),
+    # The EU AI Act documents: the monitoring plan's page for auditors and admins, its downloads and the log
+    # report for auditors; the signing certificate for both (it is public information, but no monitor needs it).
+    Row("GET", "/reports/{name}/monitoring-plan/", _pages(302, 403, 200, 200)),
+    Row("GET", "/reports/{name}/monitoring-plan.json", _pages(302, 403, 200, 403)),
+    Row("GET", "/reports/{name}/monitoring-plan.pdf", _pages(302, 403, 200, 403)),
+    Row("GET", "/records/log/", _pages(302, 403, 200, 403)),
+    Row("GET", "/records/log.json", _pages(302, 403, 200, 403)),
+    Row("GET", "/records/log.pdf", _pages(302, 403, 200, 403)),
+    Row("GET", "/records/signing-certificate.pem", _pages(302, 403, 200, 200)),
 ]
 
 

@@ -41,7 +41,6 @@ from registry.models import MLModel, ModelVersion, MonitoringPolicy
 
 VALIDITY = timedelta(days=365)  # §20-871: a bias audit no more than one year old
 SCORE_EDGES = [index / SCORE_BINS for index in range(SCORE_BINS + 1)]
-DIMENSION_NAMES = {SEX: "Sex", RACE: "Race/ethnicity", INTERSECTIONAL: "Intersectional (sex x race/ethnicity)"}
 
 
 class NotConfigured(ValueError):

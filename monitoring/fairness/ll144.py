@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 EXCLUSION_LIMIT = 0.02  # §5-301(d): a category under 2% of the data may be excluded from the impact ratios
 SEX, RACE, INTERSECTIONAL = "sex", "race_ethnicity", "intersectional"
+DIMENSION_NAMES = {SEX: "Sex", RACE: "Race/ethnicity", INTERSECTIONAL: "Intersectional (sex x race/ethnicity)"}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from core.roles import Role
 from monitoring.audit_report.build import report_version
 from monitoring.audit_report.export import record_bias_audit_export
 from monitoring.audit_report.ll144 import (
-    DIMENSION_NAMES,
     BiasAudit,
     NotConfigured,
     bias_audit_csv,
@@ -28,10 +27,11 @@ from monitoring.audit_report.ll144 import (
     requested_exclusions,
 )
 from monitoring.audit_report.period import parse_period
+from monitoring.fairness.ll144 import DIMENSION_NAMES
 from registry.models import MLModel
 from registry.services import current_policy
 from web.access import can, page_roles
-from web.downloads import evidence_attachment
+from web.downloads import evidence_attachment, signed_pdf_attachment
 
 READERS = (Role.AUDITOR, Role.ADMIN)
 
@@ -98,16 +98,22 @@ def bias_audit_page(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
-    """The audit as a ``json`` bundle or its tables as ``csv``; the export is recorded with the bundle's digest."""
+    """The audit as a ``json`` bundle, its tables as ``csv`` or a signed ``pdf``; the export is recorded with the
+    bundle's digest (and the PDF's)."""
     model, audit, context = _audit(request, name)
     if context.get("not_configured"):
         return error_response(409, "not_configured", context["not_configured"])
     if audit is None:
         return error_response(400, "invalid_audit", "Invalid period, version or exclusions.", context["errors"])
     bundle = audit.as_dict()
-    record_bias_audit_export(actor=request.user, bundle=bundle, fmt=kind)
     period = audit.period
     stem = f"fairlens-ll144-{model.name}-{audit.version.version}-{period.start_date:%Y%m%d}-{period.end_date:%Y%m%d}"
+    if kind == "pdf":
+        object_id = f"{model.name}:{audit.version.version}"
+        return signed_pdf_attachment(
+            actor=request.user, bundle=bundle, object_type="model_version", object_id=object_id, stem=stem
+        )
+    record_bias_audit_export(actor=request.user, bundle=bundle, fmt=kind)
     csv_text = bias_audit_csv(bundle) if kind == "csv" else ""
     return evidence_attachment(kind=kind, bundle=bundle, csv_text=csv_text, stem=stem)
 
@@ -122,3 +128,9 @@ def bias_audit_json(request: HttpRequest, name: str) -> HttpResponse:
 @require_safe
 def bias_audit_csv_download(request: HttpRequest, name: str) -> HttpResponse:
     return _download(request, name, "csv")
+
+
+@page_roles(Role.AUDITOR)
+@require_safe
+def bias_audit_pdf(request: HttpRequest, name: str) -> HttpResponse:
+    return _download(request, name, "pdf")

@@ -51,7 +51,7 @@ FIELD = "encrypted_explanation"
 def report_index(request: HttpRequest) -> HttpResponse:
     models = list(MLModel.objects.annotate(version_count=Count("versions")).order_by("name"))
     rows = [{"model": model, "version": current_version(model) if model.version_count else None} for model in models]
-    return render(request, "web/report_index.html", {"rows": rows})
+    return render(request, "web/report_index.html", {"rows": rows, "is_auditor": can(request, Role.AUDITOR)})
 
 
 @page_roles(*REPORT_READERS)
