@@ -107,8 +107,11 @@ def sign_pdf(pdf: bytes, *, key_pem: str, certificate_pem: str, reason: str) -> 
     from pyhanko.sign import fields, signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    _private_key(key_pem)
+    key = _private_key(key_pem)
     chain = _asn1_certificates(certificate_pem)
+    signer_public = x509.load_pem_x509_certificates(certificate_pem.encode())[0].public_key()
+    if signer_public != key.public_key():
+        raise SigningMaterialError("REPORT_SIGNING_CERT's first certificate is not for REPORT_SIGNING_KEY.")
     signer = signers.SimpleSigner(
         signing_cert=chain[0],
         signing_key=load_private_key_from_pemder_data(key_pem.encode(), passphrase=None),
@@ -121,10 +124,7 @@ def sign_pdf(pdf: bytes, *, key_pem: str, certificate_pem: str, reason: str) -> 
         md_algorithm="sha256",
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    try:
-        return signers.sign_pdf(writer, metadata, signer=signer).getvalue()
-    except Exception as exc:  # pyHanko raises its own errors for a key that does not match the certificate
-        raise SigningMaterialError(f"The document could not be signed: {exc}") from exc
+    return signers.sign_pdf(writer, metadata, signer=signer).getvalue()
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def check_pdf_signature(pdf: bytes, *, trust_pem: str) -> SignatureCheck:
     looks for its structure) fails: every flag is false.
     """
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import SignatureCoverageLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 

@@ -418,6 +418,8 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         # django-axes narrates every attempt at INFO; failures and lockouts still show at WARNING.
         "axes": {"level": "WARNING"},
+        # fpdf2's font subsetting logs every glyph table at INFO for each PDF.
+        "fontTools": {"level": "WARNING"},
     },
 }
 

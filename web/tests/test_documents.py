@@ -1,0 +1,224 @@
+"""The signed documents: the LL144 bias audit, the Art. 72 monitoring plan and the Art. 12 log report as PDFs
+that open, state their bundle's numbers and carry a PAdES signature that validates (and fails after one changed
+byte); each download's audit entry; and the offline verifier finding each document in an export."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from compliance.checkpoints import create_checkpoint
+from compliance.models import AuditEntry
+from compliance.pdf_signing import certificate_fingerprint, check_pdf_signature
+from compliance.report_signing import signing_certificate_pem
+from monitoring.audit_report.pdf import number
+from monitoring.tests.test_ll144_audit import hiring_version, ingest_cells
+from registry.models import ModelVersion
+from registry.services import policy_create
+from web.tests.pages import client_for
+
+pytestmark = pytest.mark.django_db
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+DAY_QUERY = "start=2026-10-01&end=2026-10-01"
+LL144 = f"/reports/hiring_screen/ll144.{{kind}}?{DAY_QUERY}"
+PLAN = "/reports/hiring_screen/monitoring-plan{suffix}"
+LOG = "/records/log{suffix}"  # the default period: the last 7 days, today included
+POLICY_COPY = ("protected_attributes", "privileged", "metric_bands", "bias_audit")
+
+
+@pytest.fixture
+def audited() -> ModelVersion:
+    version = hiring_version()
+    ingest_cells(version)
+    return version
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def tampered(pdf: bytes) -> bytes:
+    """The PDF with one byte of its signed content changed (a digit of the body, before the signature)."""
+    position = pdf.index(b"/Producer")
+    changed = bytearray(pdf)
+    changed[position + 1] = ord("Q")
+    return bytes(changed)
+
+
+def assert_signed_and_recorded(pdf: bytes, bundle_sha256: str) -> None:
+    check = check_pdf_signature(pdf, trust_pem=signing_certificate_pem())
+    assert check.ok, check.summary()
+    assert not check_pdf_signature(tampered(pdf), trust_pem=signing_certificate_pem()).intact
+    entry = AuditEntry.objects.filter(action="report.export", payload__format="pdf").order_by("-seq").first()
+    assert entry.payload["document_sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert entry.payload["bundle_sha256"] == bundle_sha256
+    assert entry.payload["signer_certificate_sha256"] == certificate_fingerprint(signing_certificate_pem())
+    assert bundle_sha256 in pdf_text(pdf).replace("\n", "")
+
+
+def test_the_bias_audit_pdf_states_the_bundles_numbers_and_its_signature_validates(
+    auditor_user: Any, audited: ModelVersion
+) -> None:
+    client = client_for(auditor_user)
+    bundle = json.loads(client.get(LL144.format(kind="json")).content)
+    response = client.get(LL144.format(kind="pdf"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].endswith('-20261001-20261001.pdf"')
+    pdf = response.content
+    text = pdf_text(pdf)
+    assert "Bias audit (NYC Local Law 144): hiring_screen" in text
+    for table in bundle["tables"].values():
+        for row in table["rows"]:
+            assert row["category"] in text
+            assert number(row["rate"]) in text
+            assert number(row["impact_ratio"]) in text or row["excluded"]
+        assert f"Unknown category (left out of the rates and ratios): {table['unknown']} individuals." in text
+    assert_signed_and_recorded(pdf, bundle["bundle_sha256"])
+
+
+def test_the_monitoring_plan_follows_the_policy_and_is_versioned_with_it(
+    auditor_user: Any, admin_user: Any, audited: ModelVersion
+) -> None:
+    client = client_for(auditor_user)
+    plan = json.loads(client.get(PLAN.format(suffix=".json")).content)
+    policy = audited.model.policies.get()
+    assert plan["kind"] == "eu_ai_act_art72_monitoring_plan"
+    assert plan["policy_version"] == policy.version
+    assert plan["schedule"]["check_interval_minutes"] == policy.check_interval_minutes
+    bands = {band["name"]: band for band in plan["monitored"]["metric_bands"]}
+    assert {name: {"min": band["min"], "max": band["max"]} for name, band in bands.items()} == {
+        name: {"min": band.get("min"), "max": band.get("max")} for name, band in policy.metric_bands.items()
+    }
+    pdf = client.get(PLAN.format(suffix=".pdf")).content
+    text = pdf_text(pdf)
+    assert "Post-market monitoring plan: hiring_screen" in text
+    for band in plan["monitored"]["metric_bands"]:
+        assert band["metric"] in text and number(band["min"]) in text
+    assert_signed_and_recorded(pdf, pdf_bundle(pdf))
+    # a policy change makes a new plan version; the page shows it to admins too (without downloads)
+    fields = {name: getattr(policy, name) for name in POLICY_COPY}
+    policy_create(model=audited.model, created_by=admin_user, **{**fields, "window_hours": 48})
+    newer = json.loads(client.get(PLAN.format(suffix=".json")).content)
+    assert newer["policy_version"] == policy.version + 1
+    assert [item["version"] for item in newer["policy_history"]] == [policy.version, policy.version + 1]
+    html = client_for(admin_user).get(PLAN.format(suffix="/")).content.decode()
+    assert f'id="plan-version">{policy.version + 1}<' in html
+    assert "plan-download-pdf" not in html
+
+
+def pdf_bundle(pdf: bytes) -> str:
+    """The bundle digest a PDF names in its metadata keywords."""
+    keywords = pypdf.PdfReader(io.BytesIO(pdf)).metadata["/Keywords"]
+    return keywords.removeprefix("bundle_sha256=")
+
+
+def test_the_log_report_counts_what_the_log_recorded(auditor_user: Any, audited: ModelVersion) -> None:
+    client = client_for(auditor_user)
+    before = AuditEntry.objects.count()
+    report = json.loads(client.get(LOG.format(suffix=".json")).content)
+    assert report["kind"] == "eu_ai_act_art12_log_report"
+    assert report["events"]["entries"] == before
+    assert report["events"]["first_seq"] == 1 and report["events"]["last_seq"] == before
+    actions = {}
+    for action in AuditEntry.objects.filter(seq__lte=before).values_list("action", flat=True):
+        actions[action] = actions.get(action, 0) + 1
+    assert report["events"]["by_action"] == actions
+    assert report["gaps"] == "none"
+    assert report["retention"]["log_retention_days"] >= 183
+    # the PDF names every kind of event with its count
+    pdf = client.get(LOG.format(suffix=".pdf")).content
+    text = pdf_text(pdf)
+    assert "Record-keeping report (audit log)" in text
+    for action in actions:
+        assert action in text
+    assert_signed_and_recorded(pdf, pdf_bundle(pdf))
+    html = client.get(LOG.format(suffix="/")).content.decode()
+    assert f'id="log-entries">{before + 2} (seq 1 to {before + 2})' in html  # the two downloads are entries too
+    bad = client.get("/records/log.json?start=2026-13-01")
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_period"
+
+
+def test_without_a_signing_key_pdfs_are_a_503_and_nothing_is_recorded(auditor_user: Any, audited: ModelVersion) -> None:
+    client = client_for(auditor_user)
+    with override_settings(REPORT_SIGNING_KEY=""):
+        response = client.get(PLAN.format(suffix=".pdf"))
+        assert response.status_code == 503
+        assert response.json()["code"] == "report_signing_unavailable"
+        assert "REPORT_SIGNING_KEY" in response.json()["message"]
+        assert client.get("/records/signing-certificate.pem").status_code == 503
+        assert client.get(PLAN.format(suffix=".json")).status_code == 200
+    assert not AuditEntry.objects.filter(action="report.export", payload__format="pdf").exists()
+    certificate = client.get("/records/signing-certificate.pem")
+    assert certificate.status_code == 200 and certificate.content.decode() == signing_certificate_pem()
+
+
+def _verify(folder: Path, *documents: Path) -> subprocess.CompletedProcess[str]:
+    keys = [f"--public-key={path}" for path in sorted(folder.glob("public-key-*.pem"))]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compliance.crypto.verify",
+            f"--entries={folder / 'audit-export.jsonl'}",
+            f"--checkpoint={folder / 'checkpoint.txt'}",
+            *keys,
+            *(f"--document={path}" for path in documents),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY_ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_offline_verifier_finds_each_issued_document_in_the_export(
+    tmp_path: Path, auditor_user: Any, audited: ModelVersion
+) -> None:
+    client = client_for(auditor_user)
+    files = {
+        "ll144.json": client.get(LL144.format(kind="json")).content,
+        "ll144.pdf": client.get(LL144.format(kind="pdf")).content,
+        "plan.pdf": client.get(PLAN.format(suffix=".pdf")).content,
+        "log.json": client.get(LOG.format(suffix=".json")).content,
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    call_command("export_audit_log", out=tmp_path / "export", checkpoint_now=True)
+    result = _verify(tmp_path / "export", *(tmp_path / name for name in files))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("OK: ")
+    assert len(lines) == 1 + len(files)
+    for name, line in zip(files, lines[1:], strict=True):
+        assert line.startswith(f"document {name}: OK: ") and "covered by the checkpoint" in line
+    # a bundle whose numbers were changed no longer matches its digest
+    bundle = json.loads(files["ll144.json"])
+    bundle["assessed"] += 1
+    (tmp_path / "changed.json").write_text(json.dumps(bundle))
+    changed = _verify(tmp_path / "export", tmp_path / "changed.json")
+    assert changed.returncode == 1 and "document changed.json: FAIL: content changed" in changed.stdout
+    # a PDF changed by one byte is not the one that was issued
+    pdf = bytearray(files["ll144.pdf"])
+    pdf[pdf.index(b"/Producer") + 1] ^= 0x01
+    (tmp_path / "changed.pdf").write_bytes(bytes(pdf))
+    unknown = _verify(tmp_path / "export", tmp_path / "changed.pdf")
+    assert unknown.returncode == 1 and "no report.export entry records document_sha256" in unknown.stdout
+    # a document issued after the checkpoint is recorded but not yet covered by it
+    (tmp_path / "late.pdf").write_bytes(client.get(PLAN.format(suffix=".pdf")).content)
+    call_command("export_audit_log", out=tmp_path / "later")
+    late = _verify(tmp_path / "later", tmp_path / "late.pdf")
+    assert late.returncode == 1 and "after the checkpoint" in late.stdout
