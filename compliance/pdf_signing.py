@@ -156,8 +156,8 @@ def check_pdf_signature(pdf: bytes, *, trust_pem: str) -> SignatureCheck:
     looks for its structure) fails: every flag is false.
     """
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
     roots = _asn1_certificates(trust_pem)

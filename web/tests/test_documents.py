@@ -17,7 +17,6 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from compliance.checkpoints import create_checkpoint
 from compliance.models import AuditEntry
 from compliance.pdf_signing import certificate_fingerprint, check_pdf_signature
 from compliance.report_signing import signing_certificate_pem
@@ -106,7 +105,8 @@ def test_the_monitoring_plan_follows_the_policy_and_is_versioned_with_it(
     text = pdf_text(pdf)
     assert "Post-market monitoring plan: hiring_screen" in text
     for band in plan["monitored"]["metric_bands"]:
-        assert band["metric"] in text and number(band["min"]) in text
+        assert band["metric"] in text
+        assert number(band["min"]) in text
     assert_signed_and_recorded(pdf, pdf_bundle(pdf))
     # a policy change makes a new plan version; the page shows it to admins too (without downloads)
     fields = {name: getattr(policy, name) for name in POLICY_COPY}
@@ -131,7 +131,8 @@ def test_the_log_report_counts_what_the_log_recorded(auditor_user: Any, audited:
     report = json.loads(client.get(LOG.format(suffix=".json")).content)
     assert report["kind"] == "eu_ai_act_art12_log_report"
     assert report["events"]["entries"] == before
-    assert report["events"]["first_seq"] == 1 and report["events"]["last_seq"] == before
+    assert report["events"]["first_seq"] == 1
+    assert report["events"]["last_seq"] == before
     actions = {}
     for action in AuditEntry.objects.filter(seq__lte=before).values_list("action", flat=True):
         actions[action] = actions.get(action, 0) + 1
@@ -148,7 +149,8 @@ def test_the_log_report_counts_what_the_log_recorded(auditor_user: Any, audited:
     html = client.get(LOG.format(suffix="/")).content.decode()
     assert f'id="log-entries">{before + 2} (seq 1 to {before + 2})' in html  # the two downloads are entries too
     bad = client.get("/records/log.json?start=2026-13-01")
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_period"
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "invalid_period"
 
 
 def test_without_a_signing_key_pdfs_are_a_503_and_nothing_is_recorded(auditor_user: Any, audited: ModelVersion) -> None:
@@ -162,7 +164,8 @@ def test_without_a_signing_key_pdfs_are_a_503_and_nothing_is_recorded(auditor_us
         assert client.get(PLAN.format(suffix=".json")).status_code == 200
     assert not AuditEntry.objects.filter(action="report.export", payload__format="pdf").exists()
     certificate = client.get("/records/signing-certificate.pem")
-    assert certificate.status_code == 200 and certificate.content.decode() == signing_certificate_pem()
+    assert certificate.status_code == 200
+    assert certificate.content.decode() == signing_certificate_pem()
 
 
 def _verify(folder: Path, *documents: Path) -> subprocess.CompletedProcess[str]:
@@ -204,21 +207,25 @@ def test_the_offline_verifier_finds_each_issued_document_in_the_export(
     assert lines[0].startswith("OK: ")
     assert len(lines) == 1 + len(files)
     for name, line in zip(files, lines[1:], strict=True):
-        assert line.startswith(f"document {name}: OK: ") and "covered by the checkpoint" in line
+        assert line.startswith(f"document {name}: OK: ")
+        assert "covered by the checkpoint" in line
     # a bundle whose numbers were changed no longer matches its digest
     bundle = json.loads(files["ll144.json"])
     bundle["assessed"] += 1
     (tmp_path / "changed.json").write_text(json.dumps(bundle))
     changed = _verify(tmp_path / "export", tmp_path / "changed.json")
-    assert changed.returncode == 1 and "document changed.json: FAIL: content changed" in changed.stdout
+    assert changed.returncode == 1
+    assert "document changed.json: FAIL: content changed" in changed.stdout
     # a PDF changed by one byte is not the one that was issued
     pdf = bytearray(files["ll144.pdf"])
     pdf[pdf.index(b"/Producer") + 1] ^= 0x01
     (tmp_path / "changed.pdf").write_bytes(bytes(pdf))
     unknown = _verify(tmp_path / "export", tmp_path / "changed.pdf")
-    assert unknown.returncode == 1 and "no report.export entry records document_sha256" in unknown.stdout
+    assert unknown.returncode == 1
+    assert "no report.export entry records document_sha256" in unknown.stdout
     # a document issued after the checkpoint is recorded but not yet covered by it
     (tmp_path / "late.pdf").write_bytes(client.get(PLAN.format(suffix=".pdf")).content)
     call_command("export_audit_log", out=tmp_path / "later")
     late = _verify(tmp_path / "later", tmp_path / "late.pdf")
-    assert late.returncode == 1 and "after the checkpoint" in late.stdout
+    assert late.returncode == 1
+    assert "after the checkpoint" in late.stdout
