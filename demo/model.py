@@ -33,6 +33,12 @@ DEMO_POLICY = {
         {"name": "income", "type": "numeric", "identifier": False},
         {"name": "region", "type": "categorical", "identifier": False},
     ],
+    # The LL144 tables by sex, so the demo shows a bias audit too (its data are simulated: "test" data).
+    "bias_audit": {
+        "sex": {"attribute": "gender", "categories": {"Male": "Male", "Female": "Female"}},
+        "tool": "selection",
+        "data_source": "test",
+    },
 }
 
 
