@@ -84,3 +84,10 @@ def first_checkpoint_covering(seq: int) -> Checkpoint | None:
 
 def signing_key_records() -> QuerySet[SigningKeyRecord]:
     return SigningKeyRecord.objects.order_by("created_at", "id")
+
+
+def model_version_entries(action: str, model_name: str) -> QuerySet[AuditEntry]:
+    """Entries of ``action`` about any version of ``model_name`` (object ids ``<model>:<version>``)."""
+    return AuditEntry.objects.filter(
+        action=action, object_type="model_version", object_id__startswith=f"{model_name}:"
+    ).order_by("seq")

@@ -1,11 +1,15 @@
 """Admin for monitoring data. Predictions and rollups are written only by ingestion, so both sites show them
-read-only."""
+read-only. Opening a stored prediction (its protected attribute values) is an audited access."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from core.admin_sites import ReadOnlyAdmin, auditor_site
+from monitoring.ingestion.services import record_special_category_access
 from monitoring.models import IngestionRecord, Prediction, PredictionRollup
 
 RECORD_FIELDS = (
@@ -68,6 +72,15 @@ class PredictionAdmin(ReadOnlyAdmin):
         "received_at",
         "labeled_at",
     )
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        prediction = self.get_object(request, object_id)
+        if request.method == "GET" and response.status_code == 200 and prediction is not None:
+            record_special_category_access(
+                actor=request.user, model_version=prediction.model_version, where="admin prediction page", rows=1
+            )
+        return response
 
 
 for site in (admin.site, auditor_site):

@@ -39,6 +39,8 @@ POLICY_FIELDS = (
     "channels",
     "features",
     "bias_audit",
+    "special_category_data",
+    "label_coverage_final",
     "created_by",
     "created_at",
 )
@@ -58,6 +60,7 @@ class PolicyAddForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Left empty, the lag takes the registry's default (0), as through the API.
         self.fields["label_lag_hours"].required = False
+        self.fields["label_coverage_final"].required = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -116,6 +116,19 @@ class MonitoringPolicy(models.Model):
         help_text="NYC LL144 bias audits: which attributes are sex and race/ethnicity and how their values map onto "
         "the EEO-1 categories, the kind of tool (selection or scoring), the data source and distribution date.",
     )
+    special_category_data = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="EU AI Act Art. 10(5): why processing the protected attributes (special categories of personal "
+        "data) is strictly necessary for bias detection, the date they are to be deleted, and any further "
+        "safeguards: {purpose, deletion_date: YYYY-MM-DD, safeguards}.",
+    )
+    label_coverage_final = models.FloatField(
+        default=0.9,
+        validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Label-based metrics (EOD, AOD, FPR) of a window are provisional until this share of its "
+        "predictions has a label, then final.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

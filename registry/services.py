@@ -70,6 +70,8 @@ def default_policy_fields() -> dict[str, Any]:
         "channels": [],
         "features": [],
         "bias_audit": {},
+        "special_category_data": {},
+        "label_coverage_final": 0.9,
     }
 
 
@@ -111,6 +113,30 @@ def _bias_audit_errors(audit: Any, attributes: Any) -> list[str]:
         errors.append("data_source: historical or test (§5-302)")
     if audit.get("distribution_date") is not None and not _is_iso_date(audit["distribution_date"]):
         errors.append("distribution_date: the date the tool was first used, YYYY-MM-DD")
+    return errors
+
+
+SPECIAL_CATEGORY_KEYS = {"purpose", "deletion_date", "safeguards"}
+
+
+def _special_category_errors(record: Any) -> list[str]:
+    """What is wrong with a policy's Art. 10(5) record (``{}``: none kept)."""
+    if not isinstance(record, dict):
+        return ["an object: {purpose, deletion_date: YYYY-MM-DD, safeguards}"]
+    if not record:
+        return []
+    errors = [
+        f"{key}: unknown; use {', '.join(sorted(SPECIAL_CATEGORY_KEYS))}"
+        for key in sorted(set(record) - SPECIAL_CATEGORY_KEYS)
+    ]
+    purpose = record.get("purpose")
+    if not isinstance(purpose, str) or not purpose.strip() or len(purpose) > 2000:
+        errors.append("purpose: why processing these attributes is strictly necessary for bias detection (text)")
+    if not _is_iso_date(record.get("deletion_date")):
+        errors.append("deletion_date: when the special-category data are to be deleted, YYYY-MM-DD")
+    safeguards = record.get("safeguards", "")
+    if not isinstance(safeguards, str) or len(safeguards) > 2000:
+        errors.append("safeguards: further safeguards in place (text)")
     return errors
 
 
@@ -211,6 +237,12 @@ def _validate_policy(fields: dict[str, Any]) -> None:
     audit_errors = _bias_audit_errors(fields.get("bias_audit"), attributes)
     if audit_errors:
         errors["bias_audit"] = audit_errors
+    special_errors = _special_category_errors(fields.get("special_category_data"))
+    if special_errors:
+        errors["special_category_data"] = special_errors
+    coverage = fields.get("label_coverage_final")
+    if isinstance(coverage, bool) or not isinstance(coverage, int | float) or not 0.01 <= coverage <= 1:
+        errors["label_coverage_final"] = ["a share in [0.01, 1], e.g. 0.9: final once 90% of predictions have labels"]
     if errors:
         raise ApplicationError("Invalid monitoring policy.", code="invalid_policy", details=errors)
 

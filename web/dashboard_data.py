@@ -30,6 +30,8 @@ from monitoring.checks.selectors import (
 )
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness import wasserstein_from_histograms
+from monitoring.fairness.labels import FINAL, NO_LABELS, PROVISIONAL, delay_summary
+from monitoring.ingestion.selectors import label_delays
 from monitoring.models import FairnessCheck
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
 from registry.selectors import live_versions
@@ -441,7 +443,7 @@ def table_metrics(policy: MonitoringPolicy | None) -> tuple[str, ...]:
 def group_tables(check: FairnessCheck | None, policy: MonitoringPolicy | None) -> list[dict[str, Any]]:
     """The latest check's verdict table of every attribute and intersection (the audit report's tables)."""
     reports = (check.result or {}).get("reports") if check is not None else None
-    return verdict_tables(reports or {}, table_metrics(policy)) if reports else []
+    return verdict_tables(reports, table_metrics(policy), check.result.get("labels")) if reports else []
 
 
 @dataclass(frozen=True)
@@ -639,3 +641,62 @@ def trend_note(
             "trend of the headline DIR heads toward the threshold; watch the next checks."
         )
     return ""
+
+
+# --- The label lifecycle of the latest check's window ----------------------------------------------------------
+
+LABEL_STATUS_TEXT = {
+    PROVISIONAL: "provisional: some compared group has fewer labels than the policy asks for",
+    FINAL: "final: every compared group has the labels the policy asks for",
+    NO_LABELS: "not computed: no prediction of the window has a label yet",
+}
+
+
+@dataclass
+class LabelLifecycle:
+    status: str
+    status_text: str
+    coverage: float | None
+    lowest: float | None
+    final_at: float
+    rows: list[dict[str, Any]]
+    warnings: list[str]
+    delay: dict[str, Any]
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def label_lifecycle(check: FairnessCheck | None) -> LabelLifecycle | None:
+    """Label coverage per group, whether EOD/AOD/FPR are provisional or final, uneven-arrival warnings, and the
+    label delays of the check's window (checks stored before labels were tracked have none)."""
+    labels = (check.result or {}).get("labels") if check is not None else None
+    if not labels:
+        return None
+    singles = [attribute for attribute in labels["attributes"] if INTERSECTION_SEPARATOR not in attribute]
+    delays = label_delays(
+        model_version=check.model_version, start=check.window_start, end=check.window_end, attributes=singles
+    )
+    rows = []
+    for attribute, details in labels["attributes"].items():
+        for group, row in details["groups"].items():
+            summary = delay_summary(delays.get(attribute, {}).get(group, []))
+            rows.append({"attribute": attribute, "group": group, **row, "delay": summary})
+    warnings = [
+        f"Labels arrive unevenly across {attribute}: coverage differs by {_percent(details['gap'])} between its "
+        f"groups (chi-square p = {details['p_value']:.2g}), so EOD, AOD and FPR compare unlike subsets."
+        for attribute, details in labels["attributes"].items()
+        if details["uneven"]
+    ]
+    everyone = [hours for groups in list(delays.values())[:1] for values in groups.values() for hours in values]
+    return LabelLifecycle(
+        status=labels["status"],
+        status_text=LABEL_STATUS_TEXT.get(labels["status"], labels["status"]),
+        coverage=labels["coverage"],
+        lowest=labels["lowest_group_coverage"],
+        final_at=labels["final_at"],
+        rows=rows,
+        warnings=warnings,
+        delay=delay_summary(everyone),
+    )

@@ -47,6 +47,8 @@ POLICY_FIELDS = (
     "channels",
     "features",
     "bias_audit",
+    "special_category_data",
+    "label_coverage_final",
 )
 
 
@@ -96,6 +98,21 @@ class PolicyForm(forms.Form):
         '"race_ethnicity": {"attribute": "race", "categories": {...}}, "tool": "selection" or "scoring", '
         '"data_source": "historical" or "test", "distribution_date": "YYYY-MM-DD"}. Unmapped values count as unknown.',
         widget=forms.Textarea({"rows": 3}),
+    )
+    special_category_data = forms.JSONField(
+        required=False,
+        label="Special-category data record, EU AI Act Art. 10(5) (JSON)",
+        help_text='Optional: {"purpose": "why the protected attributes are strictly necessary for bias detection", '
+        '"deletion_date": "YYYY-MM-DD", "safeguards": "further safeguards"}.',
+        widget=forms.Textarea({"rows": 3}),
+    )
+    label_coverage_final = forms.FloatField(
+        required=False,
+        initial=0.9,
+        min_value=0.01,
+        max_value=1,
+        label="Label coverage for final EOD/AOD/FPR",
+        help_text="Label-based metrics of a window are provisional until this share of its predictions has a label.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -156,6 +173,7 @@ class PolicyForm(forms.Form):
                 fields[name] = cleaned.get(name)
         fields["channels"] = list(cleaned.get("channels") or [])
         fields["bias_audit"] = cleaned.get("bias_audit") or {}
+        fields["special_category_data"] = cleaned.get("special_category_data") or {}
         try:
             self.policy = policy_fields_validated(**fields)
         except ApplicationError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 from monitoring.audit_report.build import Report
 from monitoring.audit_report.bundle import ALL_METRICS
+from monitoring.group_labels import display_label, group_from_stored
 
 HTML_METRICS = ("DIR", "SPD", "EOD", "AOD")
 
@@ -62,11 +63,23 @@ def _metric_cell(comparison: Mapping[str, Any] | None, metric: str) -> dict[str,
     }
 
 
-def verdict_tables(reports: Mapping[str, Mapping[str, Any]], metrics: tuple[str, ...]) -> list[dict[str, Any]]:
+LABEL_STATUS = {"final": "final", "provisional": "provisional", "no_labels": "no labels yet"}
+
+
+def _label_coverage_by_group(labels: Mapping[str, Any] | None, attribute: str) -> dict[str, float | None]:
+    groups = ((labels or {}).get("attributes", {}).get(attribute) or {}).get("groups", {})
+    return {display_label(group_from_stored(attribute, group)): row["coverage"] for group, row in groups.items()}
+
+
+def verdict_tables(
+    reports: Mapping[str, Mapping[str, Any]], metrics: tuple[str, ...], labels: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Per attribute: one row per group (the privileged one first) with n, selection rate, TPR, FPR and the
-    metrics, each with its interval and verdict."""
+    metrics, each with its interval and verdict; with ``labels`` (``monitoring.fairness.labels``), each group's
+    label coverage and whether the label-based metrics (TPR, FPR, EOD, AOD) are final."""
     tables = []
     for attribute, report in reports.items():
+        coverage = _label_coverage_by_group(labels, attribute)
         privileged = report["privileged"]
         order = sorted(report["groups"], key=lambda group: (group != privileged, group))
         rows = []
@@ -82,6 +95,7 @@ def verdict_tables(reports: Mapping[str, Mapping[str, Any]], metrics: tuple[str,
                     "selection_rate": summary["selection_rate"],
                     "tpr": summary.get("tpr"),
                     "fpr": summary.get("fpr"),
+                    "label_coverage": coverage.get(group),
                     "metrics": [_metric_cell(comparison, metric) for metric in metrics],
                     "verdict": verdict,
                     "verdict_label": VERDICT_LABELS.get(verdict, verdict or ""),
@@ -98,6 +112,9 @@ def verdict_tables(reports: Mapping[str, Mapping[str, Any]], metrics: tuple[str,
                 "verdict_label": VERDICT_LABELS.get(verdict, verdict or "No verdict"),
                 "badge": VERDICT_BADGES.get(verdict, "badge-none"),
                 "rows": rows,
+                "labels": None
+                if labels is None
+                else {"status": LABEL_STATUS.get(labels["status"], labels["status"]), "final_at": labels["final_at"]},
             }
         )
     return tables

@@ -15,6 +15,7 @@ from monitoring.audit_report.period import Period
 from monitoring.checks.analysis import counts_as_inputs
 from monitoring.checks.services import policy_threshold
 from monitoring.constants import INTERSECTION_SEPARATOR
+from monitoring.fairness.labels import label_coverage
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.ingestion.selectors import window_counts
 from monitoring.models import FairnessCheck
@@ -38,6 +39,7 @@ class Report:
     checks: list[FairnessCheck]
     alerts: list[Alert]
     integrity: Integrity
+    labels: dict[str, Any] | None = None  # label coverage of the period: are EOD, AOD and FPR final?
 
     @property
     def completed_checks(self) -> list[FairnessCheck]:
@@ -118,6 +120,9 @@ def build_report(model: MLModel, version: ModelVersion, period: Period) -> Repor
         checks=checks_in(version, period),
         alerts=alerts_in(version, period),
         integrity=integrity_status(),
+        labels=None
+        if policy is None
+        else label_coverage(stored_counts, final_at=policy.label_coverage_final, min_group_size=policy.min_group_size),
     )
 
 

@@ -52,6 +52,7 @@ def policy_as_dict(policy: MonitoringPolicy) -> dict[str, Any]:
         "alpha": policy.alpha,
         "review_period_days": policy.review_period_days,
         "channels": policy.channels,
+        "label_coverage_final": policy.label_coverage_final,
         "created_at": rfc3339_utc_or_none(policy.created_at),
     }
 
@@ -155,6 +156,7 @@ def evidence_bundle(report: Report) -> dict[str, Any]:
             "engine_version": ENGINE_VERSION,
             "verdicts": report.reports,
             "verdict_rows": verdict_rows(report.reports),
+            "labels": report.labels,
             "volumes": {
                 "predictions": report.predictions,
                 "checks": len(report.checks),

@@ -179,6 +179,28 @@ def monitoring_plan_document(bundle: Mapping[str, Any]) -> Document:
             ),
         )
     )
+    special = bundle["special_category_data"]
+    sections.append(
+        Section(
+            heading="Special-category data for bias detection (Art. 10(5))",
+            fields=(
+                ("Attributes", ", ".join(special["attributes"]) or "none"),
+                ("Why strictly necessary", special["purpose"] or "not recorded"),
+                ("To be deleted on", special["deletion_date"] or "not recorded"),
+                ("Further safeguards", special["safeguards"] or "none recorded"),
+                ("Access logged", special["access_logged"]),
+                ("Accesses recorded", special["accesses_recorded"]),
+                ("Last access", special["last_access"] or "none"),
+            ),
+            paragraphs=tuple(special["pseudonymisation"]),
+            tables=(
+                Table(
+                    columns=("Role", "Individual records", "Aggregates"),
+                    rows=[(row["role"], row["individual_records"], row["aggregates"]) for row in special["access"]],
+                ),
+            ),
+        )
+    )
     sections.append(
         Section(
             heading="How incidents are handled",

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from compliance.crypto.canonical import sorted_json_sha256
+from compliance.selectors import model_version_entries
 from core.timestamps import rfc3339_utc_or_none
 from monitoring.alerts.selectors import endpoints_for_model
 from monitoring.reporting import SHORT_NAMES
@@ -46,6 +47,38 @@ def _band_rows(metric_bands: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for name, band in sorted(metric_bands.items())
     ]
+
+
+PSEUDONYMISATION = (
+    "Prediction ids are kept only as HMAC-SHA256 under a secret pepper (FAIRLENS_ID_PEPPER), never as sent.",
+    "Features the policy marks as identifiers are kept only as keyed hashes; other features are dropped.",
+    "Alert explanations are encrypted at rest (envelope encryption) and decrypted only by an auditor, audited.",
+    "Protected attribute values are kept as received: the counts per group are computed from them.",
+)
+ACCESS = (
+    {"role": "monitor", "individual_records": "the predictions page", "aggregates": "dashboards, alerts"},
+    {"role": "admin", "individual_records": "the admin's prediction pages", "aggregates": "dashboards, summaries"},
+    {"role": "auditor", "individual_records": "the auditor admin's prediction pages", "aggregates": "every report"},
+)
+
+
+def _special_category(model: MLModel, policy: Any) -> dict[str, Any]:
+    """The Art. 10(5) conditions as recorded on the policy, with the system's own safeguards and access log."""
+    record = (policy.special_category_data if policy else None) or {}
+    accesses = model_version_entries("special_category.access", model.name)
+    last = accesses.last()
+    return {
+        "recorded": bool(record),
+        "attributes": policy.protected_attributes if policy else [],
+        "purpose": record.get("purpose"),
+        "deletion_date": record.get("deletion_date"),
+        "safeguards": record.get("safeguards") or None,
+        "pseudonymisation": list(PSEUDONYMISATION),
+        "access": [dict(row) for row in ACCESS],
+        "access_logged": "every opening of stored predictions is a special_category.access audit entry",
+        "accesses_recorded": accesses.count(),
+        "last_access": rfc3339_utc_or_none(last.time) if last else None,
+    }
 
 
 def build_monitoring_plan(model: MLModel, *, generated_at: datetime) -> dict[str, Any]:
@@ -88,6 +121,7 @@ def build_monitoring_plan(model: MLModel, *, generated_at: datetime) -> dict[str
             "alpha": policy.alpha,
             "features": policy.features,
             "label_lag_hours": policy.label_lag_hours,
+            "label_coverage_final": policy.label_coverage_final,
             "bias_audit": bool(policy.bias_audit),
         },
         "schedule": None
@@ -124,6 +158,7 @@ def build_monitoring_plan(model: MLModel, *, generated_at: datetime) -> dict[str
             "retrain_after_checks": settings.RETRAIN_AFTER_CHECKS,
         },
         "incident_handling": list(INCIDENT_STEPS),
+        "special_category_data": _special_category(model, policy),
         "records": {
             "audit_log": "signed (Ed25519), hash-chained, Merkle checkpoints, anchored outside the database",
             "anchor_sinks": list(settings.ANCHOR_SINKS),

@@ -32,6 +32,7 @@ from monitoring.checks.feature_evidence import (
 from monitoring.checks.selectors import completed_checks_by_window, evidence_chain_head, evidence_checks, is_stale
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness.forecast import FORECAST_PERIODS
+from monitoring.fairness.labels import label_coverage
 from monitoring.fairness.version import ENGINE_VERSION
 from monitoring.group_labels import display_label
 from monitoring.ingestion.features import drift_features, schema_from_policy
@@ -438,6 +439,10 @@ def redraw(inputs: dict[str, Any], policy: MonitoringPolicy, *, seed: int) -> di
     )
     if "feature_drift" in inputs:  # checks stored before input drift was tested have neither
         result["feature_drift"] = feature_drift_from_inputs(inputs["feature_drift"], policy)
+    # Whether EOD, AOD and FPR of this window are provisional or final, and whether labels arrive unevenly.
+    result["labels"] = label_coverage(
+        inputs["counts"], final_at=policy.label_coverage_final, min_group_size=policy.min_group_size
+    )
     return result
 
 

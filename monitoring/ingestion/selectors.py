@@ -253,3 +253,27 @@ def hourly_group_rows(
     for moment, attribute, group, count in rows:
         hours.setdefault(int(moment.timestamp()) // BUCKET_SECONDS, {})[(attribute, group)] = int(count)
     return sorted(hours.items())
+
+
+MAX_DELAY_ROWS = 200_000
+
+
+def label_delays(
+    *, model_version: ModelVersion, start: datetime, end: datetime, attributes: list[str]
+) -> dict[str, dict[str, list[float]]]:
+    """Hours from prediction to label of the labeled predictions that occurred in ``[start, end)``, per attribute
+    and group (the newest ``MAX_DELAY_ROWS`` when there are more: a bounded read on a page)."""
+    rows = (
+        Prediction.objects.filter(
+            model_version=model_version, occurred_at__gte=start, occurred_at__lt=end, labeled_at__isnull=False
+        )
+        .order_by("-occurred_at")
+        .values_list("attributes", "occurred_at", "labeled_at")[:MAX_DELAY_ROWS]
+    )
+    delays: dict[str, dict[str, list[float]]] = {attribute: {} for attribute in attributes}
+    for values, occurred_at, labeled_at in rows.iterator(chunk_size=5000):
+        hours = max((labeled_at - occurred_at).total_seconds(), 0.0) / 3600
+        for attribute in attributes:
+            group = str((values or {}).get(attribute, ""))
+            delays[attribute].setdefault(group, []).append(hours)
+    return delays

@@ -423,3 +423,16 @@ def rebuild_rollups(*, model_version: ModelVersion, chunk_size: int = 100_000) -
 def _announce(model_version: ModelVersion) -> None:
     """Tell the layers above that the version has new data (the checks enqueue a near-real-time check)."""
     predictions_stored.send(sender=ModelVersion, model_version=model_version)
+
+
+def record_special_category_access(*, actor: Any, model_version: ModelVersion, where: str, rows: int) -> None:
+    """Append ``special_category.access``: someone was shown stored predictions with their protected attribute
+    values (special categories of personal data, EU AI Act Art. 10(5)(e)). Aggregates (rates, counts per group,
+    reports) are not individual data and are not logged here; their exports are logged as ``report.export``."""
+    audit_append(
+        action="special_category.access",
+        actor=actor,
+        object_type="model_version",
+        object_id=f"{model_version.model.name}:{model_version.version}",
+        payload={"where": where, "rows": rows},
+    )

@@ -78,6 +78,11 @@ class PolicyInputSerializer(serializers.Serializer):
         help_text="NYC LL144 bias audits: {sex: {attribute, categories: {value: EEO-1 category}}, race_ethnicity: "
         "{...}, tool: selection|scoring, data_source: historical|test, distribution_date: YYYY-MM-DD}.",
     )
+    special_category_data = JSONObjectField(
+        required=False,
+        help_text="EU AI Act Art. 10(5) record: {purpose: why the protected attributes are strictly necessary for "
+        "bias detection, deletion_date: YYYY-MM-DD, safeguards: further safeguards}.",
+    )
 
 
 @extend_schema_field(PolicyInputSerializer)
@@ -113,6 +118,8 @@ class PolicyOutputSerializer(serializers.ModelSerializer):
             "channels",
             "features",
             "bias_audit",
+            "special_category_data",
+            "label_coverage_final",
             "created_at",
         )
         read_only_fields = fields

@@ -229,3 +229,59 @@ def test_the_offline_verifier_finds_each_issued_document_in_the_export(
     late = _verify(tmp_path / "later", tmp_path / "late.pdf")
     assert late.returncode == 1
     assert "after the checkpoint" in late.stdout
+
+
+ART_10_5 = {
+    "purpose": "Sex and race/ethnicity are needed to measure selection rates per category for the LL144 audit.",
+    "deletion_date": "2027-12-31",
+    "safeguards": "Access limited to the roles below; quarterly review of the access log.",
+}
+
+
+def test_the_plan_states_the_art_10_5_record_and_counts_each_access_to_stored_records(
+    auditor_user: Any, admin_user: Any, monitor_user: Any, audited: ModelVersion
+) -> None:
+    client = client_for(auditor_user)
+    missing = json.loads(client.get(PLAN.format(suffix=".json")).content)["special_category_data"]
+    assert missing["recorded"] is False
+    assert missing["accesses_recorded"] == 0
+    policy = audited.model.policies.get()
+    fields = {name: getattr(policy, name) for name in POLICY_COPY}
+    policy_create(model=audited.model, created_by=admin_user, **fields, special_category_data=ART_10_5)
+    # a monitor opens the stored predictions: one audited access naming the page and the rows shown
+    assert client_for(monitor_user).get("/dashboard/hiring_screen/predictions/").status_code == 200
+    access = AuditEntry.objects.get(action="special_category.access")
+    assert access.actor == monitor_user.get_username()
+    assert access.object_id == "hiring_screen:1"
+    assert access.payload["where"] == "predictions page"
+    assert access.payload["rows"] > 0
+    plan = json.loads(client.get(PLAN.format(suffix=".json")).content)["special_category_data"]
+    assert plan["recorded"] is True
+    assert plan["purpose"] == ART_10_5["purpose"]
+    assert plan["deletion_date"] == "2027-12-31"
+    assert plan["accesses_recorded"] == 1
+    assert plan["last_access"] is not None
+    text = pdf_text(client.get(PLAN.format(suffix=".pdf")).content)
+    assert "2027-12-31" in text
+    assert "Accesses recorded" in text
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"deletion_date": "2027-12-31"}, "purpose: why processing"),
+        ({"purpose": "needed", "deletion_date": "31/12/2027"}, "deletion_date: when"),
+        ({"purpose": "needed", "deletion_date": "2027-12-31", "owner": "x"}, "owner: unknown"),
+    ],
+)
+def test_an_incomplete_art_10_5_record_is_refused_with_the_reason(
+    record: dict[str, Any], message: str, admin_user: Any, audited: ModelVersion
+) -> None:
+    from core.api.errors import ApplicationError
+
+    policy = audited.model.policies.get()
+    fields = {name: getattr(policy, name) for name in POLICY_COPY}
+    with pytest.raises(ApplicationError) as refused:
+        policy_create(model=audited.model, created_by=admin_user, **fields, special_category_data=record)
+    assert any(problem.startswith(message) for problem in refused.value.details["special_category_data"])
+    assert audited.model.policies.count() == 1

@@ -131,6 +131,7 @@ def _live_context(
         "alerts": data.unresolved_alerts(model),
         "causes": data.likely_causes(latest),
         "input_drift": data.input_drift(latest),
+        "labels": data.label_lifecycle(latest),
         "can_operate": can(request, *OPERATORS),
         "page_url": page_url,
         "note_max_length": NOTE_MAX_LENGTH,

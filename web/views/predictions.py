@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from monitoring.ingestion.selectors import prediction_page, predictions_received
+from monitoring.ingestion.services import record_special_category_access
 from registry.selectors import current_version, model_named, versions_newest_first
 from web.access import READERS, page_roles
 
@@ -33,6 +34,11 @@ def predictions(request: HttpRequest, name: str) -> HttpResponse:
         before_text = ""
     if version is not None:
         rows = prediction_page(version, before_id=int(before_text) if before_text else None, size=PAGE_SIZE)
+        if rows:
+            shown = min(len(rows), PAGE_SIZE)
+            record_special_category_access(
+                actor=request.user, model_version=version, where="predictions page", rows=shown
+            )
         context.update(
             {
                 "rows": rows[:PAGE_SIZE],

@@ -193,7 +193,7 @@ def _render_report(
         context.update(
             {
                 "report": report,
-                "tables": verdict_tables(report.reports, html_metrics(report)),
+                "tables": verdict_tables(report.reports, html_metrics(report), report.labels),
                 "metrics": html_metrics(report),
                 "confidence_percent": confidence_percent(report),
                 "bands": [(metric, band_text(band)) for metric, band in (report.policy.metric_bands or {}).items()]
