@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from compliance.models import Anchor, AuditEntry, Checkpoint, SigningKeyRecord
 from core.api.errors import ApplicationError
@@ -91,3 +91,14 @@ def model_version_entries(action: str, model_name: str) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(
         action=action, object_type="model_version", object_id__startswith=f"{model_name}:"
     ).order_by("seq")
+
+
+def entries_about_model(model_name: str, actions: list[str], since: Any) -> QuerySet[AuditEntry]:
+    """Entries of ``actions`` from ``since`` on about ``model_name`` or one of its versions, oldest first
+    (entries name their model in the object id, ``<model>:<version>``, or in the payload's ``model``)."""
+    about = (
+        Q(payload__model=model_name)
+        | Q(object_type="model", object_id=model_name)
+        | Q(object_id__startswith=f"{model_name}:")
+    )
+    return AuditEntry.objects.filter(about, action__in=actions, time__gte=since).order_by("seq")

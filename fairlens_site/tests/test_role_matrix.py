@@ -356,6 +356,10 @@ PAGE_MATRIX = [
     # The EU AI Act documents: the monitoring plan's page for auditors and admins, its downloads and the log
     # report for auditors; the signing certificate for both (it is public information, but no monitor needs it).
     Row("GET", "/reports/{name}/monitoring-plan/", _pages(302, 403, 200, 200)),
+    # The Reg B self-test record holds the alerts' notes, like the evidence bundle: auditors only.
+    Row("GET", "/reports/{name}/reg-b/", _pages(302, 403, 200, 403)),
+    Row("GET", "/reports/{name}/reg-b.json", _pages(302, 403, 200, 403)),
+    Row("GET", "/reports/{name}/reg-b.pdf", _pages(302, 403, 200, 403)),
     Row("GET", "/reports/{name}/monitoring-plan.json", _pages(302, 403, 200, 403)),
     Row("GET", "/reports/{name}/monitoring-plan.pdf", _pages(302, 403, 200, 403)),
     Row("GET", "/records/log/", _pages(302, 403, 200, 403)),

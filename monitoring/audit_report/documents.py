@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from monitoring.audit_report.pdf import Document, Section, Table, number
+from monitoring.audit_report.pdf import MISSING, Document, Section, Table, number
 from monitoring.fairness.ll144 import DIMENSION_NAMES
 
 
@@ -342,10 +342,105 @@ def log_report_document(bundle: Mapping[str, Any]) -> Document:
     )
 
 
+def _metric_text(cell: Mapping[str, Any]) -> str:
+    if cell["value"] is None:
+        return MISSING
+    interval = f" [{number(cell['lower'])}, {number(cell['upper'])}]" if cell["lower"] is not None else ""
+    return f"{number(cell['value'])}{interval} {cell['verdict'] or ''}".strip()
+
+
+def _step(when: str | None, who: str | None, note: str, how: str = "") -> str:
+    if when is None:
+        return MISSING
+    said = f": {note}" if note else ""
+    return f"{when} by {who or 'system'}{f' ({how})' if how else ''}{said}"
+
+
+def self_test_document(bundle: Mapping[str, Any]) -> Document:
+    analysis = Table(
+        columns=("Attribute", "Group", "n", "Approval rate", "DIR [interval] verdict", "SPD [interval] verdict"),
+        rows=[
+            (
+                row["attribute"],
+                row["group"] + (" (reference)" if row["reference"] else ""),
+                row["n"],
+                row["selection_rate"],
+                "reference" if row["reference"] else _metric_text(row["DIR"]),
+                "reference" if row["reference"] else _metric_text(row["SPD"]),
+            )
+            for row in bundle["analysis"]
+        ],
+        widths=(1.2, 1.6, 0.8, 1, 2.4, 2.4),
+    )
+    findings = [
+        f"{item['metric']} for {item['attribute']}={item['group']}: {number(item['value'])} "
+        f"[{number(item['lower'])}, {number(item['upper'])}], {item['verdict']}"
+        for item in bundle["findings"]
+    ] or ["No comparison's evidence found a violation of the policy's bands in this period."]
+    alerts = Table(
+        columns=("Alert", "Subject", "Opened", "Acknowledged (note)", "Resolved (note)", "Status"),
+        rows=[
+            (
+                f"#{alert['id']} {alert['severity']}",
+                f"{alert['metric']} {alert['attribute']}={alert['group']}",
+                alert["opened_at"],
+                _step(alert["acknowledged_at"], alert["acknowledged_by"], alert["acknowledgement_note"]),
+                _step(alert["resolved_at"], alert["resolved_by"], alert["resolution_note"], alert["resolution"]),
+                alert["status"],
+            )
+            for alert in bundle["alerts"]
+        ]
+        or [("none", "", "", "", "", "")],
+        widths=(1, 1.8, 1.6, 2, 2, 1),
+    )
+    actions = Table(
+        columns=("Seq", "Time", "Action", "By", "Object", "Detail"),
+        rows=[
+            (
+                item["seq"],
+                item["time"],
+                item["action"],
+                item["actor"],
+                item["object"],
+                ", ".join(f"{k}={v}" for k, v in item["detail"].items()),
+            )
+            for item in bundle["corrective_actions"]
+        ]
+        or [("none", "", "", "", "", "")],
+        widths=(0.6, 1.8, 1.6, 1, 1.6, 2),
+    )
+    labels = bundle.get("labels") or {}
+    period = bundle["period"]
+    return Document(
+        kind=bundle["kind"],
+        title=f"Self-test record (ECOA / Regulation B): {bundle['model']} v{bundle['version']}",
+        subtitle=f"{bundle['rule']}. Period {period['start_date']} to {period['end_date']} (UTC).",
+        bundle_sha256=bundle["bundle_sha256"],
+        created_at=_created(bundle),
+        fields=(
+            ("Decisions analysed", bundle["predictions"]),
+            ("Policy version", bundle["policy_version"]),
+            ("Confidence level", bundle["confidence_level"]),
+            (
+                "Label coverage (for EOD, AOD, FPR)",
+                f"{number(labels.get('coverage'))} ({labels.get('status', MISSING)})",
+            ),
+            ("Inputs SHA-256", bundle["inputs_sha256"]),
+        ),
+        sections=(
+            Section(heading="Disparate-impact analysis", tables=(analysis,)),
+            Section(heading="Findings", paragraphs=findings),
+            Section(heading="Alerts and their handling", tables=(alerts,)),
+            Section(heading="Corrective actions recorded in the audit log", tables=(actions,)),
+        ),
+    )
+
+
 DOCUMENTS: dict[str, Callable[[Mapping[str, Any]], Document]] = {
     "nyc_ll144_bias_audit": ll144_document,
     "eu_ai_act_art72_monitoring_plan": monitoring_plan_document,
     "eu_ai_act_art12_log_report": log_report_document,
+    "reg_b_ecoa_self_test": self_test_document,
 }
 
 

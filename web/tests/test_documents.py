@@ -285,3 +285,34 @@ def test_an_incomplete_art_10_5_record_is_refused_with_the_reason(
         policy_create(model=audited.model, created_by=admin_user, **fields, special_category_data=record)
     assert any(problem.startswith(message) for problem in refused.value.details["special_category_data"])
     assert audited.model.policies.count() == 1
+
+
+def test_the_reg_b_self_test_record_holds_the_analysis_the_findings_and_the_corrective_action(
+    auditor_user: Any, monitor_user: Any
+) -> None:
+    from monitoring.alerts.models import Alert
+    from monitoring.alerts.services import acknowledge_alert
+    from web.tests.test_report_pages import drifted_model
+
+    version, _ = drifted_model()
+    alert = Alert.objects.get(model_version=version)
+    acknowledge_alert(alert_id=alert.pk, user=monitor_user, note="Retraining on the corrected data set.")
+    client = client_for(auditor_user)
+    query = "start=2026-10-01&end=2026-10-01"
+    dossier = json.loads(client.get(f"/reports/loan_model/reg-b.json?{query}").content)
+    assert dossier["kind"] == "reg_b_ecoa_self_test"
+    assert dossier["predictions"] == 2000
+    female = next(row for row in dossier["analysis"] if row["group"] == "Female")
+    assert female["DIR"]["verdict"] == "significant_violation"
+    assert {(item["group"], item["metric"]) for item in dossier["findings"]} >= {("Female", "DIR")}
+    assert dossier["alerts"][0]["acknowledgement_note"] == "Retraining on the corrected data set."
+    assert "alert.acknowledged" in [item["action"] for item in dossier["corrective_actions"]]
+    assert dossier["labels"]["status"] in ("final", "provisional")
+    pdf = client.get(f"/reports/loan_model/reg-b.pdf?{query}").content
+    text = pdf_text(pdf)
+    assert "Self-test record (ECOA / Regulation B): loan_model v1" in text
+    assert number(female["DIR"]["value"]) in text
+    assert "Retraining on the corrected data set." in text.replace("\n", " ")
+    assert_signed_and_recorded(pdf, pdf_bundle(pdf))
+    html = client.get(f"/reports/loan_model/reg-b/?{query}").content.decode()
+    assert 'id="dossier-predictions">2000<' in html

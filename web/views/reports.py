@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
@@ -28,13 +29,14 @@ from core.roles import Role
 from monitoring.alerts.models import Alert
 from monitoring.audit_report.build import Report, build_report, report_version
 from monitoring.audit_report.bundle import evidence_bundle, evidence_csv_text
-from monitoring.audit_report.export import record_export
+from monitoring.audit_report.export import record_document_export, record_export
 from monitoring.audit_report.period import PeriodChoice, parse_period
+from monitoring.audit_report.reg_b import build_self_test
 from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version
 from web.access import can, page_roles
 from web.charts import Point, line_chart, time_labels
-from web.downloads import evidence_attachment
+from web.downloads import evidence_attachment, signed_pdf_attachment
 from web.report_tables import band_text, confidence_percent, html_metrics, verdict_tables
 
 REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
@@ -251,3 +253,55 @@ def _file_stem(report: Report) -> str:
         f"fairlens-report-{report.model.name}-{report.version.version}-"
         f"{report.period.start_date:%Y%m%d}-{report.period.end_date:%Y%m%d}"
     )
+
+
+# --- The Reg B / ECOA self-test record of the same period (auditors) --------------------------------------------
+
+
+def _self_test(request: HttpRequest, name: str) -> tuple[Report, dict[str, Any]] | HttpResponse:
+    report = _report_or_error(request, name)
+    if isinstance(report, HttpResponse):
+        return report
+    return report, build_self_test(report, generated_at=timezone.now())
+
+
+@page_roles(Role.AUDITOR)
+@require_safe
+def self_test_page(request: HttpRequest, name: str) -> HttpResponse:
+    built = _self_test(request, name)
+    if isinstance(built, HttpResponse):
+        return built
+    report, bundle = built
+    context = {"model": report.model, "report": report, "dossier": bundle, "query": request.GET.urlencode()}
+    response = render(request, "web/self_test.html", context)
+    add_never_cache_headers(response)
+    return response
+
+
+def _self_test_download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
+    built = _self_test(request, name)
+    if isinstance(built, HttpResponse):
+        return built
+    report, bundle = built
+    stem = _file_stem(report).replace("fairlens-report-", "fairlens-reg-b-self-test-")
+    object_id = f"{report.model.name}:{report.version.version}"
+    if kind == "pdf":
+        return signed_pdf_attachment(
+            actor=request.user, bundle=bundle, object_type="model_version", object_id=object_id, stem=stem
+        )
+    record_document_export(
+        actor=request.user, bundle=bundle, fmt=kind, object_type="model_version", object_id=object_id
+    )
+    return evidence_attachment(kind=kind, bundle=bundle, csv_text="", stem=stem)
+
+
+@page_roles(Role.AUDITOR)
+@require_safe
+def self_test_json(request: HttpRequest, name: str) -> HttpResponse:
+    return _self_test_download(request, name, "json")
+
+
+@page_roles(Role.AUDITOR)
+@require_safe
+def self_test_pdf(request: HttpRequest, name: str) -> HttpResponse:
+    return _self_test_download(request, name, "pdf")
