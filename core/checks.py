@@ -118,3 +118,33 @@ def check_mfa_required(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             id="fairlens.E040",
         )
     ]
+
+
+@register()
+def check_report_signing_key(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    """The PDF documents are signed with REPORT_SIGNING_KEY: say at startup when there is none, or when it is
+    not a key PDF readers validate, rather than at the first download (which answers 503)."""
+    if not settings.REPORT_SIGNING_KEY:
+        return [
+            Warning(
+                "No REPORT_SIGNING_KEY: the PDF documents answer 503 (their JSON and CSV bundles still work).",
+                hint='Generate one with: python -c "from core.env import _new_p256_pem; print(_new_p256_pem())"',
+                id="fairlens.W030",
+            )
+        ]
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        key = serialization.load_pem_private_key(settings.REPORT_SIGNING_KEY.encode(), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        return [
+            Error(
+                "REPORT_SIGNING_KEY is not an unencrypted ECDSA or RSA private key (PKCS#8 PEM).",
+                hint='Generate one with: python -c "from core.env import _new_p256_pem; print(_new_p256_pem())"',
+                id="fairlens.E030",
+            )
+        ]
+    return []

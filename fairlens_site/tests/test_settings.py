@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.env import _new_ed25519_pem
+from core.env import _new_ed25519_pem, _new_p256_pem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "FERNET_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "FAIRLENS_ID_PEPPER": secrets.token_urlsafe(32),
         "AUDIT_SIGNING_KEY": _new_ed25519_pem(),
+        "REPORT_SIGNING_KEY": _new_p256_pem(),
         "DJANGO_ALLOWED_HOSTS": "fairlens.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "FAIRLENS_VAR_DIR": str(tmp_path / "var"),
@@ -62,6 +63,21 @@ def test_a_missing_secret_stops_start_up_when_debug_is_off(tmp_path: Path, missi
     assert result.returncode != 0
     assert f"{missing} is not set" in result.stderr
     assert not (tmp_path / "var" / "dev-secrets.json").exists()
+
+
+def test_without_a_report_signing_key_start_up_warns_and_a_bad_key_fails_the_check(tmp_path: Path) -> None:
+    missing = manage(production_env(tmp_path, REPORT_SIGNING_KEY="<unset>"), "check")
+    assert missing.returncode == 0, missing.stderr
+    assert "fairlens.W030" in missing.stderr + missing.stdout
+    ed25519 = manage(production_env(tmp_path, REPORT_SIGNING_KEY=_new_ed25519_pem()), "check")
+    assert ed25519.returncode != 0
+    assert "fairlens.E030" in ed25519.stderr + ed25519.stdout
+
+
+def test_a_log_retention_under_six_months_is_refused(tmp_path: Path) -> None:
+    result = manage(production_env(tmp_path, AUDIT_LOG_RETENTION_DAYS="90"), "check")
+    assert result.returncode != 0
+    assert "AUDIT_LOG_RETENTION_DAYS must be at least 183" in result.stderr
 
 
 def test_a_secret_can_come_from_a_file(tmp_path: Path) -> None:
