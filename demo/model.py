@@ -39,6 +39,14 @@ DEMO_POLICY = {
         "tool": "selection",
         "data_source": "test",
     },
+    # The EU AI Act Art. 10(5) record the monitoring plan shows.
+    "special_category_data": {
+        "purpose": "Gender is processed only to measure approval rates, error rates and their ratios per group, "
+        "which cannot be measured without it.",
+        "deletion_date": "2027-12-31",
+        "safeguards": "Prediction ids are keyed hashes; only the roles of the plan see stored predictions, "
+        "and every such access is logged.",
+    },
 }
 
 
