@@ -37,6 +37,11 @@ INCIDENT_STEPS = (
 )
 
 
+def _feature_text(feature: dict[str, Any]) -> str:
+    kept = ", kept only as a keyed hash" if feature.get("identifier") else ""
+    return f"{feature['name']} ({feature['type']}{kept})"
+
+
 def _band_rows(metric_bands: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -119,7 +124,7 @@ def build_monitoring_plan(model: MLModel, *, generated_at: datetime) -> dict[str
             "min_group_size": policy.min_group_size,
             "confidence_level": policy.confidence_level,
             "alpha": policy.alpha,
-            "features": policy.features,
+            "features": [_feature_text(feature) for feature in policy.features],
             "label_lag_hours": policy.label_lag_hours,
             "label_coverage_final": policy.label_coverage_final,
             "bias_audit": bool(policy.bias_audit),

@@ -110,13 +110,22 @@ def test_the_monitoring_plan_follows_the_policy_and_is_versioned_with_it(
     assert_signed_and_recorded(pdf, pdf_bundle(pdf))
     # a policy change makes a new plan version; the page shows it to admins too (without downloads)
     fields = {name: getattr(policy, name) for name in POLICY_COPY}
-    policy_create(model=audited.model, created_by=admin_user, **{**fields, "window_hours": 48})
+    features = [
+        {"name": "years_experience", "type": "numeric"},
+        {"name": "email", "type": "categorical", "identifier": True},
+    ]
+    policy_create(model=audited.model, created_by=admin_user, **{**fields, "window_hours": 48, "features": features})
     newer = json.loads(client.get(PLAN.format(suffix=".json")).content)
     assert newer["policy_version"] == policy.version + 1
     assert [item["version"] for item in newer["policy_history"]] == [policy.version, policy.version + 1]
     html = client_for(admin_user).get(PLAN.format(suffix="/")).content.decode()
     assert f'id="plan-version">{policy.version + 1}<' in html
     assert "plan-download-pdf" not in html
+    assert newer["monitored"]["features"] == [
+        "years_experience (numeric)",
+        "email (categorical, kept only as a keyed hash)",
+    ]
+    assert "years_experience (numeric)" in pdf_text(client.get(PLAN.format(suffix=".pdf")).content)
 
 
 def pdf_bundle(pdf: bytes) -> str:
