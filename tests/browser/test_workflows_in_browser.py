@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 MONITOR = "mona-monitor"
 ADMIN = "ada-admin"
+AUDITOR = "aud-auditor"
 PAGES = ARTIFACTS / "pages"
 NARROW = {"width": 390, "height": 844}
 
@@ -37,6 +38,7 @@ NARROW = {"width": 390, "height": 844}
 def people(make_user: Callable[..., Any]) -> None:
     make_user(MONITOR, "monitor", password=PASSWORD)
     make_user(ADMIN, "admin", password=PASSWORD, totp=True)
+    make_user(AUDITOR, "auditor", password=PASSWORD, totp=True)
 
 
 @pytest.fixture
@@ -265,7 +267,16 @@ def page_paths(alert_id: int) -> dict[str, str]:
         "predictions": "/dashboard/loan_model/predictions/?version=1",
         "report": "/reports/loan_model/?start=2026-10-01&end=2026-10-01",
         "bias-audit": "/reports/loan_model/ll144/?start=2026-10-01&end=2026-10-01",
+        "monitoring-plan": "/reports/loan_model/monitoring-plan/",
     }
+
+
+# The documents only auditors read.
+AUDITOR_PATHS = {
+    "log-report": "/records/log/",
+    "self-test": "/reports/loan_model/reg-b/?start=2026-10-01&end=2026-10-01",
+    "auditor-report": "/reports/loan_model/?start=2026-10-01&end=2026-10-01",
+}
 
 
 @pytest.fixture
@@ -314,6 +325,31 @@ def test_no_serious_accessibility_violations_on_any_page(admin_page: Page) -> No
         if scheme == "dark":
             keep(admin_page, "dark-report")
     assert not found, found
+
+
+def test_the_auditors_documents_fit_390px_and_have_no_serious_accessibility_violations(
+    page: Page, people: None, alerting_model: Any, login: Callable[[str], Page]
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    login(AUDITOR)
+    axe, found, too_wide = Axe(), {}, {}
+    for name, path in AUDITOR_PATHS.items():
+        page.goto(path)
+        assert page.locator("h1").count() == 1, f"{path} did not render"
+        keep(page, f"desktop-{name}")
+        violations = axe.run(page).response["violations"]
+        serious = [item["id"] for item in violations if item["impact"] in ("serious", "critical")]
+        if serious:
+            found[name] = serious
+    page.set_viewport_size(NARROW)
+    for name, path in AUDITOR_PATHS.items():
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > NARROW["width"]:
+            too_wide[name] = width
+    assert not found, found
+    assert not too_wide, too_wide
 
 
 def test_verdict_tables_show_every_column_at_1280px(admin_page: Page) -> None:
