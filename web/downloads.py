@@ -12,7 +12,7 @@ from django.utils.cache import add_never_cache_headers
 from compliance.pdf_signing import SigningMaterialError
 from compliance.report_signing import ReportSigningUnavailable
 from core.api.errors import error_response
-from monitoring.audit_report.export import issue_pdf
+from monitoring.audit_report.export import issue_pdf, record_document_export
 
 
 def evidence_attachment(*, kind: str, bundle: dict[str, Any], csv_text: str, stem: str) -> HttpResponse:
@@ -25,6 +25,18 @@ def evidence_attachment(*, kind: str, bundle: dict[str, Any], csv_text: str, ste
     response["Content-Disposition"] = f'attachment; filename="{stem}.{kind}"'
     add_never_cache_headers(response)
     return response
+
+
+def document_download(
+    *, actor: Any, kind: str, bundle: dict[str, Any], object_type: str, object_id: str, stem: str, csv_text: str = ""
+) -> HttpResponse:
+    """A document as ``kind`` (json, csv or a signed pdf), its export recorded with the bundle's digest."""
+    if kind == "pdf":
+        return signed_pdf_attachment(
+            actor=actor, bundle=bundle, object_type=object_type, object_id=object_id, stem=stem
+        )
+    record_document_export(actor=actor, bundle=bundle, fmt=kind, object_type=object_type, object_id=object_id)
+    return evidence_attachment(kind=kind, bundle=bundle, csv_text=csv_text, stem=stem)
 
 
 def signed_pdf_attachment(

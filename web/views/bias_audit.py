@@ -17,7 +17,6 @@ from django.views.decorators.http import require_safe
 from core.api.errors import error_response
 from core.roles import Role
 from monitoring.audit_report.build import report_version
-from monitoring.audit_report.export import record_bias_audit_export
 from monitoring.audit_report.ll144 import (
     BiasAudit,
     NotConfigured,
@@ -31,7 +30,7 @@ from monitoring.fairness.ll144 import DIMENSION_NAMES
 from registry.models import MLModel
 from registry.services import current_policy
 from web.access import can, page_roles
-from web.downloads import evidence_attachment, signed_pdf_attachment
+from web.downloads import document_download
 
 READERS = (Role.AUDITOR, Role.ADMIN)
 
@@ -108,14 +107,15 @@ def _download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
     bundle = audit.as_dict()
     period = audit.period
     stem = f"fairlens-ll144-{model.name}-{audit.version.version}-{period.start_date:%Y%m%d}-{period.end_date:%Y%m%d}"
-    if kind == "pdf":
-        object_id = f"{model.name}:{audit.version.version}"
-        return signed_pdf_attachment(
-            actor=request.user, bundle=bundle, object_type="model_version", object_id=object_id, stem=stem
-        )
-    record_bias_audit_export(actor=request.user, bundle=bundle, fmt=kind)
-    csv_text = bias_audit_csv(bundle) if kind == "csv" else ""
-    return evidence_attachment(kind=kind, bundle=bundle, csv_text=csv_text, stem=stem)
+    return document_download(
+        actor=request.user,
+        kind=kind,
+        bundle=bundle,
+        object_type="model_version",
+        object_id=f"{model.name}:{audit.version.version}",
+        stem=stem,
+        csv_text=bias_audit_csv(bundle) if kind == "csv" else "",
+    )
 
 
 @page_roles(Role.AUDITOR)

@@ -18,13 +18,12 @@ from compliance.pdf_signing import SigningMaterialError
 from compliance.report_signing import ReportSigningUnavailable, signing_certificate_pem
 from core.api.errors import error_response
 from core.roles import Role
-from monitoring.audit_report.export import record_document_export
 from monitoring.audit_report.log_report import build_log_report
 from monitoring.audit_report.monitoring_plan import build_monitoring_plan
 from monitoring.audit_report.period import parse_period
 from registry.models import MLModel
 from web.access import can, page_roles
-from web.downloads import evidence_attachment, signed_pdf_attachment
+from web.downloads import document_download
 
 LOG_OBJECT = ("audit_log", "log")
 
@@ -47,12 +46,9 @@ def _plan_download(request: HttpRequest, name: str, kind: str) -> HttpResponse:
     model = get_object_or_404(MLModel, name=name)
     bundle = build_monitoring_plan(model, generated_at=timezone.now())
     stem = f"fairlens-art72-plan-{model.name}-policy-v{bundle['policy_version']}"
-    if kind == "pdf":
-        return signed_pdf_attachment(
-            actor=request.user, bundle=bundle, object_type="model", object_id=model.name, stem=stem
-        )
-    record_document_export(actor=request.user, bundle=bundle, fmt=kind, object_type="model", object_id=model.name)
-    return evidence_attachment(kind=kind, bundle=bundle, csv_text="", stem=stem)
+    return document_download(
+        actor=request.user, kind=kind, bundle=bundle, object_type="model", object_id=model.name, stem=stem
+    )
 
 
 @page_roles(Role.AUDITOR)
@@ -85,12 +81,9 @@ def _log_download(request: HttpRequest, kind: str) -> HttpResponse:
     bundle = build_log_report(choice.period, generated_at=timezone.now())
     stem = f"fairlens-art12-log-report-{choice.period.start_date:%Y%m%d}-{choice.period.end_date:%Y%m%d}"
     object_type, object_id = LOG_OBJECT
-    if kind == "pdf":
-        return signed_pdf_attachment(
-            actor=request.user, bundle=bundle, object_type=object_type, object_id=object_id, stem=stem
-        )
-    record_document_export(actor=request.user, bundle=bundle, fmt=kind, object_type=object_type, object_id=object_id)
-    return evidence_attachment(kind=kind, bundle=bundle, csv_text="", stem=stem)
+    return document_download(
+        actor=request.user, kind=kind, bundle=bundle, object_type=object_type, object_id=object_id, stem=stem
+    )
 
 
 @page_roles(Role.AUDITOR)

@@ -29,14 +29,14 @@ from core.roles import Role
 from monitoring.alerts.models import Alert
 from monitoring.audit_report.build import Report, build_report, report_version
 from monitoring.audit_report.bundle import evidence_bundle, evidence_csv_text
-from monitoring.audit_report.export import record_document_export, record_export
+from monitoring.audit_report.export import record_export
 from monitoring.audit_report.period import PeriodChoice, parse_period
 from monitoring.audit_report.reg_b import build_self_test
 from registry.models import MLModel, ModelVersion
 from registry.selectors import current_version
 from web.access import can, page_roles
 from web.charts import Point, line_chart, time_labels
-from web.downloads import evidence_attachment, signed_pdf_attachment
+from web.downloads import document_download, evidence_attachment
 from web.report_tables import band_text, confidence_percent, html_metrics, verdict_tables
 
 REPORT_READERS = (Role.AUDITOR, Role.ADMIN)
@@ -285,14 +285,9 @@ def _self_test_download(request: HttpRequest, name: str, kind: str) -> HttpRespo
     report, bundle = built
     stem = _file_stem(report).replace("fairlens-report-", "fairlens-reg-b-self-test-")
     object_id = f"{report.model.name}:{report.version.version}"
-    if kind == "pdf":
-        return signed_pdf_attachment(
-            actor=request.user, bundle=bundle, object_type="model_version", object_id=object_id, stem=stem
-        )
-    record_document_export(
-        actor=request.user, bundle=bundle, fmt=kind, object_type="model_version", object_id=object_id
+    return document_download(
+        actor=request.user, kind=kind, bundle=bundle, object_type="model_version", object_id=object_id, stem=stem
     )
-    return evidence_attachment(kind=kind, bundle=bundle, csv_text="", stem=stem)
 
 
 @page_roles(Role.AUDITOR)
