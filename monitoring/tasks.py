@@ -26,6 +26,7 @@ from monitoring.checks.services import (
     run_check,
     take_over,
 )
+from monitoring.ingestion.services import delete_expired_predictions
 from monitoring.signals import checks_dispatching
 from registry.models import ModelVersion, MonitoringPolicy
 
@@ -110,3 +111,9 @@ def reap_checks(now: datetime) -> int:
         )
         reaped += 1
     return reaped
+
+
+@shared_task(name="monitoring.tasks.delete_expired_predictions_task")
+def delete_expired_predictions_task() -> dict[str, int]:
+    """Delete the stored predictions that are due (beat, daily): see ``delete_expired_predictions``."""
+    return delete_expired_predictions(timezone.now())

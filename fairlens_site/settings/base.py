@@ -188,6 +188,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(),
         "options": {"expires": 55},
     },
+    # Every day at 03:37 UTC (https://crontab.guru/#37_3_*_*_*): delete stored predictions past their retention
+    # or their model's Art. 10(5) deletion date (the rollups stay).
+    "delete-expired-predictions": {
+        "task": "monitoring.tasks.delete_expired_predictions_task",
+        "schedule": crontab(minute=37, hour=3),
+        "options": {"expires": 3600},
+    },
     # Every hour at :07 (https://crontab.guru/#7_*_*_*_*): verify the log against the anchored checkpoint.
     "audit-verify": {
         "task": "compliance.tasks.verify_audit_log_task",
@@ -485,6 +492,10 @@ AUDIT_SIGNING_KEY = secret("AUDIT_SIGNING_KEY", debug=DEBUG)
 REPORT_SIGNING_KEY = secret("REPORT_SIGNING_KEY", debug=DEBUG, default=None if DEBUG else "")
 REPORT_SIGNING_CERT = secret("REPORT_SIGNING_CERT", debug=DEBUG, default="")
 REPORT_SIGNER_NAME = env.str("REPORT_SIGNER_NAME", default="FairLens report signing")
+# Days stored predictions (individual records with their protected attribute values) are kept; 0 keeps them.
+# The hourly rollups stay, so checks, reports and documents of old periods still work; a label for a deleted
+# prediction is reported as unknown. A model's Art. 10(5) deletion date deletes all of its predictions.
+PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=0)
 # How long the deployment keeps the audit log (EU AI Act Art. 19 and 26(6): at least six months). FairLens never
 # deletes an audit entry (the runtime database role cannot); the documents state this period.
 AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=3650)

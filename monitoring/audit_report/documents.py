@@ -215,6 +215,7 @@ def monitoring_plan_document(bundle: Mapping[str, Any]) -> Document:
                 ("Audit log", records["audit_log"]),
                 ("Anchored to", ", ".join(records["anchor_sinks"]) or "none"),
                 ("Log retention (days)", records["log_retention_days"]),
+                ("Stored predictions kept (days)", records["prediction_retention_days"] or "until deleted"),
             ),
         )
     )

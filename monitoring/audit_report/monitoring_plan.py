@@ -168,6 +168,7 @@ def build_monitoring_plan(model: MLModel, *, generated_at: datetime) -> dict[str
             "audit_log": "signed (Ed25519), hash-chained, Merkle checkpoints, anchored outside the database",
             "anchor_sinks": list(settings.ANCHOR_SINKS),
             "log_retention_days": settings.AUDIT_LOG_RETENTION_DAYS,
+            "prediction_retention_days": settings.PREDICTION_RETENTION_DAYS or None,
         },
     }
     return {**body, "bundle_sha256": sorted_json_sha256(body)}

@@ -436,3 +436,51 @@ def record_special_category_access(*, actor: Any, model_version: ModelVersion, w
         object_id=f"{model_version.model.name}:{model_version.version}",
         payload={"where": where, "rows": rows},
     )
+
+
+DELETE_BATCH = 10_000
+
+
+def _delete_in_batches(rows: Any) -> int:
+    deleted = 0
+    while ids := list(rows.order_by("id").values_list("id", flat=True)[:DELETE_BATCH]):
+        Prediction.objects.filter(id__in=ids).delete()
+        deleted += len(ids)
+    return deleted
+
+
+def delete_expired_predictions(now: Any) -> dict[str, int]:
+    """Delete stored predictions (the individual records, with their protected attribute values) that are due:
+    all of a model's once its policy's Art. 10(5) ``deletion_date`` has come, else those that occurred more than
+    ``PREDICTION_RETENTION_DAYS`` ago (0: kept). Rollups (counts per hour and group) stay, so checks, reports and
+    documents of past periods are unchanged, and the audit log holds no prediction, so its verification is too.
+    Each deletion is a ``predictions.delete`` audit entry; returns the rows deleted per ``model:version``."""
+    days = settings.PREDICTION_RETENTION_DAYS
+    cutoff = now - timedelta(days=days) if days else None
+    deleted: dict[str, int] = {}
+    for version in ModelVersion.objects.select_related("model").order_by("id"):
+        policy = current_policy(version.model)
+        deletion_date = ((policy.special_category_data if policy else None) or {}).get("deletion_date")
+        if deletion_date and deletion_date <= now.date().isoformat():
+            rows, reason = Prediction.objects.filter(model_version=version), "art_10_5_deletion_date"
+        elif cutoff is not None:
+            rows, reason = Prediction.objects.filter(model_version=version, occurred_at__lt=cutoff), "retention"
+        else:
+            continue
+        with transaction.atomic():
+            count = _delete_in_batches(rows)
+            if count:
+                audit_append(
+                    action="predictions.delete",
+                    object_type="model_version",
+                    object_id=f"{version.model.name}:{version.version}",
+                    payload={
+                        "rows": count,
+                        "reason": reason,
+                        "deletion_date": deletion_date if reason == "art_10_5_deletion_date" else None,
+                        "occurred_before": cutoff.isoformat() if reason == "retention" else None,
+                    },
+                )
+        if count:
+            deleted[f"{version.model.name}:{version.version}"] = count
+    return deleted

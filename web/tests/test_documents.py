@@ -21,7 +21,7 @@ from compliance.models import AuditEntry
 from compliance.pdf_signing import certificate_fingerprint, check_pdf_signature
 from compliance.report_signing import signing_certificate_pem
 from monitoring.audit_report.pdf import number
-from monitoring.tests.test_ll144_audit import hiring_version, ingest_cells
+from monitoring.tests.test_ll144_audit import CELLS, hiring_version, ingest_cells
 from registry.models import ModelVersion
 from registry.services import policy_create
 from web.tests.pages import client_for
@@ -325,3 +325,61 @@ def test_the_reg_b_self_test_record_holds_the_analysis_the_findings_and_the_corr
     assert_signed_and_recorded(pdf, pdf_bundle(pdf))
     html = client.get(f"/reports/loan_model/reg-b/?{query}").content.decode()
     assert 'id="dossier-predictions">2000<' in html
+
+
+def test_deleting_stored_predictions_keeps_the_documents_and_the_chain(
+    auditor_user: Any, audited: ModelVersion
+) -> None:
+    from django.utils import timezone
+
+    from compliance.verification import verify_log
+    from monitoring.ingestion.services import delete_expired_predictions
+    from monitoring.models import Prediction, PredictionRollup
+
+    client = client_for(auditor_user)
+    before = json.loads(client.get(LL144.format(kind="json")).content)
+    rollups = sorted(
+        PredictionRollup.objects.values_list("group", "tp", "fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg")
+    )
+    stored = Prediction.objects.filter(model_version=audited).count()
+    # retention off and no Art. 10(5) date: nothing is due
+    assert delete_expired_predictions(timezone.now()) == {}
+    with override_settings(PREDICTION_RETENTION_DAYS=30):  # the predictions are from 2026-10-01
+        assert delete_expired_predictions(timezone.now()) == {"hiring_screen:1": stored}
+    assert not Prediction.objects.filter(model_version=audited).exists()
+    entry = AuditEntry.objects.get(action="predictions.delete")
+    assert entry.payload["rows"] == stored
+    assert entry.payload["reason"] == "retention"
+    # the counts, the audit's numbers and the log's verification are unchanged
+    assert (
+        sorted(PredictionRollup.objects.values_list("group", "tp", "fp", "tn", "fn", "unlabeled_pos", "unlabeled_neg"))
+        == rollups
+    )
+    after = json.loads(client.get(LL144.format(kind="json")).content)
+    assert after["tables"] == before["tables"]
+    assert after["bundle_sha256"] == before["bundle_sha256"]
+    run = verify_log()
+    assert run.ok, run.problem
+
+
+def test_an_art_10_5_deletion_date_deletes_all_of_a_models_stored_predictions(
+    admin_user: Any, audited: ModelVersion
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.ingestion.services import delete_expired_predictions
+    from monitoring.models import Prediction
+
+    policy = audited.model.policies.get()
+    fields = {name: getattr(policy, name) for name in POLICY_COPY}
+    today = timezone.now().date()
+    record = {"purpose": "bias detection", "deletion_date": (today + timedelta(days=1)).isoformat()}
+    policy_create(model=audited.model, created_by=admin_user, **fields, special_category_data=record)
+    assert delete_expired_predictions(timezone.now()) == {}
+    assert delete_expired_predictions(timezone.now() + timedelta(days=1)) == {
+        "hiring_screen:1": sum(assessed for assessed, _ in CELLS.values())
+    }
+    assert not Prediction.objects.exists()
+    assert AuditEntry.objects.get(action="predictions.delete").payload["reason"] == "art_10_5_deletion_date"
