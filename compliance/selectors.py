@@ -102,3 +102,8 @@ def entries_about_model(model_name: str, actions: list[str], since: Any) -> Quer
         | Q(object_id__startswith=f"{model_name}:")
     )
     return AuditEntry.objects.filter(about, action__in=actions, time__gte=since).order_by("seq")
+
+
+def last_seq() -> int:
+    """The audit log's last seq, which (the seq being gapless from 1) is its number of entries."""
+    return AuditEntry.objects.aggregate(last=Max("seq"))["last"] or 0

@@ -1,8 +1,15 @@
 """gunicorn settings for FairLens; `make run` and the container both use it."""
 
 import os
+import shutil
+from pathlib import Path
 
 from core.env import VAR_DIR
+
+# Prometheus multiprocess mode: each worker writes its request metrics into files here and /metrics adds them
+# up. Set before the workers fork (they inherit it), one folder per server so two instances never mix, emptied
+# at start and removed at exit.
+METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus" / str(os.getpid()))))
 
 bind = os.environ.get("FAIRLENS_BIND", f"127.0.0.1:{os.environ.get('PORT', '5050')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -39,3 +46,19 @@ def when_ready(server: object) -> None:
     from fairlens_site.startup import startup_summary
 
     print(startup_summary(bind), flush=True)  # noqa: T201 - the start-up summary is meant for the console
+
+
+def on_starting(server: object) -> None:
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker that exits leaves its live gauges behind; prometheus_client drops them (counters stay summed)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: object) -> None:
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)

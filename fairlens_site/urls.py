@@ -17,6 +17,7 @@ urlpatterns = [
     path("", views.index, name="api-index"),
     # Seed endpoints ({status, data, message} envelope).
     path("api/health", views.HealthView.as_view(), name="health"),
+    path("metrics", views.metrics, name="metrics"),
     path("api/login", auth_views.LoginView.as_view(), name="login"),
     path("api/refresh", auth_views.RefreshView.as_view(), name="refresh"),
     path("api/logout", auth_views.LogoutView.as_view(), name="logout"),

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -180,3 +181,23 @@ def favicon(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(static("web/favicon.svg"))
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition, for a scraper holding ``Authorization: Bearer <METRICS_TOKEN>`` (not served
+    without a token configured)."""
+    import hmac
+
+    from fairlens_site.metrics import metrics_payload
+
+    token = settings.METRICS_TOKEN
+    if not token:
+        return error_response(404, "not_found", "Metrics are not enabled (set METRICS_TOKEN).")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        response = error_response(401, "not_authenticated", "Send Authorization: Bearer <METRICS_TOKEN>.")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = metrics_payload()
+    return HttpResponse(body, content_type=content_type)

@@ -53,7 +53,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Outermost of our own: it times the whole request and sees the final status code.
+    # Outermost of our own: they time the whole request and see the final status code.
+    "core.request_metrics.RequestMetricsMiddleware",
     "core.middleware.RequestLogMiddleware",
     "core.middleware.ContentSecurityMiddleware",
     "core.middleware.JsonNotFoundMiddleware",
@@ -521,6 +522,12 @@ FAIRLENS_DEMO_PASSWORDS = {
     "monitor": env.str("MONITOR_PASSWORD", default="change-me"),
 }
 FAIRLENS_DEMO_DEFAULT_PASSWORD = "change-me"  # noqa: S105 - the documented demo value, refused when DEBUG is off
+
+# --- Prometheus ----------------------------------------------------------------------------------------------
+# /metrics answers only a request with "Authorization: Bearer <METRICS_TOKEN>"; without a token it is not served
+# (404). Per-model series (the latest DIR per version and attribute, check lag) are capped at METRICS_MAX_SERIES.
+METRICS_TOKEN = secret("METRICS_TOKEN", debug=DEBUG, default="")
+METRICS_MAX_SERIES = env.int("METRICS_MAX_SERIES", default=1000)
 
 # --- Checks, alerts and notifications --------------------------------------------------------------------
 # Ingestion enqueues at most one near-real-time check per model version per this many seconds.

@@ -139,3 +139,15 @@ def violation_still_found(alert: Alert) -> FairnessCheck | None:
         if subject == (alert.attribute, alert.group, alert.metric):
             return check
     return None
+
+
+def open_alert_counts() -> dict[str, int]:
+    """Unresolved alerts (open or acknowledged) per severity."""
+    rows = Alert.objects.exclude(status=Alert.Status.RESOLVED).values("severity").annotate(n=Count("id"))
+    return {row["severity"]: row["n"] for row in rows}
+
+
+def delivery_counts() -> dict[tuple[str, str], int]:
+    """Deliveries per (channel, status): the pending ones are the backlog, the failed ones exhausted retries."""
+    rows = Delivery.objects.values("channel", "status").annotate(n=Count("id"))
+    return {(row["channel"], row["status"]): row["n"] for row in rows}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from core.api.errors import ApplicationError
@@ -118,3 +118,34 @@ def recent_completed_checks(model_version_id: int, limit: int) -> list[FairnessC
     checks = list(completed_checks_by_window(model_version_id).defer("inputs")[:limit])
     checks.reverse()
     return checks
+
+
+def latest_checks_per_version(limit: int) -> list[FairnessCheck]:
+    """The latest completed check of each model version (at most ``limit`` versions, most recent first)."""
+    latest_ids = (
+        FairnessCheck.objects.filter(status=FairnessCheck.Status.COMPLETED)
+        .values("model_version")
+        .annotate(latest=Max("id"))
+        .order_by("-latest")
+        .values_list("latest", flat=True)[:limit]
+    )
+    return list(
+        FairnessCheck.objects.filter(id__in=list(latest_ids)).select_related("model_version__model").order_by("-id")
+    )
+
+
+def recent_check_durations(limit: int = 200) -> list[float]:
+    """Seconds from claim to completion of the latest ``limit`` completed checks."""
+    rows = (
+        FairnessCheck.objects.filter(status=FairnessCheck.Status.COMPLETED, claimed_at__isnull=False)
+        .order_by("-completed_at")
+        .values_list("claimed_at", "completed_at")[:limit]
+    )
+    return [max((done - claimed).total_seconds(), 0.0) for claimed, done in rows if done is not None]
+
+
+def checked_version_count() -> int:
+    """How many model versions have a completed check."""
+    return (
+        FairnessCheck.objects.filter(status=FairnessCheck.Status.COMPLETED).values("model_version").distinct().count()
+    )

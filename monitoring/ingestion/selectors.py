@@ -277,3 +277,18 @@ def label_delays(
             group = str((values or {}).get(attribute, ""))
             delays[attribute].setdefault(group, []).append(hours)
     return delays
+
+
+def ingestion_totals() -> dict[str, dict[str, int]]:
+    """Rows accepted, duplicate and rejected since the start, per ingestion source (monotonic: records stay)."""
+    rows = IngestionRecord.objects.values("source").annotate(
+        accepted=Sum("accepted"), duplicates=Sum("duplicates"), rejected=Sum("rejected")
+    )
+    return {
+        row["source"]: {
+            "accepted": row["accepted"] or 0,
+            "duplicate": row["duplicates"] or 0,
+            "rejected": row["rejected"] or 0,
+        }
+        for row in rows
+    }
