@@ -31,6 +31,7 @@ from monitoring.checks.selectors import (
 from monitoring.constants import INTERSECTION_SEPARATOR
 from monitoring.fairness import wasserstein_from_histograms
 from monitoring.fairness.labels import FINAL, NO_LABELS, PROVISIONAL, delay_summary
+from monitoring.group_labels import display_label, group_from_stored
 from monitoring.ingestion.selectors import label_delays
 from monitoring.models import FairnessCheck
 from registry.models import MLModel, ModelVersion, MonitoringPolicy
@@ -682,7 +683,8 @@ def label_lifecycle(check: FairnessCheck | None) -> LabelLifecycle | None:
     for attribute, details in labels["attributes"].items():
         for group, row in details["groups"].items():
             summary = delay_summary(delays.get(attribute, {}).get(group, []))
-            rows.append({"attribute": attribute, "group": group, **row, "delay": summary})
+            shown = display_label(group_from_stored(attribute, group))
+            rows.append({"attribute": attribute, "group": shown, **row, "delay": summary})
     warnings = [
         f"Labels arrive unevenly across {attribute}: coverage differs by {_percent(details['gap'])} between its "
         f"groups (chi-square p = {details['p_value']:.2g}), so EOD, AOD and FPR compare unlike subsets."
