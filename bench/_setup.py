@@ -7,6 +7,7 @@ benchmark process itself can also drive the database directly with psycopg2.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg2
+import pyarrow as pa
+import pyarrow.parquet as pq
 from psycopg2 import sql
 
 from core.env import _DEV_SECRET_GENERATORS
@@ -243,3 +246,65 @@ def csv_batches(frame: pd.DataFrame, batch_size: int) -> list[bytes]:
         frame.iloc[start : start + batch_size].to_csv(index=False).encode()
         for start in range(0, len(frame), batch_size)
     ]
+
+
+BODY_FORMATS = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "arrow": "application/vnd.apache.arrow.stream",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def batches(frame: pd.DataFrame, batch_size: int, body_format: str) -> list[bytes]:
+    """``frame`` (:func:`synthetic_predictions`) as bodies of ``body_format`` of at most ``batch_size`` rows.
+
+    JSON carries numbers as numbers; Arrow and Parquet carry typed columns, as a model service's data frame
+    would hold them: zoned timestamps, dictionary-encoded attributes, small integers for decisions and labels.
+    """
+    if body_format == "csv":
+        return csv_batches(frame, batch_size)
+    slices = [frame.iloc[start : start + batch_size] for start in range(0, len(frame), batch_size)]
+    if body_format == "json":
+        return [_json_body(part) for part in slices]
+    return [_columnar_body(_typed_table(part), body_format) for part in slices]
+
+
+def _json_body(part: pd.DataFrame) -> bytes:
+    records = []
+    for row in part.itertuples(index=False):
+        record = {
+            "id": row.id,
+            "timestamp": row.timestamp,
+            "attributes": {name: getattr(row, name) for name in ATTRIBUTES},
+            "y_pred": int(row.y_pred),
+            "score": float(row.score),
+        }
+        if row.y_true:
+            record["y_true"] = int(row.y_true)
+        records.append(record)
+    return json.dumps({"predictions": records}).encode()
+
+
+def _typed_table(part: pd.DataFrame) -> pa.Table:
+    labels = pd.to_numeric(part["y_true"].replace("", None))
+    return pa.table(
+        {
+            "id": pa.array(part["id"].to_numpy(dtype=object), pa.string()),
+            "timestamp": pa.array(pd.to_datetime(part["timestamp"], utc=True), pa.timestamp("us", tz="UTC")),
+            **{name: pa.array(part[name].to_numpy(dtype=object)).dictionary_encode() for name in ATTRIBUTES},
+            "y_pred": pa.array(part["y_pred"].astype(np.int8).to_numpy()),
+            "y_true": pa.array(labels.to_numpy(), pa.int8(), from_pandas=True),
+            "score": pa.array(part["score"].astype(np.float64).to_numpy()),
+        }
+    )
+
+
+def _columnar_body(table: pa.Table, body_format: str) -> bytes:
+    sink = io.BytesIO()
+    if body_format == "parquet":
+        pq.write_table(table, sink)
+    else:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    return sink.getvalue()

@@ -1,15 +1,16 @@
 """Benchmark: prediction ingestion over HTTP against raw PostgreSQL COPY of the same rows.
 
-``python -m bench.ingest --rows N [--clients C] [--workers W] [--order random|time]`` prints one JSON line (and
-appends it to ``bench/results/ingest.jsonl``); ``--sqlite`` measures the embedded SQLite database instead (see
-``bench/ingest_sqlite.py``)::
+``python -m bench.ingest --rows N [--format csv|json|arrow|parquet] [--order random|time] [--clients C]
+[--workers W]`` prints one JSON line (and appends it to ``bench/results/ingest.jsonl``); ``--sqlite`` measures
+the embedded SQLite database instead (see ``bench/ingest_sqlite.py``)::
 
     {"rows": N, "http_rows_per_s": ..., "copy_rows_per_s": ..., "ratio": ..., "app_peak_rss_mib": ..., ...}
 
 * Set-up: a fresh PostgreSQL database (``--database``, dropped and recreated, dropped again at the end),
   migrated by ``manage.py migrate`` under a production environment (DEBUG off, generated secrets); a model
   with a race/sex policy and a model-client API key. N synthetic predictions (deterministic for ``--seed``)
-  over 30 days, as CSV bodies of ``--batch-size`` rows (the app's maximum per request, 50,000).
+  over 30 days, as bodies of ``--batch-size`` rows (the app's maximum per request, 50,000) in ``--format``:
+  CSV text (default), JSON, or typed columns as an Arrow IPC stream or a Parquet file (see ``batches``).
 * ``copy_rows_per_s`` (measured first, on the fresh database): psycopg2 ``COPY ... FROM STDIN (FORMAT csv)``
   of the same rows, in batches of the same size, one transaction each, into a table with the columns and
   types of ``monitoring_prediction``, a primary key and the unique (model_version_id, prediction_key) index.
@@ -59,9 +60,10 @@ import requests
 
 from bench._setup import (
     ATTRIBUTES,
+    BODY_FORMATS,
     REPO_DIR,
     BenchDatabase,
-    csv_batches,
+    batches,
     manage,
     production_env,
     provision_model,
@@ -259,11 +261,11 @@ def _vm_hwm_mib(pid: int) -> float:
 
 
 class IngestClient:
-    """POSTs CSV batches from ``connections`` threads, each with its own keep-alive session."""
+    """POSTs batches from ``connections`` threads, each with its own keep-alive session."""
 
-    def __init__(self, base_url: str, api_key: str, connections: int) -> None:
+    def __init__(self, base_url: str, api_key: str, connections: int, content_type: str = "text/csv") -> None:
         self.base_url = base_url
-        self.headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "text/csv"}
+        self.headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": content_type}
         self.connections = connections
         self._local = threading.local()
 
@@ -400,6 +402,7 @@ def run(
     copy_repeats: int,
     seed: int,
     database_name: str,
+    body_format: str = "csv",
 ) -> dict[str, Any]:
     database = BenchDatabase(database_name)
     pepper = secrets.token_urlsafe(32)
@@ -415,9 +418,10 @@ def run(
             frame = synthetic_predictions(rows, seed)
             if order == "time":
                 frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)
-            bodies = csv_batches(frame, batch_size)
+            bodies = batches(frame, batch_size, body_format)
             batch_rows = [min(batch_size, rows - start) for start in range(0, rows, batch_size)]
-            warmup = csv_batches(synthetic_predictions(WARMUP_ROWS * clients, seed + 1, id_prefix="w"), WARMUP_ROWS)
+            warmup_frame = synthetic_predictions(WARMUP_ROWS * clients, seed + 1, id_prefix="w")
+            warmup = batches(warmup_frame, WARMUP_ROWS, body_format)
 
             connection = database.connect()
             try:
@@ -430,7 +434,7 @@ def run(
                 del payloads
 
                 with GunicornServer(environment, workers=workers, log_path=Path(scratch) / "gunicorn.log") as server:
-                    client = IngestClient(server.base_url, provisioned["api_key"], clients)
+                    client = IngestClient(server.base_url, provisioned["api_key"], clients, BODY_FORMATS[body_format])
                     _, warmup_answers = client.post_all(WARMUP_VERSION, warmup)
                     check_answers(warmup_answers, [WARMUP_ROWS] * len(warmup))
                     log_offset = server.log_path.stat().st_size
@@ -469,6 +473,7 @@ def run(
         "copy_runs_rows_per_s": [round(rate) for rate, _ in copy_runs],
         "batch_size": batch_size,
         "batch_order": order,
+        "body_format": body_format,
         "requests": len(bodies),
         "clients": clients,
         "gunicorn_workers": workers,
@@ -492,6 +497,12 @@ def main(argv: list[str] | None = None) -> None:
         default="random",
         help="random: every batch spans the whole 30 days (touches every rollup cell); time: batches are"
         " consecutive slices of time, as a client sending predictions as they are made",
+    )
+    parser.add_argument(
+        "--format",
+        choices=tuple(BODY_FORMATS),
+        default="csv",
+        help="request body: CSV text, JSON, an Arrow IPC stream or Parquet (typed columns)",
     )
     parser.add_argument("--copy-repeats", type=int, default=2, help="raw COPY runs; the fastest is the baseline")
     parser.add_argument("--seed", type=int, default=0)
@@ -528,6 +539,7 @@ def main(argv: list[str] | None = None) -> None:
         copy_repeats=args.copy_repeats,
         seed=args.seed,
         database_name=args.database,
+        body_format=args.format,
     )
     record("ingest", result, args.output)
 

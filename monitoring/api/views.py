@@ -18,7 +18,7 @@ from core.api.envelope import envelope, envelope_serializer
 from core.api.errors import ApplicationError
 from core.api.pagination import cursor_page_schema
 from core.roles import MODEL_CLIENT, Role, roles_of
-from monitoring.api.parsers import RawBody, RawCSVParser, RawJSONParser
+from monitoring.api.parsers import INGESTION_PARSERS, RawBody, RawJSONParser
 from monitoring.api.serializers import (
     IngestionResultSerializer,
     LabelBatchSerializer,
@@ -31,6 +31,7 @@ from monitoring.api.serializers import (
 from monitoring.idempotency import run_idempotently
 from monitoring.ingestion import selectors as monitoring_selectors
 from monitoring.ingestion import services
+from monitoring.ingestion.columnar import ARROW_STREAM, COLUMNAR_MEDIA_TYPES, PARQUET
 from monitoring.ingestion.locking import retry_when_locked
 from monitoring.ingestion.parsing import (
     bad_batch,
@@ -110,21 +111,26 @@ def _body(request: Request) -> RawBody:
     return body
 
 
+# CSV text, or an Arrow IPC stream or Parquet file with the same columns (typed: see docs/api.md).
+_TABULAR_BODIES = {"text/csv": OpenApiTypes.STR, ARROW_STREAM: OpenApiTypes.BINARY, PARQUET: OpenApiTypes.BINARY}
+
+
 class PredictionsView(APIView):
-    """Ingest a batch of predictions (JSON or CSV) for one model version, or list stored predictions.
+    """Ingest a batch of predictions (JSON, CSV, Arrow IPC stream or Parquet) for one model version, or list
+    stored predictions.
 
     JSON: ``{"predictions": [{id, timestamp, attributes, y_pred, y_true?, score?, features?}]}``. CSV: a header
     row with ``id, timestamp``, one column per protected attribute, ``y_pred``, optional ``y_true``, ``score``;
-    other columns are features. Ids are stored only as keyed hashes; re-sent ids are duplicates. Only the
-    features the policy declares are stored (identifiers as keyed hashes); the others are dropped and listed in
-    ``dropped_features``.
+    other columns are features. Arrow IPC stream and Parquet: the CSV's columns, typed. Ids are stored only as
+    keyed hashes; re-sent ids are duplicates. Only the features the policy declares are stored (identifiers as
+    keyed hashes); the others are dropped and listed in ``dropped_features``.
     """
 
     required_roles = {"POST": INGESTERS, "GET": READERS}
-    parser_classes = [RawJSONParser, RawCSVParser]
+    parser_classes = INGESTION_PARSERS
 
     @extend_schema(
-        request={"application/json": PredictionBatchSerializer, "text/csv": OpenApiTypes.STR},
+        request={"application/json": PredictionBatchSerializer, **_TABULAR_BODIES},
         responses={200: IngestionResultSerializer, 201: IngestionResultSerializer, 422: None},
         parameters=[
             IDEMPOTENCY_HEADER,
@@ -176,6 +182,14 @@ def _column_limit(model_version: ModelVersion, attributes: list[str]) -> int:
 
 
 def _prepare(model_version: ModelVersion, body: RawBody, attributes: list[str], atomic: bool) -> services.PreparedBatch:
+    if body.media_type in COLUMNAR_MEDIA_TYPES:
+        return services.prepare_columnar_predictions(
+            model_version=model_version,
+            payload=body.content,
+            media_type=body.media_type,
+            attributes=attributes,
+            atomic=atomic,
+        )
     if body.media_type == "text/csv":
         return services.prepare_csv_predictions(
             model_version=model_version, payload=body.content, attributes=attributes, atomic=atomic
@@ -190,14 +204,14 @@ def _prepare(model_version: ModelVersion, body: RawBody, attributes: list[str], 
 
 
 class LabelsView(APIView):
-    """Attach true outcomes to stored predictions: JSON ``{"labels": [{"id": ..., "y_true": 0|1}]}`` or a CSV
-    with the header ``id,y_true``."""
+    """Attach true outcomes to stored predictions: JSON ``{"labels": [{"id": ..., "y_true": 0|1}]}``, a CSV
+    with the header ``id,y_true``, or an Arrow IPC stream or Parquet file with those two columns."""
 
     required_roles = {"POST": INGESTERS}
-    parser_classes = [RawJSONParser, RawCSVParser]
+    parser_classes = INGESTION_PARSERS
 
     @extend_schema(
-        request={"application/json": LabelBatchSerializer, "text/csv": OpenApiTypes.STR},
+        request={"application/json": LabelBatchSerializer, **_TABULAR_BODIES},
         responses=LabelResultSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         tags=["ingestion"],
@@ -208,13 +222,20 @@ class LabelsView(APIView):
         body = _body(request)
 
         def label() -> Response:
-            csv = body.media_type == "text/csv"
-            labels = labels_from_csv(body.content, settings.INGEST_MAX_ROWS) if csv else _json_field(body, "labels")
+            labels = _labels(body)
             return Response(
                 services.ingest_labels(model_version=model_version, labels=labels, principal=principal_name(request))
             )
 
         return _idempotent(request, body, label)
+
+
+def _labels(body: RawBody) -> Any:
+    if body.media_type in COLUMNAR_MEDIA_TYPES:
+        return services.columnar_labels(body.content, body.media_type)
+    if body.media_type == "text/csv":
+        return labels_from_csv(body.content, settings.INGEST_MAX_ROWS)
+    return _json_field(body, "labels")
 
 
 class SubmitPredictionsView(APIView):

@@ -70,7 +70,7 @@ def bad_batch(message: str, *, code: str = "invalid_batch", status: int = 400, *
     return ApplicationError(message, code=code, status_code=status, details=details)
 
 
-def _check_size(rows: int, max_rows: int) -> None:
+def check_size(rows: int, max_rows: int) -> None:
     if rows == 0:
         raise bad_batch("The batch has no predictions.", code="empty_batch")
     if rows > max_rows:
@@ -91,7 +91,7 @@ def frame_from_json_records(
     """
     if not isinstance(items, list):
         raise bad_batch("`predictions` must be a list of objects.", predictions=["expected a list"])
-    _check_size(len(items), max_rows)
+    check_size(len(items), max_rows)
     objects = [item if isinstance(item, dict) else {} for item in items]
     _check_feature_counts(objects, max_features)
     frame = pd.DataFrame(
@@ -234,7 +234,7 @@ def frame_from_csv(
         raise bad_batch(
             f"The CSV is missing required column(s): {', '.join(missing)}.", code="missing_column", columns=missing
         )
-    _check_size(len(table), max_rows)
+    check_size(len(table), max_rows)
     frame = pd.DataFrame(
         {
             "row": np.arange(1, len(table) + 1),
@@ -303,6 +303,8 @@ def _binary_number(values: pd.Series) -> pd.Series:
 
 def _binary(values: pd.Series) -> pd.Series:
     """0/1 from ints, bools, '0'/'1' and 'true'/'false'; NaN for anything else (including None)."""
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return _binary_number(values.astype(np.float64))  # a typed column: no value can be text
     if _is_text(values):
         # "0" and "1" by comparison, the cheapest test; anything else (" 1", "true", "1.0") stripped and parsed,
         # as below.
@@ -356,12 +358,16 @@ def validate(
     flag(ids.isna() | (ids == ""), "id", "required: a non-empty string")
     flag(ids.str.len() > MAX_ID_LENGTH, "id", f"longer than {MAX_ID_LENGTH} characters")
 
-    stamps = _stripped_strings(raw["timestamp"])
-    flag(stamps.isna(), "timestamp", "required: an ISO 8601 time with a zone, e.g. 2026-01-31T12:00:00Z")
-    has_zone = _has_zone(stamps)
-    flag(stamps.notna() & ~has_zone, "timestamp", "needs a time zone (Z or +hh:mm)")
-    occurred = pd.to_datetime(stamps.where(has_zone), format="ISO8601", utc=True, errors="coerce")
-    flag(has_zone & occurred.isna(), "timestamp", "not a valid ISO 8601 time")
+    if isinstance(raw["timestamp"].dtype, pd.DatetimeTZDtype):  # a columnar body's zoned times
+        occurred = raw["timestamp"].dt.tz_convert("UTC")
+        flag(occurred.isna(), "timestamp", "required: a time with a zone")
+    else:
+        stamps = _stripped_strings(raw["timestamp"])
+        flag(stamps.isna(), "timestamp", "required: an ISO 8601 time with a zone, e.g. 2026-01-31T12:00:00Z")
+        has_zone = _has_zone(stamps)
+        flag(stamps.notna() & ~has_zone, "timestamp", "needs a time zone (Z or +hh:mm)")
+        occurred = pd.to_datetime(stamps.where(has_zone), format="ISO8601", utc=True, errors="coerce")
+        flag(has_zone & occurred.isna(), "timestamp", "not a valid ISO 8601 time")
     flag(occurred > pd.Timestamp(now + max_future), "timestamp", "is in the future")
     flag(occurred < _EARLIEST, "timestamp", f"is before {EARLIEST_TIMESTAMP}")
 
@@ -386,7 +392,8 @@ def validate(
 
     score_given = raw["given:score"]
     score_values = raw["score"]
-    if not _is_text(score_values):
+    typed = pd.api.types.is_float_dtype(score_values.dtype) or pd.api.types.is_integer_dtype(score_values.dtype)
+    if not typed and not _is_text(score_values):
         score_values = score_values.map(lambda v: v if not isinstance(v, bool) else None)
     scores = pd.to_numeric(score_values, errors="coerce").astype(float)
     finite = np.isfinite(scores)
@@ -455,10 +462,20 @@ def labels_from_csv(payload: bytes, max_rows: int | None = None) -> list[dict[st
             code="unexpected_column",
             columns=unexpected[:20],
         )
-    labels = _binary(table["y_true"])
+    return label_objects(table["id"].to_numpy(), table["y_true"])
+
+
+def label_objects(ids: Sequence[Any], values: pd.Series) -> list[dict[str, Any]]:
+    """``{id, y_true}`` objects with each label as 0/1 where it reads as one, else as sent (an empty value as
+    null), so a bad row gets the JSON form's error."""
+    labels = _binary(values)
+
+    def as_sent(sent: Any) -> Any:
+        return None if sent is None or sent == "" or sent != sent else sent  # sent != sent: NaN, a null number
+
     return [
-        {"id": identifier, "y_true": int(label) if label == label else (text or None)}
-        for identifier, label, text in zip(table["id"].tolist(), labels.tolist(), table["y_true"].tolist(), strict=True)
+        {"id": identifier, "y_true": int(label) if label == label else as_sent(sent)}
+        for identifier, label, sent in zip(list(ids), labels.tolist(), values.tolist(), strict=True)
     ]
 
 

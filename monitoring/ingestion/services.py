@@ -16,6 +16,7 @@ from django.utils import timezone
 from compliance.services import audit_append
 from core.api.errors import ApplicationError
 from monitoring.constants import EXTRA_CSV_COLUMNS, MAX_CSV_COLUMNS, MAX_REPORTED_ERRORS
+from monitoring.ingestion import columnar
 from monitoring.ingestion.features import (
     FEATURE_PREFIX,
     FeatureSpec,
@@ -24,7 +25,15 @@ from monitoring.ingestion.features import (
     schema_from_policy,
 )
 from monitoring.ingestion.locking import retry_when_locked
-from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, ParsedBatch, RowError, bad_batch, frame_from_csv, validate
+from monitoring.ingestion.parsing import (
+    CORE_CSV_COLUMNS,
+    LABEL_CSV_COLUMNS,
+    ParsedBatch,
+    RowError,
+    bad_batch,
+    frame_from_csv,
+    validate,
+)
 from monitoring.ingestion.pseudonymize import pseudonymize
 from monitoring.ingestion.rollup_math import RollupCells, feature_cells, merge_deltas, rollup_cells, rollup_deltas
 from monitoring.ingestion.storage import (
@@ -198,6 +207,33 @@ def prepare_csv_predictions(
         csv_column_limit(attributes, feature_schema_for(model_version)),
     )
     return prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
+
+
+def prepare_columnar_predictions(
+    *, model_version: ModelVersion, payload: bytes, media_type: str, attributes: Sequence[str], atomic: bool = False
+) -> PreparedBatch:
+    """``prepare_predictions`` of an Arrow IPC stream or Parquet body, within the CSV path's limits."""
+    table = columnar.read_table(
+        payload,
+        media_type,
+        max_rows=settings.INGEST_MAX_ROWS,
+        max_columns=csv_column_limit(attributes, feature_schema_for(model_version)),
+        max_decoded_bytes=columnar.MAX_EXPANSION * settings.INGEST_MAX_BODY_BYTES,
+    )
+    raw = columnar.frame_from_table(table, attributes, settings.INGEST_MAX_ROWS)
+    return prepare_predictions(model_version=model_version, raw=raw, attributes=attributes, atomic=atomic)
+
+
+def columnar_labels(payload: bytes, media_type: str) -> list[dict[str, Any]]:
+    """An Arrow IPC stream or Parquet labels body as the JSON form's ``{id, y_true}`` objects."""
+    table = columnar.read_table(
+        payload,
+        media_type,
+        max_rows=settings.INGEST_MAX_ROWS,
+        max_columns=len(LABEL_CSV_COLUMNS) + EXTRA_CSV_COLUMNS,
+        max_decoded_bytes=columnar.MAX_EXPANSION * settings.INGEST_MAX_BODY_BYTES,
+    )
+    return columnar.labels_from_table(table, settings.INGEST_MAX_ROWS)
 
 
 def ingest_predictions(

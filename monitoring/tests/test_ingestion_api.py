@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Callable
@@ -298,3 +299,39 @@ def test_a_client_cannot_change_the_policys_protected_attributes(key_client: API
     ).json()
     assert (same["accepted"], same["rejected"]) == (1, 1)
     assert {error["field"] for error in same["errors"]} >= {"attributes.race", "attributes.sex"}
+
+
+def test_a_gzip_body_is_decoded_and_its_limit_holds_once_decoded(key_client: APIClient) -> None:
+    body = json.dumps({"predictions": [prediction(f"z-{i}") for i in range(20)]}).encode()
+    response = key_client.post(
+        URL, data=gzip.compress(body), content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["accepted"] == 20
+    # A replay with the same key may come compressed or not: the key covers the decoded body.
+    keyed = {"HTTP_IDEMPOTENCY_KEY": "gz-1"}
+    first = key_client.post(
+        URL, data=gzip.compress(body), content_type="application/json", HTTP_CONTENT_ENCODING="gzip", **keyed
+    )
+    again = key_client.post(URL, data=body, content_type="application/json", **keyed)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    with override_settings(INGEST_MAX_BODY_BYTES=len(body) - 1):
+        bomb = key_client.post(
+            URL, data=gzip.compress(body), content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+        )
+    assert (bomb.status_code, bomb.json()["code"]) == (413, "request_too_large")
+    assert Prediction.objects.count() == 20
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "status"),
+    [("gzip", b"not gzip", 400), ("gzip", gzip.compress(b'{"predictions": []}')[:-6], 400), ("br", b"x", 415)],
+)
+def test_a_body_that_is_not_the_encoding_named_is_a_4xx(
+    key_client: APIClient, encoding: str, body: bytes, status: int
+) -> None:
+    response = key_client.post(URL, data=body, content_type="application/json", HTTP_CONTENT_ENCODING=encoding)
+    assert response.status_code == status, response.content
+    assert "code" in response.json()
+    assert not Prediction.objects.exists()
