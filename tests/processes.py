@@ -60,15 +60,16 @@ _LISTENING = re.compile(rb"Listening at: (http://\S+)")
 
 
 def start_web(
-    *, log_path: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+    *, log_path: Path, env: Mapping[str, str] | None = None, timeout: float = 60, bind: str = "127.0.0.1:0"
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn with FairLens's own config on a port the OS picks (no fixed port to collide on); returns the
-    process and its base URL once it listens. ``env`` adds or overrides environment variables."""
+    """gunicorn with FairLens's own config, by default on a port the OS picks (no fixed port to collide on);
+    returns the process and its base URL once it listens. ``env`` adds or overrides environment variables;
+    ``bind`` names the address (a restarted server must come back where its clients know it)."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "fairlens_site.wsgi", "-c", "fairlens_site/gunicorn_conf.py"],
         cwd=ROOT,
-        env={"WEB_CONCURRENCY": "1", **_test_env(env), "FAIRLENS_BIND": "127.0.0.1:0"},
+        env={"WEB_CONCURRENCY": "1", **_test_env(env), "FAIRLENS_BIND": bind},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
