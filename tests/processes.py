@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -109,3 +109,63 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+class PrivatePostgres:
+    """A throwaway cluster on a free port, run as the ``postgres`` OS user when the test runs as root."""
+
+    def __init__(self, root: Path, *, database: str, initialise: bool = True) -> None:
+        self.bin = postgres_bin()
+        self.database = database
+        assert self.bin is not None
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            shutil.chown(root, self.user)
+        if initialise:
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        result = subprocess.run(
+            [str(self.bin / tool), *args], capture_output=True, text=True, user=self.user, cwd=self.root, timeout=60
+        )
+        if result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, tool, result.stdout, result.stderr)
+
+    def start(self, *settings: str) -> None:
+        """``settings``: more ``-c name=value`` server settings."""
+        # fsync off only saves disk flushes: the kernel keeps written WAL across a server crash, which is
+        # what an immediate shutdown is; a power cut is not what this test simulates.
+        options = " ".join(
+            [
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                *(f"-c {s}" for s in settings),
+            ]
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def create_database(self) -> None:
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.database)
+
+    def base_backup_into(self, standby: PrivatePostgres) -> None:
+        """Make ``standby`` (created with ``initialise=False``) a streaming replica of this cluster."""
+        address = ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        self._run("pg_basebackup", *address, "-D", str(standby.data), "-R", "-X", "stream", "--checkpoint=fast")

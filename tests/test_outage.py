@@ -23,14 +23,14 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.processes import ROOT, free_port, postgres_bin
+from tests.processes import ROOT, PrivatePostgres, free_port, wait_until
 
 pytestmark = pytest.mark.outage
 
@@ -39,56 +39,6 @@ OUTAGE_SECONDS = 3.0
 RECOVERY_LIMIT_SECONDS = 3.0
 MODEL = "outage_model"
 INGEST_URL = f"/api/v1/models/{MODEL}/versions/1/predictions"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout}s")
-
-
-# --- Private servers --------------------------------------------------------------------------------------
-
-
-class PrivatePostgres:
-    """A throwaway cluster on a free port, run as the ``postgres`` OS user when the test runs as root."""
-
-    def __init__(self, root: Path) -> None:
-        self.bin = postgres_bin()
-        assert self.bin is not None
-        self.root = root
-        self.data = root / "data"
-        self.port = free_port()
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
-            shutil.chown(root, self.user)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/fl_outage"
-
-    def _run(self, tool: str, *args: str) -> None:
-        result = subprocess.run(
-            [str(self.bin / tool), *args], capture_output=True, text=True, user=self.user, cwd=self.root, timeout=60
-        )
-        if result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, tool, result.stdout, result.stderr)
-
-    def start(self) -> None:
-        # fsync off only saves disk flushes: the kernel keeps written WAL across a server crash, which is
-        # what an immediate shutdown is; a power cut is not what this test simulates.
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
-
-    def stop(self, mode: str = "immediate") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def create_database(self) -> None:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "fl_outage")
 
 
 class PrivateRedis:
@@ -171,7 +121,7 @@ def stack() -> Iterator[tuple[App, PrivatePostgres, PrivateRedis]]:
     root = Path(tempfile.mkdtemp(prefix="fl-outage-"))
     root.chmod(0o755)  # mkdtemp's 0700 would keep the postgres user out
     (root / "pg").mkdir()
-    postgres = PrivatePostgres(root / "pg")
+    postgres = PrivatePostgres(root / "pg", database="fl_outage")
     redis_server = PrivateRedis(root)
     app: App | None = None
     try:

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     # Turns a view's "database/cache unreachable" into 503 + Retry-After (DRF views: the exception handler).
     "core.middleware.DependencyOutageMiddleware",
     "core.middleware.ApiHttpsOnlyMiddleware",
+    # With DATABASE_REPLICA_URL: whether this request's reads may go to the replica.
+    "core.replica.ReplicaReadsMiddleware",
     "core.middleware.RejectNulQueryMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,6 +118,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# A PostgreSQL streaming replica for the heavy reads of GET requests (core/replica.py says which, and how a
+# writer reads its own writes). Unset: every query goes to DATABASE_URL.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+# After a write, that client's reads stay on the primary this long (a cookie), longer than the replica's lag.
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=5)
+# After the replica fails to connect, reads go to the primary this long before it is tried again.
+REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=30)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        # Tests run against one database: the replica alias reads the test database too.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 
 # --- Cache and broker ------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -251,3 +251,12 @@ def test_the_row_queue_is_bounded_by_rows() -> None:
     queue.put_control("flush")  # control items take no room
     assert [queue.take(0), queue.take(0), queue.take(0), queue.take(0.01)] == ["a", "c", "flush", None]
     assert queue.rows == 0
+
+
+def test_the_client_imports_without_django() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, fairlens_client, fairlens_client.aio; print('django' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={})
+    assert result.stdout.strip() == "False"
