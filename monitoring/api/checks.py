@@ -37,6 +37,20 @@ class CheckSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CheckSummarySerializer(serializers.ModelSerializer):
+    """A check as the list shows it: everything but the full ``result``, which its ``url`` serves."""
+
+    model = serializers.CharField(source="model_version.model.name", read_only=True)
+    version = serializers.CharField(source="model_version.version", read_only=True)
+    policy_version = serializers.IntegerField(source="policy.version", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="check-detail", lookup_url_kwarg="check_id")
+
+    class Meta:
+        model = FairnessCheck
+        fields = ("id", "url", "model", "version", "policy_version", *(f for f in CHECK_RECORD_FIELDS if f != "result"))
+        read_only_fields = fields
+
+
 class CheckRunInputSerializer(serializers.Serializer):
     model = serializers.CharField(max_length=100)
     version = serializers.CharField(max_length=50)
@@ -53,13 +67,14 @@ class CheckRunInputSerializer(serializers.Serializer):
 
 
 class CheckListView(ListAPIView):
-    """Fairness checks, newest window first; monitors and admins can run one now (trigger ``manual``)."""
+    """Fairness checks, newest window first, as summaries (the full ``result`` is at each check's ``url``);
+    monitors and admins can run one now (trigger ``manual``)."""
 
     required_roles = {"GET": READERS, "POST": OPERATORS}
-    serializer_class = CheckSerializer
+    serializer_class = CheckSummarySerializer
 
     def get_queryset(self):  # noqa: ANN201 - DRF hook
-        return check_selectors.check_list(self.request.query_params)
+        return check_selectors.check_summaries(self.request.query_params)
 
     @extend_schema(parameters=string_filters("model", "version", "status"), tags=["checks"])
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -25,6 +25,11 @@ def check_list(filters: Mapping[str, str]) -> QuerySet[FairnessCheck]:
     return checks
 
 
+def check_summaries(filters: Mapping[str, str]) -> QuerySet[FairnessCheck]:
+    """``check_list`` without each check's full result (the list endpoint's pages; the detail has it)."""
+    return check_list(filters).defer("result")
+
+
 def check_by_id(pk: int) -> FairnessCheck:
     check = check_list({}).filter(pk=pk).first()
     if check is None:

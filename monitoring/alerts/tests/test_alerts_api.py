@@ -92,6 +92,10 @@ def test_checks_list_filter_and_detail(client_as: Callable[[str], APIClient], ch
     assert (first["status"], first["status_summary"], first["trigger"]) == ("completed", "alert", "schedule")
     assert first["inputs_sha256"] == alerting.inputs_sha256
     assert first["n_predictions"] == 2000
+    # Pages carry summaries: the full result is at the check's own URL.
+    assert "result" not in first
+    assert first["url"].endswith(f"/api/v1/checks/{alerting.pk}/")
+    assert monitor.get(first["url"]).json()["result"] == alerting.result
 
     def ids(query: str) -> list[int]:
         return [c["id"] for c in monitor.get(f"/api/v1/checks/?{query}").json()["results"]]
