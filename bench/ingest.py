@@ -324,6 +324,22 @@ def check_stored(connection: Any, version_id: int, rows: int) -> int:
     return sum(int(cells) for _, _, cells in totals)
 
 
+def storage_bytes(connection: Any) -> dict[str, int]:
+    """Bytes on disk of the predictions table (heap, TOAST and free-space maps), of its indexes, and of the
+    rollups (with their indexes), after a VACUUM so that dead space from the upserts is not counted."""
+    connection.rollback()  # end the read transaction: VACUUM runs outside one
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM monitoring_prediction, monitoring_predictionrollup")
+        cursor.execute(
+            "SELECT pg_table_size('monitoring_prediction'), pg_indexes_size('monitoring_prediction'),"
+            " pg_total_relation_size('monitoring_predictionrollup')"
+        )
+        table, indexes, rollups = cursor.fetchone()
+    connection.autocommit = False
+    return {"table": int(table), "indexes": int(indexes), "rollups": int(rollups)}
+
+
 def copy_payloads(frame: pd.DataFrame, pepper: str, version_id: int, batch_size: int) -> list[str]:
     """The rows as CSV for COPY into a ``monitoring_prediction``-shaped table: keys hashed as the app hashes
     them, each batch sorted by key as the app sorts it (inserting into the unique index in order is faster)."""
@@ -450,6 +466,7 @@ def run(
                 if accepted != rows:
                     raise RuntimeError(f"{accepted} rows accepted, expected {rows}")
                 rollup_rows = check_stored(connection, version_id, rows)
+                stored_bytes = storage_bytes(connection)
             finally:
                 connection.close()
         finally:
@@ -478,6 +495,12 @@ def run(
         "clients": clients,
         "gunicorn_workers": workers,
         "rollup_rows": rollup_rows,
+        # The measured version's rows plus the warm-up's (WARMUP_ROWS per client), table and indexes.
+        "prediction_bytes_per_row": round(
+            (stored_bytes["table"] + stored_bytes["indexes"]) / (rows + WARMUP_ROWS * clients), 1
+        ),
+        "prediction_index_bytes_per_row": round(stored_bytes["indexes"] / (rows + WARMUP_ROWS * clients), 1),
+        "rollup_mib": round(stored_bytes["rollups"] / MIB, 1),
         "peak_rss_mib_by_process": memory,
         "body_mib": round(sum(len(body) for body in bodies) / MIB, 1),
         "load_average_before": load_before,
