@@ -560,6 +560,15 @@ def _interval_words(interval: Sequence[float] | None) -> str:
     return f"interval {interval[0]:.2f}–{interval[1]:.2f}" if interval else "no interval yet"
 
 
+def _subject_words(violation: Mapping[str, Any]) -> str:
+    """ "SPD -0.214 for gender=Female"; without a value in this window (the alert comes from earlier hours'
+    evidence), "SPD for gender=Female (no value in this window)"."""
+    subject = f"{violation['attribute']}={violation['group']}"
+    if violation["value"] is None:
+        return f"{violation['metric']} for {subject} (no value in this window)"
+    return f"{violation['metric']} {violation['value']:.3f} for {subject}"
+
+
 def _band_words(violation: Mapping[str, Any], bands: Mapping[str, Any]) -> str:
     band = bands.get(violation["metric"]) or {}
     low, high = band.get("min"), band.get("max")
@@ -584,7 +593,7 @@ def status_line(check: FairnessCheck | None, policy: MonitoringPolicy | None) ->
         item = by_decision["alert"]
         evidence = item["evidence"]
         return (
-            f"{item['metric']} {item['value']:.3f} for {item['attribute']}={item['group']} is "
+            f"{_subject_words(item)} is "
             f"{_band_words(item, bands)}, and the evidence over time rules the band out (e-value "
             f"{evidence['e_value']:.3g}, alert at {math.exp(evidence['log_threshold']):.3g}; "
             f"{_interval_words(evidence.get('interval'))}): alert."
@@ -593,7 +602,7 @@ def status_line(check: FairnessCheck | None, policy: MonitoringPolicy | None) ->
     if status == "pre_alert" and pending is not None:
         evidence = pending["evidence"]
         return (
-            f"{pending['metric']} {pending['value']:.3f} for {pending['attribute']}={pending['group']} is "
+            f"{_subject_words(pending)} is "
             f"{_band_words(pending, bands)}, but the evidence does not yet rule the band out (e-value "
             f"{evidence['e_value']:.3g} of the {math.exp(evidence['log_threshold']):.3g} that alerts; "
             f"{_interval_words(evidence.get('interval'))}): pre-alert."

@@ -81,9 +81,16 @@ def likely_causes(result: Mapping[str, Any], attribute: str, group: str) -> list
 def explanation(result: Mapping[str, Any], violation: Mapping[str, Any]) -> str:
     """The seed's explanation sentence for one violation, with the metric named when it is not DIR."""
     causes = likely_causes(result, violation["attribute"], violation["group"])
+    listed = ", ".join(causes) if causes else "none identified"
+    if violation["value"] is None and violation.get("verdict") == "insufficient_data":
+        # An alert from the evidence of earlier hours, checked over a window with too little data of its own.
+        return (
+            f"{violation['metric']} for {violation['attribute']}={violation['group']} cannot be computed from this "
+            "window's data; the evidence accumulated over earlier hours is outside the policy band. Potential "
+            f"bias — likely causes: {listed}."
+        )
     if violation["metric"] == "DIR":
         return generate_explanation(violation["value"], causes, result["threshold"])
-    listed = ", ".join(causes) if causes else "none identified"
     return (
         f"{violation['metric']} = {violation['value']:.3f} for {violation['attribute']}={violation['group']} is "
         f"outside the policy band. Potential bias — likely causes: {listed}."

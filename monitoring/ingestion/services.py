@@ -367,7 +367,13 @@ def ingest_labels(*, model_version: ModelVersion, labels: Any, principal: str) -
             prediction.y_true = by_key[prediction.prediction_key]
             prediction.labeled_at = labeled_at
         added = _stored_deltas(changed, sign=1, include_scores=False)
-        Prediction.objects.bulk_update(changed, ["y_true", "labeled_at"], batch_size=2000)
+        # One UPDATE per label value, filtered by the version as every query of the store is (docs/operations.md).
+        for label in (0, 1):
+            keys = [prediction.pk for prediction in changed if prediction.y_true == label]
+            for start in range(0, len(keys), 2000):
+                Prediction.objects.filter(model_version=model_version, pk__in=keys[start : start + 2000]).update(
+                    y_true=label, labeled_at=labeled_at
+                )
         apply_rollup_deltas(model_version_id=model_version.pk, deltas=merge_deltas(removed, added))
         transaction.on_commit(lambda: _announce(model_version))
     record = IngestionRecord.objects.create(
