@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from monitoring.alerts.rules import explanation
 
-RESULT = {"threshold": 0.8, "violations": []}
+RESULT = {"threshold": 0.8, "violations": [], "reports": {}}
 
 
 def test_a_value_in_the_window_is_stated() -> None:
