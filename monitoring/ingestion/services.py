@@ -484,9 +484,10 @@ DELETE_BATCH = 10_000
 
 
 def _delete_in_batches(rows: Any) -> int:
+    """Delete ``rows`` (one version's) DELETE_BATCH at a time; each DELETE keeps the rows' version filter."""
     deleted = 0
     while ids := list(rows.order_by("id").values_list("id", flat=True)[:DELETE_BATCH]):
-        Prediction.objects.filter(id__in=ids).delete()
+        rows.filter(id__in=ids).delete()
         deleted += len(ids)
     return deleted
 
