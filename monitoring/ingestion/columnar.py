@@ -24,7 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitoring.ingestion.features import FEATURE_PREFIX
-from monitoring.ingestion.parsing import CORE_CSV_COLUMNS, LABEL_CSV_COLUMNS, bad_batch, check_size, label_objects
+from monitoring.ingestion.parsing import (
+    CORE_CSV_COLUMNS,
+    bad_batch,
+    check_label_columns,
+    check_size,
+    label_objects,
+)
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 PARQUET = "application/vnd.apache.parquet"
@@ -129,7 +135,6 @@ def frame_from_table(table: pa.Table, attributes: Sequence[str], max_rows: int) 
         }
     )
     # As in a CSV, an empty text cell of a fixed column is an absent value.
-    table = table.select(table.column_names)
     for name in CORE_CSV_COLUMNS:
         if name in table.column_names:
             index = table.column_names.index(name)
@@ -152,21 +157,7 @@ def frame_from_table(table: pa.Table, attributes: Sequence[str], max_rows: int) 
 
 def labels_from_table(table: pa.Table, max_rows: int) -> list[dict[str, Any]]:
     """A columnar labels batch (columns ``id`` and ``y_true``) as the JSON form's ``{id, y_true}`` objects."""
-    names = table.column_names
-    missing = [column for column in LABEL_CSV_COLUMNS if column not in names]
-    if missing:
-        raise bad_batch(
-            f"The labels table is missing column(s): {', '.join(missing)}; its columns are id and y_true.",
-            code="missing_column",
-            columns=missing,
-        )
-    unexpected = [column for column in names if column not in LABEL_CSV_COLUMNS]
-    if unexpected:
-        raise bad_batch(
-            f"The labels table has unexpected column(s): {', '.join(unexpected[:20])}; its columns are id and y_true.",
-            code="unexpected_column",
-            columns=unexpected[:20],
-        )
+    check_label_columns(table.column_names, "The labels table", "its columns are id and y_true")
     check_size(table.num_rows, max_rows)
     return label_objects(_text(table, "id"), pd.Series(_binary_values(table, "y_true")))
 

@@ -448,21 +448,24 @@ def labels_from_csv(payload: bytes, max_rows: int | None = None) -> list[dict[st
     """
     # A few unexpected columns get named below; a header far wider is refused before it is parsed.
     table = read_csv_table(payload, max_rows=max_rows, max_columns=len(LABEL_CSV_COLUMNS) + EXTRA_CSV_COLUMNS)
-    missing = [column for column in LABEL_CSV_COLUMNS if column not in table.columns]
+    check_label_columns(list(table.columns), "The labels CSV", "its header is id,y_true")
+    return label_objects(table["id"].to_numpy(), table["y_true"])
+
+
+def check_label_columns(columns: Sequence[str], body: str, expected: str) -> None:
+    """400 naming the columns a labels batch lacks or has beyond ``id`` and ``y_true``."""
+    missing = [column for column in LABEL_CSV_COLUMNS if column not in columns]
     if missing:
         raise bad_batch(
-            f"The labels CSV is missing column(s): {', '.join(missing)}; its header is id,y_true.",
-            code="missing_column",
-            columns=missing,
+            f"{body} is missing column(s): {', '.join(missing)}; {expected}.", code="missing_column", columns=missing
         )
-    unexpected = [column for column in table.columns if column not in LABEL_CSV_COLUMNS]
+    unexpected = [column for column in columns if column not in LABEL_CSV_COLUMNS]
     if unexpected:
         raise bad_batch(
-            f"The labels CSV has unexpected column(s): {', '.join(unexpected[:20])}; its header is id,y_true.",
+            f"{body} has unexpected column(s): {', '.join(unexpected[:20])}; {expected}.",
             code="unexpected_column",
             columns=unexpected[:20],
         )
-    return label_objects(table["id"].to_numpy(), table["y_true"])
 
 
 def label_objects(ids: Sequence[Any], values: pd.Series) -> list[dict[str, Any]]:
