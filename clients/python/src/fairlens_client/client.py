@@ -206,25 +206,34 @@ class Client:
             due = min(since.values(), default=None)
             wait = None if due is None else max(0.0, due + self.flush_interval - time.monotonic())
             item = self._queue.take(wait)
-            if isinstance(item, _Control):
-                self._send_all(pending, since)
-                item.done.set()
-                if item.action == "close":
-                    return
-                continue
-            if item is not None:
-                target, payload = item
-                if isinstance(payload, _Frame):
+            try:
+                if isinstance(item, _Control):
+                    try:
+                        self._send_all(pending, since)
+                    finally:
+                        item.done.set()
+                    if item.action == "close":
+                        return
+                    continue
+                self._take(item, pending, since)
+            except Exception:  # noqa: BLE001 - the sender must outlive any bug in a batch: log it and go on
+                logger.exception("fairlens: the sender thread hit an unexpected error")
+
+    def _take(self, item: Any, pending: dict[_Target, list[dict[str, Any]]], since: dict[_Target, float]) -> None:
+        """Add one queued item to its batch (a frame goes at once), then send the batches that have waited."""
+        if item is not None:
+            target, payload = item
+            if isinstance(payload, _Frame):
+                self._send_pending(target, pending, since)
+                self._send_frame(target, payload)
+            else:
+                pending.setdefault(target, []).append(payload)
+                since.setdefault(target, time.monotonic())
+                if len(pending[target]) >= self.batch_size:
                     self._send_pending(target, pending, since)
-                    self._send_frame(target, payload)
-                else:
-                    pending.setdefault(target, []).append(payload)
-                    since.setdefault(target, time.monotonic())
-                    if len(pending[target]) >= self.batch_size:
-                        self._send_pending(target, pending, since)
-            now = time.monotonic()
-            for late in [target for target, first in since.items() if now - first >= self.flush_interval]:
-                self._send_pending(late, pending, since)
+        now = time.monotonic()
+        for late in [target for target, first in since.items() if now - first >= self.flush_interval]:
+            self._send_pending(late, pending, since)
 
     def _send_all(self, pending: dict[_Target, list[dict[str, Any]]], since: dict[_Target, float]) -> None:
         for target in [target for target in pending if target.kind == "predictions"] + list(pending):
