@@ -263,8 +263,11 @@ def _vm_hwm_mib(pid: int) -> float:
 class IngestClient:
     """POSTs batches from ``connections`` threads, each with its own keep-alive session."""
 
-    def __init__(self, base_url: str, api_key: str, connections: int, content_type: str = "text/csv") -> None:
+    def __init__(
+        self, base_url: str, api_key: str, connections: int, content_type: str = "text/csv", model: str = MODEL_NAME
+    ) -> None:
         self.base_url = base_url
+        self.model = model
         self.headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": content_type}
         self.connections = connections
         self._local = threading.local()
@@ -276,7 +279,7 @@ class IngestClient:
         return session
 
     def post(self, version: str, body: bytes) -> tuple[int, Any]:
-        url = f"{self.base_url}/api/v1/models/{MODEL_NAME}/versions/{version}/predictions"
+        url = f"{self.base_url}/api/v1/models/{self.model}/versions/{version}/predictions"
         response = self._session().post(url, data=body, headers=self.headers, timeout=REQUEST_TIMEOUT_S)
         try:
             return response.status_code, response.json()

@@ -26,12 +26,13 @@ def check_list(filters: Mapping[str, str]) -> QuerySet[FairnessCheck]:
 
 
 def check_summaries(filters: Mapping[str, str]) -> QuerySet[FairnessCheck]:
-    """``check_list`` without each check's full result (the list endpoint's pages; the detail has it)."""
-    return check_list(filters).defer("result")
+    """``check_list`` without each check's full result (the list endpoint's pages; the detail has it) or the
+    inputs it was computed from (kept for redrawing it, tens of kilobytes a check)."""
+    return check_list(filters).defer("result", "inputs")
 
 
 def check_by_id(pk: int) -> FairnessCheck:
-    check = check_list({}).filter(pk=pk).first()
+    check = check_list({}).defer("inputs").filter(pk=pk).first()
     if check is None:
         raise ApplicationError(f"No check {pk}.", code="not_found", status_code=404)
     return check
