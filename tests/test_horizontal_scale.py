@@ -44,6 +44,7 @@ from tests.test_monitoring_integration import (
     Receiver,
     delivery_env,
     loopback_endpoint,
+    start_beat,
     wait_for,
 )
 from tests.test_monitoring_integration import processes as processes  # noqa: F401 - a fixture, used by name
@@ -108,19 +109,7 @@ def test_two_web_instances_and_three_workers_duplicate_nothing_and_leave_no_audi
             "1",
             env=env,
         )
-    processes.start(
-        "beat",
-        "beat",
-        "--loglevel",
-        "INFO",
-        "--max-interval",
-        "1",
-        "--schedule",
-        str(tmp_path / "beat-schedule"),
-        "--pidfile",
-        str(tmp_path / "beat.pid"),
-        env=env,
-    )
+    start_beat(processes, env)
     webs = [start_web(log_path=tmp_path / f"web-{n}.log", env={**processes.base_env, **env}) for n in (1, 2)]
     try:
         clients = []

@@ -193,7 +193,13 @@ def processes(tmp_path: Path, settings: Any) -> Iterator[Processes]:
 def start_worker_and_beat(processes: Processes, env: dict[str, str], concurrency: int = 2) -> None:
     """A prefork worker and beat (DatabaseScheduler, as configured), returning once the worker consumes."""
     start_worker(processes, env, concurrency)
-    processes.start(
+    start_beat(processes, env)
+    wait_for(lambda: READY.search(processes.log_path("worker").read_text(errors="replace")), processes, "the worker")
+
+
+def start_beat(processes: Processes, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Beat (DatabaseScheduler, as configured), waking at least every second, with its files in the test's folder."""
+    return processes.start(
         "beat",
         "beat",
         "--loglevel",
@@ -206,7 +212,6 @@ def start_worker_and_beat(processes: Processes, env: dict[str, str], concurrency
         str(processes.tmp_path / "beat.pid"),
         env=env,
     )
-    wait_for(lambda: READY.search(processes.log_path("worker").read_text(errors="replace")), processes, "the worker")
 
 
 def start_worker(processes: Processes, env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
